@@ -1,0 +1,4 @@
+from nubo.cli.main import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""Pool listings: OpenNebula's filter flags, id ranges and pagination as SQL.
+
+filter -4 the requester's primary group, -3 the requester's objects,
+-2 everything the requester may USE, -1 the requester's objects plus those of
+their groups they may USE, N >= 0 the objects of user N the requester may USE.
+start/end: (-1, -1) all; (a, -1) ids >= a; (a, b) a <= id <= b; (offset, -n) a
+page of n objects starting at row offset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Table, and_, false, or_, true
+from sqlalchemy.sql import ColumnElement
+
+from nubo.api.rm import Call
+from nubo.auth.acl import USE
+from nubo.errors import ApiError
+
+ALL, MINE, MINE_GROUP, PRIMARY_GROUP = -2, -3, -1, -4
+
+
+@dataclass
+class Listing:
+    where: ColumnElement[bool]
+    offset: int | None
+    limit: int | None
+    desc: bool
+
+
+def use_filter(call: Call, table: Table, acl_type: int) -> ColumnElement[bool] | None:
+    """The objects the requester may USE by permission bits or ACL; None means all."""
+    if call.session.is_admin:
+        return None
+    req = call.session.requester
+    found = call.cloud.acl_index().reverse_search(req, acl_type, USE)
+    if found.all:
+        return None
+    c = table.c
+    terms: list[ColumnElement[bool]] = [c.uid == req.uid, c.other_u == 1]
+    terms += [and_(c.gid == g, c.group_u == 1) for g in sorted(req.group_ids)]
+    if found.oids:
+        terms.append(c.oid.in_(sorted(found.oids)))
+    if found.gids:
+        terms.append(c.gid.in_(sorted(found.gids)))
+    return or_(*terms)
+
+
+def listing(call: Call, table: Table, acl_type: int, filter_flag: int, start: int,
+            end: int) -> Listing:
+    if filter_flag < PRIMARY_GROUP:
+        raise ApiError("Incorrect filter_flag")
+    c = table.c
+    req = call.session.requester
+    allowed = use_filter(call, table, acl_type)
+    if filter_flag == MINE:
+        where: ColumnElement[bool] = c.uid == req.uid
+    elif filter_flag == PRIMARY_GROUP:
+        where = c.gid == req.gid
+    elif filter_flag == MINE_GROUP:
+        groups = c.gid.in_(sorted(req.group_ids)) if req.group_ids else false()
+        where = or_(c.uid == req.uid, groups if allowed is None else and_(groups, allowed))
+    elif filter_flag == ALL:
+        where = true() if allowed is None else allowed
+    else:
+        where = c.uid == filter_flag
+        if allowed is not None and filter_flag != req.uid:
+            where = and_(where, allowed)
+    offset = limit = None
+    if start != -1 and end >= -1:
+        where = and_(where, c.oid >= start)
+        if end != -1:
+            where = and_(where, c.oid <= end)
+    elif end < -1:
+        if start < 0:
+            raise ApiError("Incorrect pagination: the offset (start) must be >= 0")
+        offset, limit = start, -end
+    desc = call.cloud.config.api_list_order.upper() == "DESC"
+    return Listing(where, offset, limit, desc)
+
+
+def pool_xml(root: str, bodies: list[str]) -> str:
+    return f"<{root}>{''.join(bodies)}</{root}>"

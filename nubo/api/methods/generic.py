@@ -1,0 +1,195 @@
+"""The methods every object type has, registered once per type.
+
+info, update, rename, chown, chmod, lock/unlock and pool listings behave the
+same for a VM, an image or a template; each object module registers them
+with the few things that differ (its pool, ACL type, the operation level).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from nubo.api.methods.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
+                                     fetch, object_auth, updated_template)
+from nubo.api.methods.filters import listing, pool_xml
+from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.rm import Call
+from nubo.auth import acl as A
+from nubo.auth.acl import ObjectType
+from nubo.auth.authorize import ObjectAuth
+from nubo.auth.authorize import authorize as acl_authorize
+from nubo.errors import ApiError, LockedError
+from nubo.model import xmlobj
+from nubo.model.common import Lock
+from nubo.model.permissions import Permissions
+
+Hook = Callable[[Call, Any, Any], None]
+
+
+def register_info(prefix: str, kind: Kind) -> None:
+    @api(f"one.{prefix}.info", Int("id"), Bool("decrypt", False))
+    def info(call: Call, oid: int, decrypt: bool) -> str:
+        with call.cloud.db.read() as conn:
+            obj_body = kind.pool(call).body(conn, oid)
+            if not call.session.is_admin:
+                fetch(call, conn, kind, oid, A.USE)
+        return obj_body
+
+
+def register_update(prefix: str, kind: Kind, *, op: int = A.MANAGE, field: str = "template",
+                    validate: Hook | None = None) -> None:
+    @api(f"one.{prefix}.update", Int("id"), Str("template"), Int("type", 0))
+    def update(call: Call, oid: int, text: str, update_type: int) -> int:
+        with call.cloud.db.write() as conn:
+            obj = fetch(call, conn, kind, oid, op)
+            check_lock(obj, op)
+            new = updated_template(getattr(obj, field), text, update_type)
+            if validate is not None:
+                validate(call, obj, new)
+            setattr(obj, field, new)
+            kind.pool(call).update(conn, obj)
+        return oid
+
+
+def register_rename(prefix: str, kind: Kind, *, op: int = A.MANAGE,
+                    after: Hook | None = None) -> None:
+    @api(f"one.{prefix}.rename", Int("id"), Str("name"))
+    def rename(call: Call, oid: int, name: str) -> int:
+        check_name(name)
+        with call.cloud.db.write() as conn:
+            obj = fetch(call, conn, kind, oid, op)
+            check_lock(obj, op)
+            ensure_name_free(call, conn, kind, name, getattr(obj, "uid", -1), oid)
+            old = obj.name
+            obj.name = name
+            kind.pool(call).update(conn, obj)
+            if after is not None:
+                after(call, conn, (obj, old))
+        return oid
+
+
+def register_chown(prefix: str, kind: Kind) -> None:
+    @api(f"one.{prefix}.chown", Int("id"), Int("uid"), Int("gid"))
+    def chown(call: Call, oid: int, uid: int, gid: int) -> int:
+        pools = call.cloud.pools
+        with call.cloud.db.write() as conn:
+            obj = fetch(call, conn, kind, oid, A.MANAGE)
+            check_lock(obj, A.MANAGE)
+            if uid >= 0 and uid != obj.uid:
+                user = pools.users.get(conn, uid)
+                authorize(call, A.MANAGE, ObjectAuth(ObjectType.USER, uid, uid, user.gid,
+                                                     Permissions.from_octal("600")), "USER")
+                if kind.unique_per_owner:
+                    ensure_name_free(call, conn, kind, obj.name, uid, oid)
+                obj.uid, obj.uname = uid, user.name
+            elif uid < -1:
+                raise ApiError(f"Wrong user id {uid}")
+            if gid >= 0 and gid != obj.gid:
+                group = pools.groups.get(conn, gid)
+                authorize(call, A.USE, ObjectAuth(ObjectType.GROUP, gid, 0, gid,
+                                                  Permissions.from_octal("600")), "GROUP")
+                obj.gid, obj.gname = gid, group.name
+            elif gid < -1:
+                raise ApiError(f"Wrong group id {gid}")
+            kind.pool(call).update(conn, obj)
+        return oid
+
+
+def _chmod(call: Call, kind: Kind, oid: int, bits: list[int]) -> int:
+    op = A.ADMIN if any(b != -1 for b in bits[2::3]) else A.MANAGE
+    with call.cloud.db.write() as conn:
+        obj = fetch(call, conn, kind, oid, op)
+        check_lock(obj, op)
+        obj.permissions = obj.permissions.chmod(*bits)
+        kind.pool(call).update(conn, obj)
+    return oid
+
+
+_BITS = ("owner_u", "owner_m", "owner_a", "group_u", "group_m", "group_a",
+         "other_u", "other_m", "other_a")
+
+
+def register_chmod(prefix: str, kind: Kind, *, recursive: bool = False) -> None:
+    params = [Int("id"), *[Int(b) for b in _BITS]]
+    if recursive:
+        @api(f"one.{prefix}.chmod", *params, Bool("recursive", False))
+        def chmod_r(call: Call, oid: int, *args: Any) -> int:
+            return _chmod(call, kind, oid, list(args[:9]))
+    else:
+        @api(f"one.{prefix}.chmod", *params)
+        def chmod(call: Call, oid: int, *bits: int) -> int:
+            return _chmod(call, kind, oid, list(bits))
+
+
+def register_lock(prefix: str, kind: Kind) -> None:
+    @api(f"one.{prefix}.lock", Int("id"), Int("level", 4), Bool("test", False))
+    def lock(call: Call, oid: int, level: int, test: bool) -> int:
+        if level not in (1, 2, 3, 4):
+            raise ApiError(f"Wrong lock level {level}: use 1 (use), 2 (manage), 3 (admin), 4 (all)")
+        with call.cloud.db.write() as conn:
+            obj = fetch(call, conn, kind, oid, A.MANAGE)
+            if obj.lock is not None and obj.lock.locked and test:
+                raise LockedError(f"The resource {kind.acl_name} is locked. [{oid}].", oid)
+            obj.lock = Lock(locked=level, owner=call.uid, time=call.cloud.now(), req_id=-1)
+            kind.pool(call).update(conn, obj)
+        return oid
+
+    @api(f"one.{prefix}.unlock", Int("id"))
+    def unlock(call: Call, oid: int) -> int:
+        with call.cloud.db.write() as conn:
+            obj = fetch(call, conn, kind, oid, A.MANAGE)
+            if obj.lock is not None and obj.lock.owner != call.uid and not call.session.is_admin:
+                raise LockedError(f"The resource {kind.acl_name} is locked. [{oid}].", oid)
+            obj.lock = None
+            kind.pool(call).update(conn, obj)
+        return oid
+
+
+def _may_use(call: Call, kind: Kind, body: str) -> bool:
+    obj = xmlobj.parse(kind.pool(call).cls, body)
+    return acl_authorize(call.session.requester, A.USE, object_auth(kind, obj),
+                         call.cloud.acl_index())
+
+
+def register_pool(name: str, kind: Kind, root: str, *, filtered: bool) -> None:
+    """``one.<name>.info``: with (filter, start, end) for owned objects, none for the rest."""
+    def dump(call: Call, flag: int, start: int, end: int) -> str:
+        pool = kind.pool(call)
+        if not kind.owned:
+            desc = call.cloud.config.api_list_order.upper() == "DESC"
+            with call.cloud.db.read() as conn:
+                bodies = pool.bodies(conn, None, order_desc=desc)
+            if not call.session.is_admin and not call.cloud.acl_index().reverse_search(
+                    call.session.requester, kind.acl_type, A.USE).all:
+                bodies = [b for b in bodies if _may_use(call, kind, b)]
+            return pool_xml(root, bodies)
+        ls = listing(call, pool.table, kind.acl_type, flag, start, end)
+        with call.cloud.db.read() as conn:
+            return pool_xml(root, pool.bodies(conn, ls.where, order_desc=ls.desc,
+                                              offset=ls.offset, limit=ls.limit))
+
+    if filtered:
+        @api(f"one.{name}.info", Int("filter", -2), Int("start", -1), Int("end", -1))
+        def pool_info(call: Call, flag: int, start: int, end: int) -> str:
+            return dump(call, flag, start, end)
+    else:
+        @api(f"one.{name}.info")
+        def pool_info_all(call: Call) -> str:
+            return dump(call, -2, -1, -1)
+
+
+def register_standard(prefix: str, kind: Kind, *, pool_root: str, lockable: bool = True,
+                      chmod_recursive: bool = False) -> None:
+    """info, update, rename, chown, chmod, lock/unlock and the pool of an owned object type."""
+    register_info(prefix, kind)
+    register_update(prefix, kind)
+    register_rename(prefix, kind)
+    register_chown(prefix, kind)
+    register_chmod(prefix, kind, recursive=chmod_recursive)
+    if lockable:
+        register_lock(prefix, kind)
+    register_pool(f"{prefix}pool", kind, pool_root, filtered=True)
+
+
+__all__ = ["register_info", "register_update", "register_rename", "register_chown",
+           "register_chmod", "register_lock", "register_pool", "register_standard",
+           "object_auth"]

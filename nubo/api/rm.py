@@ -1,0 +1,71 @@
+"""The request manager: authenticate, dispatch to the method's handler, shape the reply.
+
+Replies are OpenNebula's: ``[true, value, 0]`` on success and
+``[false, "[method] message", code, object id, i8]`` on failure. A call to an
+unknown method or with arguments of the wrong type gets an XML-RPC fault, as
+xmlrpc-c (which oned uses) answers it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nubo.api import wire
+from nubo.api.registry import METHODS, SignatureError, bind
+from nubo.core.cloud import Cloud, Session
+from nubo.errors import InternalError, NuboError
+
+log = logging.getLogger("nubo.api")
+
+FAULT_NO_METHOD = -506
+FAULT_TYPE = -501
+
+
+@dataclass
+class Call:
+    """What a handler knows about the call it serves."""
+
+    cloud: Cloud
+    session: Session
+    method: str
+
+    @property
+    def uid(self) -> int:
+        return self.session.uid
+
+
+class RequestManager:
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+        # Import the handlers so that they register themselves.
+        import nubo.api.methods  # noqa: F401
+
+    def dispatch(self, name: str, params: list[Any], client: Any = None) -> bytes:
+        method = METHODS.get(name)
+        if method is None:
+            return wire.encode_fault(FAULT_NO_METHOD, f"Method '{name}' not defined")
+        if not params or not isinstance(params[0], str):
+            return wire.encode_fault(
+                FAULT_TYPE, f"{name}: the first argument must be the session string")
+        try:
+            args = bind(method, params[1:])
+        except SignatureError as e:
+            return wire.encode_fault(FAULT_TYPE, str(e))
+        start = time.perf_counter()
+        try:
+            session = self.cloud.authenticate(params[0])
+            value = method.handler(Call(self.cloud, session, name), *args)
+        except NuboError as e:
+            log.info("%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
+            return wire.encode_response(
+                [False, f"[{name}] {e.message}", e.code, e.object_id, -1])
+        except Exception:  # a bug must not take the server down, nor leak details
+            log.exception("%s: internal error", name)
+            err = InternalError("Internal error")
+            return wire.encode_response([False, f"[{name}] {err.message}", err.code, -1, -1])
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s uid=%s ok in %.1f ms", name, session.uid,
+                      (time.perf_counter() - start) * 1000)
+        return wire.encode_response([True, value, 0])

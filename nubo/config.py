@@ -1,0 +1,84 @@
+"""nubo's configuration: a TOML file whose every key has a documented default.
+
+See docs/configuration.md; ``nubo serve --config FILE`` reads it, and command
+line flags override the file.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from nubo.errors import NuboError
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nubo"
+
+
+@dataclass
+class Config:
+    data_dir: Path = field(default_factory=default_data_dir)
+    listen: str = "127.0.0.1:2633"
+    rpc_path: str = "/RPC2"
+    # SQLAlchemy URL; empty means the embedded SQLite file DATA_DIR/nubo.db.
+    database_url: str = ""
+    # SQLite's synchronous pragma: FULL survives power loss, NORMAL only process crashes.
+    sqlite_synchronous: str = "FULL"
+    max_body_bytes: int = 8 * 1024 * 1024
+    # Pool listings: "DESC" (newest first, OpenNebula's shipped default) or "ASC".
+    api_list_order: str = "DESC"
+    default_umask: str = "177"
+    log_level: str = "INFO"
+    # Worker threads serving API calls concurrently.
+    api_threads: int = 32
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.data_dir) / 'nubo.db'}"
+
+
+class ConfigError(NuboError):
+    """The configuration file is unreadable or holds a wrong key or value."""
+
+
+def load_config(path: Path | None, **overrides: object) -> Config:
+    """Read the TOML file (if any), then apply non-None overrides."""
+    values: dict[str, object] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                values = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path}: {e}") from e
+    known = {f.name: f for f in fields(Config)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"config file {path}: unknown key '{key}'")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = Config()
+    for key, value in values.items():
+        current = getattr(cfg, key)
+        expected = type(current)
+        if expected is Path or isinstance(current, Path):
+            value = Path(str(value)).expanduser()
+        elif not isinstance(value, expected):
+            raise ConfigError(f"config key '{key}' must be {expected.__name__}, got {value!r}")
+        setattr(cfg, key, value)
+    if ":" not in cfg.listen or not cfg.listen.rsplit(":", 1)[1].isdigit():
+        raise ConfigError(f"listen must be ADDRESS:PORT, got '{cfg.listen}'")
+    if cfg.api_list_order.upper() not in ("ASC", "DESC"):
+        raise ConfigError("api_list_order must be ASC or DESC")
+    return cfg

@@ -1,0 +1,87 @@
+"""``nubo serve``: wire configuration, store, request manager and HTTP server together."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from nubo.api.http import build_app, run_server
+from nubo.api.rm import RequestManager
+from nubo.config import Config
+from nubo.core.bootstrap import bootstrap
+from nubo.core.cloud import Cloud
+from nubo.store.db import Database
+
+log = logging.getLogger("nubo")
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def setup_logging(cfg: Config) -> None:
+    """Log to stderr and to DATA_DIR/nubo.log, with levels and logger names."""
+    root = logging.getLogger()
+    root.setLevel(cfg.log_level.upper())
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fmt = logging.Formatter(LOG_FORMAT)
+    for handler in (logging.StreamHandler(sys.stderr),
+                    logging.FileHandler(Path(cfg.data_dir) / "nubo.log")):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+def write_one_auth(path: Path, password: str, *, only_if_missing: bool) -> bool:
+    """Write ``oneadmin:<password>`` with mode 0600 (never world-readable, even briefly)."""
+    if only_if_missing and path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"oneadmin:{password}\n")
+    os.chmod(path, 0o600)
+    return True
+
+
+def open_cloud(cfg: Config) -> Cloud:
+    """The store, migrated and bootstrapped; writes one_auth on the first start."""
+    data_dir = Path(cfg.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = Database(cfg.db_url, sqlite_synchronous=cfg.sqlite_synchronous)
+    cloud = Cloud(db, cfg)
+    result = bootstrap(cloud, os.environ.get("NUBO_ONEADMIN_PASSWORD") or None)
+    if result.created and result.oneadmin_password:
+        write_one_auth(data_dir / "one_auth", result.oneadmin_password, only_if_missing=False)
+        home_auth = Path.home() / ".one" / "one_auth"
+        if write_one_auth(home_auth, result.oneadmin_password, only_if_missing=True):
+            log.info("wrote oneadmin credentials to %s", home_auth)
+        log.info("wrote oneadmin credentials to %s", data_dir / "one_auth")
+    return cloud
+
+
+def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
+    Path(cfg.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    setup_logging(cfg)
+    cloud = open_cloud(cfg)
+    rm = RequestManager(cloud)
+    app = build_app(rm.dispatch, path=cfg.rpc_path, max_body_bytes=cfg.max_body_bytes,
+                    metrics=lambda: _store_metrics(cloud))
+
+    def started(port: int) -> None:
+        log.info("nubo listening on http://%s:%d%s (credentials in %s)", cfg.host, port,
+                 cfg.rpc_path, Path(cfg.data_dir) / "one_auth")
+        if on_started is not None:
+            on_started(port)
+
+    try:
+        run_server(app, cfg.host, cfg.port, on_started=started)
+    finally:
+        cloud.db.close()
+        log.info("nubo stopped")
+
+
+def _store_metrics(cloud: Cloud) -> str:
+    return ("# HELP nubo_database_bytes Size of the database.\n"
+            "# TYPE nubo_database_bytes gauge\n"
+            f"nubo_database_bytes {cloud.db.size_bytes()}\n")

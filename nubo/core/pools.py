@@ -1,0 +1,46 @@
+"""The object pools of one cloud, each bound to its table and model class."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nubo.model.infra import Cluster, Datastore, Host
+from nubo.model.resources import Image, VirtualNetwork, VmTemplate
+from nubo.model.user import Group, User
+from nubo.model.vm import VirtualMachine
+from nubo.model.vmbody import short_body
+from nubo.store import schema
+from nubo.store.pools import Pool, owner_columns
+
+
+@dataclass
+class Pools:
+    users: Pool[User]
+    groups: Pool[Group]
+    hosts: Pool[Host]
+    clusters: Pool[Cluster]
+    datastores: Pool[Datastore]
+    templates: Pool[VmTemplate]
+    vms: Pool[VirtualMachine]
+    images: Pool[Image]
+    vnets: Pool[VirtualNetwork]
+
+
+def make_pools() -> Pools:
+    return Pools(
+        users=Pool(schema.user_pool, User, "user",
+                   lambda u: {"gid": u.gid, "auth_driver": u.auth_driver, "enabled": u.enabled}),
+        groups=Pool(schema.group_pool, Group, "group", lambda g: {}),
+        hosts=Pool(schema.host_pool, Host, "host",
+                   lambda h: {"state": h.state, "cid": h.cluster_id}),
+        clusters=Pool(schema.cluster_pool, Cluster, "cluster", lambda c: {}),
+        datastores=Pool(schema.datastore_pool, Datastore, "datastore", owner_columns),
+        templates=Pool(schema.template_pool, VmTemplate, "virtual machine template",
+                       owner_columns),
+        vms=Pool(schema.vm_pool, VirtualMachine, "virtual machine",
+                 lambda v: {**owner_columns(v), "state": v.state, "lcm_state": v.lcm_state},
+                 short=short_body),
+        images=Pool(schema.image_pool, Image, "image",
+                    lambda i: {**owner_columns(i), "state": i.state, "ds_id": i.datastore_id}),
+        vnets=Pool(schema.network_pool, VirtualNetwork, "virtual network",
+                   lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)}),
+    )

@@ -1,0 +1,105 @@
+"""Virtual machines: the VM body, its history records, and the TEMPLATE/USER_TEMPLATE split."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nubo.model.common import Lock
+from nubo.model.permissions import Permissions
+from nubo.model.xmlobj import RawXml, xml_field
+from nubo.template import Template
+
+# VM states (OpenNebula's VirtualMachine::VmState).
+STATE_NAMES = ["INIT", "PENDING", "HOLD", "ACTIVE", "STOPPED", "SUSPENDED", "DONE",
+               "FAILED", "POWEROFF", "UNDEPLOYED", "CLONING", "CLONING_FAILURE"]
+INIT, PENDING, HOLD, ACTIVE, STOPPED, SUSPENDED, DONE = 0, 1, 2, 3, 4, 5, 6
+POWEROFF, UNDEPLOYED = 8, 9
+LCM_LCM_INIT = 0
+
+# The attributes OpenNebula keeps in a VM's TEMPLATE, in the order its schema
+# demands; everything else a user writes goes to USER_TEMPLATE.
+SYSTEM_ATTRIBUTES: tuple[str, ...] = (
+    "AUTOMATIC_DS_REQUIREMENTS", "AUTOMATIC_NIC_REQUIREMENTS", "AUTOMATIC_REQUIREMENTS",
+    "CLONING_TEMPLATE_ID", "CONTEXT", "CPU", "CPU_COST", "DISK", "DISK_COST", "EMULATOR",
+    "FEATURES", "HYPERV_OPTIONS", "GRAPHICS", "VIDEO", "IMPORTED", "INPUT", "MEMORY",
+    "MEMORY_COST", "MEMORY_MAX", "MEMORY_SLOTS", "MEMORY_RESIZE_MODE", "NIC", "NIC_ALIAS",
+    "NIC_DEFAULT", "NUMA_NODE", "OS", "PCI", "QEMU_GA_EXEC", "RAW", "SECURITY_GROUP_RULE",
+    "SNAPSHOT", "SPICE_OPTIONS", "SUBMIT_ON_HOLD", "TEMPLATE_ID", "TM_MAD_SYSTEM", "TOPOLOGY",
+    "TPM", "MEMORY_ENCRYPTION", "VCPU", "VCPU_MAX", "VMGROUP", "VMID", "VROUTER_ID",
+    "VROUTER_KEEPALIVED_ID", "VROUTER_KEEPALIVED_PASSWORD",
+)
+_ORDER = {name: i for i, name in enumerate(SYSTEM_ATTRIBUTES)}
+# Attributes that may appear more than once in TEMPLATE.
+REPEATABLE = frozenset({"DISK", "NIC", "NIC_ALIAS", "PCI", "SECURITY_GROUP_RULE", "SNAPSHOT"})
+# Attributes that must be vectors (the schema gives them structure).
+VECTORS = frozenset({"VIDEO", "QEMU_GA_EXEC", "TPM", "MEMORY_ENCRYPTION", "NIC", "NIC_ALIAS"})
+# Attributes the schema types as plain strings: a vector there is refused.
+SCALARS = frozenset(n for n in SYSTEM_ATTRIBUTES if n.startswith(("AUTOMATIC_", "CPU", "MEMORY", "VCPU"))
+                    and n != "MEMORY_ENCRYPTION") | {
+    "CLONING_TEMPLATE_ID", "DISK_COST", "EMULATOR", "IMPORTED", "SUBMIT_ON_HOLD", "TEMPLATE_ID",
+    "TM_MAD_SYSTEM", "VMID", "VROUTER_ID", "VROUTER_KEEPALIVED_ID", "VROUTER_KEEPALIVED_PASSWORD"}
+
+
+def order_system_template(template: Template) -> Template:
+    """Return TEMPLATE with its attributes in schema order (stable within a name)."""
+    attrs = sorted(template, key=lambda a: _ORDER.get(a.name, len(_ORDER)))
+    return Template(attrs)
+
+
+@dataclass
+class HistoryRecord:
+    """One placement of a VM on a host, with the times of each of its phases."""
+
+    oid: int
+    seq: int
+    hostname: str
+    hid: int
+    cid: int
+    stime: int
+    etime: int
+    vm_mad: str
+    tm_mad: str
+    ds_id: int
+    plan_id: int
+    action_id: int
+    pstime: int
+    petime: int
+    rstime: int
+    retime: int
+    estime: int
+    eetime: int
+    action: int
+    uid: int
+    gid: int
+    request_id: str
+
+
+@dataclass
+class VirtualMachine:
+    id: int
+    uid: int
+    gid: int
+    uname: str
+    gname: str
+    name: str
+    permissions: Permissions
+    last_poll: int
+    state: int
+    lcm_state: int
+    prev_state: int
+    prev_lcm_state: int
+    resched: int
+    stime: int
+    etime: int
+    deploy_id: str
+    lock: Lock | None
+    monitoring: RawXml = xml_field("MONITORING", default=RawXml("<MONITORING/>"))
+    sched_actions: list[int] = field(default_factory=list)
+    template: Template = field(default_factory=Template)
+    user_template: Template = field(default_factory=Template)
+    history: list[HistoryRecord] = xml_field("HISTORY", wrap="HISTORY_RECORDS",
+                                             default_factory=list)
+    snapshots: RawXml = xml_field("SNAPSHOTS", default=RawXml(""))
+    backups: RawXml = xml_field("BACKUPS", default=RawXml(
+        "<BACKUPS><BACKUP_CONFIG/><BACKUP_IDS/></BACKUPS>"))
+
+    TAG = "VM"

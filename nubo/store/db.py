@@ -1,0 +1,101 @@
+"""The database: engine creation for SQLite, PostgreSQL and MariaDB, migrations, transactions.
+
+The core is the only writer. Writes are serialised by one lock, so a
+read-modify-write of an object body never races another, on any backend;
+reads run concurrently (SQLite in WAL mode lets readers proceed during a write).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Database:
+    """An engine plus nubo's transaction discipline."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 8) -> None:
+        self.url = make_url(url)
+        self.backend = self.url.get_backend_name()
+        kwargs: dict = {"future": True}
+        if self.backend == "sqlite":
+            kwargs.update(poolclass=QueuePool, pool_size=pool_size, max_overflow=8,
+                          connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=8, pool_pre_ping=True,
+                          pool_recycle=3600)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.backend == "sqlite":
+            self._configure_sqlite(sqlite_synchronous)
+        self._write_lock = threading.RLock()
+
+    def _configure_sqlite(self, synchronous: str) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            # Let SQLAlchemy's begin() emit BEGIN itself (pysqlite's implicit
+            # transactions would otherwise defer it and break isolation).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn) -> None:  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN")
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._write_lock, self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        log.info("database schema at head (%s)", self.backend)
+
+    def is_empty(self) -> bool:
+        return not inspect(self.engine).has_table("pool_control")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (one consistent snapshot per transaction)."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction for a change: committed on exit, rolled back on error."""
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def size_bytes(self) -> int:
+        """Size of the database on disk, for the benchmark and /metrics."""
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+                size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+                return int(pages) * int(size)
+            if self.backend == "postgresql":
+                return int(conn.exec_driver_sql(
+                    "SELECT pg_database_size(current_database())").scalar_one())
+            return int(conn.exec_driver_sql(
+                "SELECT COALESCE(SUM(data_length + index_length), 0) FROM "
+                "information_schema.tables WHERE table_schema = DATABASE()").scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()

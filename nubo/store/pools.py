@@ -1,0 +1,134 @@
+"""Object pools: each object is a row with its XML body and its indexed columns.
+
+A pool knows how to turn a model object into a row and back, hands out ids
+that are never reused, and lists bodies with one query. It does not decide who
+may see what: callers pass the filter as a SQLAlchemy clause.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Iterable, TypeVar
+
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy.sql import ColumnElement
+
+from nubo.errors import AllocateError, NoExistsError
+from nubo.model import xmlobj
+from nubo.store.schema import pool_control
+
+T = TypeVar("T")
+
+
+def owner_columns(obj: Any) -> dict[str, int]:
+    """Indexed columns of objects that have an owner, a group and permissions."""
+    p = obj.permissions
+    return {"uid": obj.uid, "gid": obj.gid, "owner_u": p.owner_u, "group_u": p.group_u,
+            "other_u": p.other_u}
+
+
+@dataclass
+class Pool(Generic[T]):
+    table: Table
+    cls: type[T]
+    noun: str  # as OpenNebula's messages name it: "virtual machine", "host"…
+    columns: Callable[[T], dict[str, Any]]
+    short: Callable[[T], str] | None = None
+
+    @property
+    def tag(self) -> str:
+        return self.cls.TAG  # type: ignore[attr-defined]
+
+    # ids ------------------------------------------------------------------
+    def next_oid(self, conn: Connection) -> int:
+        """Reserve the next id; the counter row lives in the same transaction."""
+        name = self.table.name
+        last = conn.execute(select(pool_control.c.last_oid)
+                            .where(pool_control.c.tablename == name)).scalar()
+        if last is None:
+            oid = 0
+            conn.execute(insert(pool_control).values(tablename=name, last_oid=oid))
+        else:
+            oid = last + 1
+            conn.execute(update(pool_control).where(pool_control.c.tablename == name)
+                         .values(last_oid=oid))
+        return oid
+
+    # rows -----------------------------------------------------------------
+    def _row(self, obj: T) -> dict[str, Any]:
+        row = {"oid": obj.id, "name": obj.name,  # type: ignore[attr-defined]
+               "body": xmlobj.render(obj, self.tag), **self.columns(obj)}
+        if self.short is not None:
+            row["short_body"] = self.short(obj)
+        return row
+
+    def insert(self, conn: Connection, obj: T) -> T:
+        conn.execute(insert(self.table).values(**self._row(obj)))
+        return obj
+
+    def update(self, conn: Connection, obj: T) -> T:
+        row = self._row(obj)
+        oid = row.pop("oid")
+        result = conn.execute(update(self.table).where(self.table.c.oid == oid).values(**row))
+        if result.rowcount != 1:
+            raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
+        return obj
+
+    def delete(self, conn: Connection, oid: int) -> None:
+        conn.execute(delete(self.table).where(self.table.c.oid == oid))
+
+    # reads ----------------------------------------------------------------
+    def body(self, conn: Connection, oid: int) -> str:
+        body = conn.execute(select(self.table.c.body).where(self.table.c.oid == oid)).scalar()
+        if body is None:
+            raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
+        return body
+
+    def get(self, conn: Connection, oid: int) -> T:
+        return xmlobj.parse(self.cls, self.body(conn, oid))
+
+    def find(self, conn: Connection, oid: int) -> T | None:
+        body = conn.execute(select(self.table.c.body).where(self.table.c.oid == oid)).scalar()
+        return None if body is None else xmlobj.parse(self.cls, body)
+
+    def exists(self, conn: Connection, oid: int) -> bool:
+        return conn.execute(select(self.table.c.oid).where(self.table.c.oid == oid)).first() \
+            is not None
+
+    def oid_by_name(self, conn: Connection, name: str, uid: int | None = None) -> int | None:
+        q = select(self.table.c.oid).where(self.table.c.name == name)
+        if uid is not None:
+            q = q.where(self.table.c.uid == uid)
+        return conn.execute(q.limit(1)).scalar()
+
+    def check_name_free(self, conn: Connection, name: str, uid: int | None = None) -> None:
+        """Refuse a name already taken, with OpenNebula's message."""
+        oid = self.oid_by_name(conn, name, uid)
+        if oid is not None:
+            raise AllocateError(f"NAME is already taken by {self.tag} {oid}.", oid)
+
+    def select_rows(self, conn: Connection, where: ColumnElement[bool] | None, *,
+                    columns: Iterable[Any] | None = None, order_desc: bool = False,
+                    offset: int | None = None, limit: int | None = None) -> list[Any]:
+        cols = list(columns) if columns is not None else [self.table.c.body]
+        q = select(*cols)
+        if where is not None:
+            q = q.where(where)
+        q = q.order_by(self.table.c.oid.desc() if order_desc else self.table.c.oid)
+        if limit is not None:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
+        return conn.execute(q).all()
+
+    def bodies(self, conn: Connection, where: ColumnElement[bool] | None = None, *,
+               short: bool = False, order_desc: bool = False, offset: int | None = None,
+               limit: int | None = None) -> list[str]:
+        col = self.table.c.short_body if short else self.table.c.body
+        return [r[0] for r in self.select_rows(conn, where, columns=[col], order_desc=order_desc,
+                                               offset=offset, limit=limit)]
+
+    def count(self, conn: Connection, where: ColumnElement[bool] | None = None) -> int:
+        q = select(func.count()).select_from(self.table)
+        if where is not None:
+            q = q.where(where)
+        return int(conn.execute(q).scalar_one())

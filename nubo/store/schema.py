@@ -1,0 +1,122 @@
+"""The SQL schema: one table per object pool, plus leases, tokens and id counters.
+
+Each object is a row holding its rendered XML body and the few columns that
+queries filter on (owner, group, permission bits, state), as oned does. The
+Alembic migrations in ``migrations/`` create exactly these tables; a test
+checks the two never drift apart.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData()
+
+# Bodies of big VMs exceed MySQL's 64 KiB TEXT.
+Body = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def _owned(name: str, *extra: Column, unique_name: bool = True, **kw) -> Table:
+    """A pool of objects with an owner, a group and permission bits."""
+    cols = [
+        Column("oid", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(128), nullable=False),
+        Column("body", Body, nullable=False),
+        Column("uid", Integer, nullable=False),
+        Column("gid", Integer, nullable=False),
+        Column("owner_u", Integer, nullable=False),
+        Column("group_u", Integer, nullable=False),
+        Column("other_u", Integer, nullable=False),
+        *extra,
+    ]
+    if unique_name:
+        cols.append(UniqueConstraint("name", "uid", name=f"uq_{name}_name_uid"))
+    t = Table(name, metadata, *cols, **kw)
+    Index(f"ix_{name}_uid", t.c.uid)
+    Index(f"ix_{name}_gid", t.c.gid)
+    return t
+
+
+def _plain(name: str, *extra: Column) -> Table:
+    """A pool of objects with a globally unique name and no owner (hosts, clusters…)."""
+    return Table(
+        name, metadata,
+        Column("oid", Integer, primary_key=True, autoincrement=False),
+        Column("name", String(128), nullable=False, unique=True),
+        Column("body", Body, nullable=False),
+        *extra,
+    )
+
+
+user_pool = _plain(
+    "user_pool",
+    Column("gid", Integer, nullable=False),
+    Column("auth_driver", String(64), nullable=False),
+    Column("password_hash", String(255), nullable=False, default=""),
+    Column("enabled", Integer, nullable=False),
+)
+group_pool = _plain("group_pool")
+cluster_pool = _plain("cluster_pool")
+host_pool = _plain(
+    "host_pool",
+    Column("state", Integer, nullable=False),
+    Column("cid", Integer, nullable=False),
+)
+datastore_pool = _owned("datastore_pool", unique_name=False)
+datastore_pool.append_constraint(UniqueConstraint("name", name="uq_datastore_pool_name"))
+template_pool = _owned("template_pool")
+image_pool = _owned(
+    "image_pool",
+    Column("state", Integer, nullable=False),
+    Column("ds_id", Integer, nullable=False),
+)
+network_pool = _owned(
+    "network_pool",
+    Column("short_body", Body, nullable=False),
+    Column("pid", Integer, nullable=False),
+)
+vm_pool = _owned(
+    "vm_pool",
+    Column("short_body", Body, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("lcm_state", Integer, nullable=False),
+    unique_name=False,
+)
+Index("ix_vm_pool_state", vm_pool.c.state)
+
+acl = Table(
+    "acl", metadata,
+    Column("oid", Integer, primary_key=True, autoincrement=False),
+    Column("user", BigInteger, nullable=False),
+    Column("resource", BigInteger, nullable=False),
+    Column("rights", BigInteger, nullable=False),
+    Column("zone", BigInteger, nullable=False),
+    UniqueConstraint("user", "resource", "rights", "zone", name="uq_acl_rule"),
+)
+
+# One row per address handed out: the primary key makes a double lease impossible.
+vn_lease = Table(
+    "vn_lease", metadata,
+    Column("vnet_id", Integer, primary_key=True, autoincrement=False),
+    Column("ar_id", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("owner_type", String(16), nullable=False),
+    Column("owner_id", Integer, nullable=False),
+)
+Index("ix_vn_lease_owner", vn_lease.c.owner_type, vn_lease.c.owner_id)
+
+user_token = Table(
+    "user_token", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("uid", Integer, nullable=False, index=True),
+    Column("expiration", BigInteger, nullable=False),
+    Column("egid", Integer, nullable=False),
+)
+
+# The last id handed out per pool; ids are never reused.
+pool_control = Table(
+    "pool_control", metadata,
+    Column("tablename", String(32), primary_key=True),
+    Column("last_oid", Integer, nullable=False),
+)

@@ -1,0 +1,45 @@
+"""Shared fixtures: a real ``nubo serve`` per database backend, and pyone clients for it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from dbs import BACKENDS, create_database, drop_database  # noqa: E402
+from server import NuboServer  # noqa: E402
+
+XSD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "opennebula-xsd"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def nubo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A running nubo on a fresh database of each backend."""
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(f"nubo-{backend}")
+    url = create_database(backend, tmp)
+    server = NuboServer(tmp / "data", database_url=url).start()
+    server.backend = backend  # type: ignore[attr-defined]
+    yield server
+    code = server.stop()
+    drop_database(backend, url)
+    assert code == 0, "nubo serve did not stop cleanly on SIGTERM:\n" + "".join(server.log_lines[-30:])
+
+
+@pytest.fixture
+def one(nubo: NuboServer):
+    """A pyone client logged in as oneadmin."""
+    import pyone
+    return pyone.OneServer(nubo.endpoint, session=nubo.session)
+
+
+@pytest.fixture
+def client_for(nubo: NuboServer):
+    """Make a pyone client for any user:secret."""
+    import pyone
+
+    def make(session: str):
+        return pyone.OneServer(nubo.endpoint, session=session)
+    return make

@@ -1,0 +1,47 @@
+"""Throw-away databases on the three backends nubo supports.
+
+SQLite is a file in a temporary directory; PostgreSQL and MariaDB are the
+servers running on this machine (127.0.0.1:5432 trust auth, 127.0.0.1:3306
+root without password), each test run getting its own database.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+BACKENDS = ("sqlite", "postgresql", "mariadb")
+
+PG_ADMIN = os.environ.get("NUBO_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MY_ADMIN = os.environ.get("NUBO_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+def create_database(backend: str, tmp: Path) -> str:
+    """Create an empty database and return its SQLAlchemy URL."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'nubo.db'}"
+    name = f"nubo_test_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN if backend == "postgresql" else MY_ADMIN
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    if backend == "postgresql":
+        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    return f"{MY_ADMIN.rstrip('/')}/{name}?charset=utf8mb4"
+
+
+def drop_database(backend: str, url: str) -> None:
+    if backend == "sqlite":
+        return
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin = PG_ADMIN if backend == "postgresql" else MY_ADMIN
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if backend == "postgresql":
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        else:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+    engine.dispose()

@@ -1,0 +1,70 @@
+"""Run a real ``nubo serve`` subprocess on a random port, for the API tests."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_LISTENING = re.compile(r"nubo listening on (http://\S+)")
+
+
+@dataclass
+class NuboServer:
+    data_dir: Path
+    database_url: str = ""
+    password: str = "admin-secret-pw"
+    extra_config: str = ""
+    proc: subprocess.Popen | None = None
+    endpoint: str = ""
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def session(self) -> str:
+        return f"oneadmin:{self.password}"
+
+    def start(self, timeout: float = 60.0) -> "NuboServer":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "nubo.toml"
+        lines = [f'listen = "127.0.0.1:0"', f'data_dir = "{self.data_dir}"']
+        if self.database_url:
+            lines.append(f'database_url = "{self.database_url}"')
+        config.write_text("\n".join(lines) + "\n" + self.extra_config)
+        env = {**os.environ, "NUBO_ONEADMIN_PASSWORD": self.password,
+               "HOME": str(self.data_dir / "home")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nubo", "serve", "--config", str(config)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        found = threading.Event()
+
+        def pump() -> None:
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.log_lines.append(line)
+                m = _LISTENING.search(line)
+                if m and not found.is_set():
+                    self.endpoint = m.group(1)
+                    found.set()
+            found.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not found.wait(timeout) or not self.endpoint:
+            self.stop()
+            raise RuntimeError("nubo serve did not start:\n" + "".join(self.log_lines[-40:]))
+        return self
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
