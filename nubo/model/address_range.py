@@ -26,6 +26,7 @@ SLAAC_TYPES = frozenset({"IP6", "IP4_6"})
 STATIC6_TYPES = frozenset({"IP6_STATIC", "IP4_6_STATIC"})
 
 MAC_SPACE = 1 << 32  # a MAC prefix (first 2 bytes) is followed by a 32-bit counter
+IPV4_SPACE = 1 << 32
 _LOW64 = (1 << 64) - 1
 
 # Attributes OpenNebula computes or keeps for itself: never taken from a client.
@@ -250,7 +251,8 @@ def _int_attr(attrs: Mapping[str, str], key: str, default: int) -> int:
 
 def _size_attr(text: str, ar_id: int = -1) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise AddressRangeError(f"Wrong SIZE for address range: {text!r} is not a positive integer.", ar_id)
+        raise AddressRangeError(
+            f"Wrong SIZE for address range: {text!r} is not a positive integer.", ar_id)
     return int(text)
 
 
@@ -258,56 +260,66 @@ def _build(ar_id: int, attrs: dict[str, str], mac_prefix: str, rng: random.Rando
     """Check a normalised attribute set and derive what oned derives (MAC, SIZE)."""
     kind = attrs.get("TYPE", "").upper()
     if kind not in TYPES:
-        raise AddressRangeError(f"Unknown or missing address range TYPE: {attrs.get('TYPE', '')!r}; "
-                           f"use one of {', '.join(TYPES)}.", ar_id)
-    ip = ip6 = prefix_length = global_prefix = ula_prefix = None
-    if kind in IPV4_TYPES:
-        ip = parse_ipv4(attrs.get("IP", ""))
-        if ip is None:
-            raise AddressRangeError(f"Wrong or empty IP attribute: {attrs.get('IP', '')!r} is not "
-                               f"an IPv4 address (an {kind} range needs its first IP).", ar_id)
+        raise AddressRangeError(
+            f"Unknown or missing address range TYPE: {attrs.get('TYPE', '')!r}; "
+            f"use one of {', '.join(TYPES)}.", ar_id)
+    ip = _first_ipv4(ar_id, kind, attrs) if kind in IPV4_TYPES else None
+    global_prefix = ula_prefix = ip6 = prefix_length = None
     if kind in SLAAC_TYPES:
         global_prefix = _prefix(ar_id, attrs, "GLOBAL_PREFIX", "global address prefix")
         ula_prefix = _prefix(ar_id, attrs, "ULA_PREFIX", "unique local address prefix")
     if kind in STATIC6_TYPES:
-        ip6 = parse_ipv6(attrs.get("IP6", ""))
-        if ip6 is None:
-            raise AddressRangeError(f"Wrong or empty IP6 attribute: {attrs.get('IP6', '')!r} is not "
-                               f"an IPv6 address (an {kind} range needs its first IP6).", ar_id)
-        text = attrs.get("PREFIX_LENGTH", "")
-        if not (text.isascii() and text.isdigit()) or int(text) > 128:
-            raise AddressRangeError(f"Wrong or empty PREFIX_LENGTH: {text!r} is not an integer 0-128.", ar_id)
-        prefix_length = int(text)
+        ip6, prefix_length = _first_ipv6(ar_id, kind, attrs)
     mac = _mac_attr(ar_id, attrs.get("MAC"))
     if "SIZE" in attrs or ip6 is None:
         size = _size_attr(attrs.get("SIZE", ""), ar_id)
     else:  # oned sizes a static IPv6 range to the end of its prefix; we also stop where
         # the MAC suffix or the IPv4 space would run out, so the derived SIZE is valid
         rooms = [_room6(ip6, prefix_length), MAC_SPACE - (mac or 0) % MAC_SPACE]
-        size = min(rooms + ([MAC_SPACE - ip] if ip is not None else []))
-    if ip is not None and ip + size - 1 > 0xFFFFFFFF:
-        raise AddressRangeError(f"SIZE {size} too large: from IP {format_ipv4(ip)} the range would "
-                           "go past 255.255.255.255.", ar_id)
+        size = min(rooms + ([IPV4_SPACE - ip] if ip is not None else []))
+    if ip is not None and ip + size > IPV4_SPACE:
+        raise AddressRangeError(f"SIZE {size} too large: from IP {format_ipv4(ip)} the range "
+                                "would go past 255.255.255.255.", ar_id)
     if ip6 is not None and size > _room6(ip6, prefix_length):
-        raise AddressRangeError(f"SIZE {size} too large for an IP6 range: from {format_ipv6(ip6)} "
-                           f"only {_room6(ip6, prefix_length)} addresses remain in its "
-                           f"/{prefix_length} prefix.", ar_id)
+        raise AddressRangeError(
+            f"SIZE {size} too large for an IP6 range: from {format_ipv6(ip6)} only "
+            f"{_room6(ip6, prefix_length)} addresses remain in its /{prefix_length} prefix.",
+            ar_id)
     if mac is None:
-        prefix = parse_hex_bytes(mac_prefix, 2)
-        if prefix is None or prefix >> 8 & 1:
-            raise AddressRangeError(f"Wrong MAC_PREFIX {mac_prefix!r}: two hex bytes, unicast.", ar_id)
-        suffix = ip if ip is not None else rng.randrange(MAC_SPACE - min(size, MAC_SPACE) + 1)
-        mac = (prefix << 32) | suffix
+        mac = _generated_mac(ar_id, mac_prefix, ip, size, rng)
     if (mac & 0xFFFFFFFF) + size > MAC_SPACE:
-        raise AddressRangeError(f"SIZE {size} too large: from MAC {format_mac(mac)} the range would "
-                           f"leave the {format_mac(mac)[:5]} prefix (the last 4 bytes count "
-                           "leases).", ar_id)
+        raise AddressRangeError(
+            f"SIZE {size} too large: from MAC {format_mac(mac)} the range would leave the "
+            f"{format_mac(mac)[:5]} prefix (the last 4 bytes count leases).", ar_id)
     for key in ("PORT_START", "PORT_SIZE"):
         if key in attrs and not (attrs[key].isascii() and attrs[key].isdigit()):
-            raise AddressRangeError(f"Wrong {key}: {attrs[key]!r} is not a non-negative integer.", ar_id)
+            raise AddressRangeError(
+                f"Wrong {key}: {attrs[key]!r} is not a non-negative integer.", ar_id)
     extra = {k: v for k, v in attrs.items() if k not in _MODELLED}
     return AddressRange(ar_id, kind, size, mac, ip, ip6, prefix_length, global_prefix,
                         ula_prefix, extra=extra)
+
+
+def _first_ipv4(ar_id: int, kind: str, attrs: Mapping[str, str]) -> int:
+    ip = parse_ipv4(attrs.get("IP", ""))
+    if ip is None:
+        raise AddressRangeError(
+            f"Wrong or empty IP attribute: {attrs.get('IP', '')!r} is not an IPv4 address "
+            f"(an {kind} range needs its first IP).", ar_id)
+    return ip
+
+
+def _first_ipv6(ar_id: int, kind: str, attrs: Mapping[str, str]) -> tuple[int, int]:
+    ip6 = parse_ipv6(attrs.get("IP6", ""))
+    if ip6 is None:
+        raise AddressRangeError(
+            f"Wrong or empty IP6 attribute: {attrs.get('IP6', '')!r} is not an IPv6 address "
+            f"(an {kind} range needs its first IP6).", ar_id)
+    text = attrs.get("PREFIX_LENGTH", "")
+    if not (text.isascii() and text.isdigit()) or int(text) > 128:
+        raise AddressRangeError(
+            f"Wrong or empty PREFIX_LENGTH: {text!r} is not an integer 0-128.", ar_id)
+    return ip6, int(text)
 
 
 def _mac_attr(ar_id: int, text: str | None) -> int | None:
@@ -315,10 +327,23 @@ def _mac_attr(ar_id: int, text: str | None) -> int | None:
         return None
     mac = parse_mac(text)
     if mac is None:
-        raise AddressRangeError(f"Wrong format for MAC attribute: {text!r} is not aa:bb:cc:dd:ee:ff.", ar_id)
+        raise AddressRangeError(
+            f"Wrong format for MAC attribute: {text!r} is not aa:bb:cc:dd:ee:ff.", ar_id)
     if mac >> 40 & 1:
-        raise AddressRangeError(f"Wrong format for MAC attribute: {text!r} is a multicast address.", ar_id)
+        raise AddressRangeError(
+            f"Wrong format for MAC attribute: {text!r} is a multicast address.", ar_id)
     return mac
+
+
+def _generated_mac(ar_id: int, mac_prefix: str, ip: int | None, size: int,
+                   rng: random.Random) -> int:
+    """MAC_PREFIX + the IPv4 address, or + a random suffix with room for SIZE leases."""
+    prefix = parse_hex_bytes(mac_prefix, 2)
+    if prefix is None or prefix >> 8 & 1:
+        raise AddressRangeError(
+            f"Wrong MAC_PREFIX {mac_prefix!r}: two hex bytes, not multicast.", ar_id)
+    suffix = ip if ip is not None else rng.randrange(MAC_SPACE - min(size, MAC_SPACE) + 1)
+    return (prefix << 32) | suffix
 
 
 def _prefix(ar_id: int, attrs: Mapping[str, str], key: str, what: str) -> int | None:
@@ -327,9 +352,10 @@ def _prefix(ar_id: int, attrs: Mapping[str, str], key: str, what: str) -> int | 
         return None
     value = parse_ipv6(attrs[key])
     if value is None:
-        raise AddressRangeError(f"Wrong format for IP6 {what}: {attrs[key]!r} is not an IPv6 "
-                           "address (write the /64 prefix as e.g. 2001:db8:1:2::).", ar_id)
-    return value & ~_LOW64 if value & ~_LOW64 else None  # '::' means unset, as in oned
+        raise AddressRangeError(
+            f"Wrong format for IP6 {what}: {attrs[key]!r} is not an IPv6 address "
+            "(write the /64 prefix as e.g. 2001:db8:1:2::).", ar_id)
+    return value & ~_LOW64 or None  # '::' means unset, as in oned
 
 
 def _room6(ip6: int, prefix_length: int) -> int:

@@ -203,15 +203,26 @@ _resource = st.one_of(
     st.integers(-(1 << 63), (1 << 63) - 1))
 _zone = st.one_of(st.just(ALL_ID), st.sampled_from([INDIVIDUAL_ID, INDIVIDUAL_ID | 1]),
                   st.integers(-(1 << 63), (1 << 63) - 1))
-_rule = st.builds(lambda u, r, ri, z: (u, r, ri, z), _user, _resource,
-                  st.one_of(st.integers(0, 15), st.integers(-(1 << 63), (1 << 63) - 1)), _zone)
-_requester = st.builds(Requester, st.integers(0, 4), st.integers(-1, 4),
-                       st.frozensets(st.integers(0, 4), max_size=3))
+_odd_rule = st.builds(lambda u, r, ri, z: (u, r, ri, z), _user, _resource,
+                     st.one_of(st.integers(0, 15), st.integers(-(1 << 63), (1 << 63) - 1)), _zone)
+_likely_rule = st.builds(  # well-formed rules aimed at the ids the objects use
+    lambda u, t, sel, i, ri, z: (u, t | sel | (0 if sel == ALL_ID else i), ri, z),
+    st.one_of(st.just(ALL_ID), _ids.map(lambda i: INDIVIDUAL_ID | i),
+              _ids.map(lambda i: GROUP_ID | i)),
+    st.sampled_from(TYPES), st.sampled_from([INDIVIDUAL_ID, GROUP_ID, ALL_ID, CLUSTER_ID]),
+    _ids, st.integers(1, 15), st.sampled_from([ALL_ID, INDIVIDUAL_ID, INDIVIDUAL_ID | 1]))
+_rule = st.one_of(_likely_rule, _odd_rule)
+_requester = st.one_of(  # mostly non-admins: the bypass has its own table tests
+    st.builds(Requester, st.integers(1, 4), st.integers(1, 4),
+              st.frozensets(st.integers(1, 4), max_size=3)),
+    st.builds(Requester, st.integers(0, 4), st.integers(-1, 4),
+              st.frozensets(st.integers(0, 4), max_size=3)))
 _object = st.builds(
     lambda t, oid, uid, gid, bits, cids, locked: ObjectAuth(
         t, oid, uid, gid, Permissions.from_tuple(bits), cids, locked),
     st.sampled_from(TYPES), st.integers(-1, 4), st.integers(-1, 4), st.integers(-1, 4),
-    st.tuples(*[st.integers(0, 1)] * 9), st.frozensets(_ids, max_size=2), st.integers(0, 3))
+    st.one_of(st.just((0,) * 9), st.tuples(*[st.integers(0, 1)] * 9)),
+    st.frozensets(_ids, max_size=2), st.one_of(st.just(0), st.integers(0, 3)))
 _op = st.sampled_from(list(Operation))
 
 

@@ -175,7 +175,8 @@ def ranges(draw, ar_id: int = 0, near: bool = False) -> AddressRange:
     if kind in STATIC6_TYPES:
         pl = draw(st.integers(64, 128 - (size - 1).bit_length()))
         net = 0x20010DB8 << 96 if near else draw(st.integers(0, 2**pl - 1)) << (128 - pl)
-        host = draw(st.integers(0, min(120, 2 ** (128 - pl) - size) if near else 2 ** (128 - pl) - size))
+        room = 2 ** (128 - pl) - size
+        host = draw(st.integers(0, min(120, room) if near else room))
         attrs.update(IP6=format_ipv6(net | host), PREFIX_LENGTH=str(pl))
     return make(attrs, ar_id, rng=random.Random(draw(st.integers(0, 99))))
 
@@ -250,7 +251,9 @@ def test_overlap_agrees_with_naive_intersection(a, b):
     def addresses(ar):
         out = {("MAC", ar.mac + i) for i in range(ar.size)}
         out |= {("IP", ar.ip + i) for i in range(ar.size)} if ar.ip is not None else set()
-        return out | ({("IP6", ar.ip6 + i) for i in range(ar.size)} if ar.ip6 is not None else set())
+        if ar.ip6 is not None:
+            out |= {("IP6", ar.ip6 + i) for i in range(ar.size)}
+        return out
     naive = bool(addresses(a) & addresses(b))
     assert a.overlaps(b) == naive == b.overlaps(a)
     assert (a.overlap(b) is None) != naive
