@@ -1,2 +1,6 @@
-"""The API's handlers; importing this package registers every method."""
-from nubo.api.methods import acls, groups, system, users  # noqa: F401
+"""The API's handlers: every module of this package registers its methods on import."""
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -20,12 +20,13 @@ from nubo.template import (
 )
 from nubo.template.text_render import format_value, is_renderable
 
-settings.register_profile("nubo-template", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("nubo-template")
+# No deadline: the machine is shared, timings vary.
+relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 renderable = values.filter(is_renderable)
 
 
+@relaxed
 @given(templates(renderable))
 def test_text_round_trip(tmpl: Template) -> None:
     text = tmpl.render()
@@ -33,6 +34,7 @@ def test_text_round_trip(tmpl: Template) -> None:
     assert parse(text).render() == text  # rendering is deterministic and stable
 
 
+@relaxed
 @given(templates(min_vector_size=1))
 def test_xml_round_trip(tmpl: Template) -> None:
     xml = tmpl.to_xml()
@@ -41,11 +43,13 @@ def test_xml_round_trip(tmpl: Template) -> None:
     assert parse_xml(xml).to_xml() == xml
 
 
+@relaxed
 @given(templates(min_vector_size=1), st.sampled_from(["TEMPLATE", "USER_TEMPLATE", "vm"]))
 def test_xml_round_trip_any_root(tmpl: Template, root: str) -> None:
     assert parse_xml(tmpl.to_xml(root)) == tmpl
 
 
+@relaxed
 @given(values)
 def test_single_value_round_trip_in_both_forms(value: str) -> None:
     tmpl = Template([SingleAttribute("A", value), VectorAttribute("V", {"K": value})])
@@ -54,7 +58,8 @@ def test_single_value_round_trip_in_both_forms(value: str) -> None:
         assert parse(tmpl.render()) == tmpl
 
 
-@given(values.filter(lambda v: v.endswith("\\")))
+@relaxed
+@given(values.map(lambda v: v + "\\"))
 def test_trailing_backslash_survives_when_last_quoted(value: str) -> None:
     # OpenNebula's longest-match rule: with no quote after it, \" closes.
     assert parse(f"A = {format_value(value)}\n").get("A") == value
@@ -75,17 +80,20 @@ _TEXT_SOUP = st.text(alphabet='AbZ_9 =[]",#\n\r\t\\x]>é\x00', max_size=60)
 _XML_SOUP = st.text(alphabet='<>/!?[]CDATa="\' &;#x\n:-', max_size=60)
 
 
+@relaxed
 @given(st.one_of(st.text(max_size=80), _TEXT_SOUP))
 def test_garbage_text_only_raises_syntax_errors(text: str) -> None:
     _parses_or_syntax_error(parse, text)
     _parses_or_syntax_error(parse_str_or_xml, text)
 
 
+@relaxed
 @given(st.one_of(st.text(max_size=80), _XML_SOUP, st.binary(max_size=60)))
 def test_garbage_xml_only_raises_syntax_errors(text: str | bytes) -> None:
     _parses_or_syntax_error(parse_xml, text)
 
 
+@relaxed
 @given(templates(), st.data())
 def test_mutated_documents_only_raise_syntax_errors(tmpl: Template, data: st.DataObject) -> None:
     for source, parser in ((tmpl.render(), parse), (tmpl.to_xml(), parse_xml)):
@@ -126,6 +134,7 @@ def _kept_by_merge(attrs: list) -> list:  # type: ignore[type-arg]
     return [a for a in attrs if isinstance(a, SingleAttribute) or len(a)]
 
 
+@relaxed
 @given(templates(), templates())
 def test_merge_replaces_exactly_the_names_in_the_update(base: Template, update: Template) -> None:
     merged = base.copy()
@@ -137,6 +146,7 @@ def test_merge_replaces_exactly_the_names_in_the_update(base: Template, update: 
             assert merged.get_all(name) == base.get_all(name)
 
 
+@relaxed
 @given(templates(), templates())
 def test_merge_is_idempotent_and_isolated(base: Template, update: Template) -> None:
     before = update.copy()
@@ -150,6 +160,7 @@ def test_merge_is_idempotent_and_isolated(base: Template, update: Template) -> N
     assert update == before
 
 
+@relaxed
 @given(templates())
 def test_merge_identities(tmpl: Template) -> None:
     same = tmpl.copy()

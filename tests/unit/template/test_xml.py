@@ -106,7 +106,7 @@ def test_empty_vector_reads_back_as_empty_single_attribute() -> None:
     [
         ("", 1, 1, "no element found"),
         ("<T><A>1</A>", 1, 12, "no element found"),
-        ("<T>\n  <A>1</B>\n</T>", 2, 10, "mismatched tag"),
+        ("<T>\n  <A>1</B>\n</T>", 2, 9, "mismatched tag"),
         ("<T><A>1</A></T><X/>", 1, 16, "junk after document element"),
         ("<T><A>&bogus;</A></T>", 1, 7, "undefined entity"),
         ("<T>\n  <A>1</A> stray\n</T>", 2, 12, "text outside attributes"),
