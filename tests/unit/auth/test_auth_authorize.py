@@ -211,7 +211,8 @@ _likely_rule = st.builds(  # well-formed rules aimed at the ids the objects use
               _ids.map(lambda i: GROUP_ID | i)),
     st.sampled_from(TYPES[:3]), st.sampled_from([INDIVIDUAL_ID, GROUP_ID, ALL_ID, CLUSTER_ID]),
     _ids, st.integers(1, 15), st.sampled_from([ALL_ID, INDIVIDUAL_ID, INDIVIDUAL_ID | 1]))
-_rule = st.one_of(_likely_rule, _odd_rule)
+_rules = st.builds(lambda a, b: a + b, st.lists(_likely_rule, max_size=6),
+                   st.lists(_odd_rule, max_size=3))
 _requester = st.one_of(  # mostly non-admins: the bypass has its own table tests
     st.builds(Requester, st.integers(1, 4), st.integers(1, 4),
               st.frozensets(st.integers(1, 4), max_size=3)),
@@ -222,14 +223,15 @@ _object = st.builds(
         t, oid, uid, gid, Permissions.from_tuple(bits), cids, locked),
     st.one_of(st.sampled_from(TYPES[:3]), st.sampled_from(TYPES)),
     st.integers(-1, 4), st.integers(-1, 4), st.integers(-1, 4),
-    st.one_of(st.just((0,) * 9), st.tuples(*[st.integers(0, 1)] * 9)),
+    st.sampled_from([(0,) * 9, (0,) * 9, None]).flatmap(  # mostly no bits: exercise the ACLs
+        lambda b: st.just(b) if b else st.tuples(*[st.integers(0, 1)] * 9)),
     st.frozensets(_ids, max_size=2), st.one_of(st.just(0), st.integers(0, 3)))
-_op = st.sampled_from(list(Operation))
+_op = st.one_of(st.sampled_from(list(Operation)), st.integers(0, 0x1F))  # also multi-bit
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.lists(_rule, max_size=8), _requester, _op, _object, st.integers(0, 1))
-def test_matches_reference(raw: list[tuple[int, int, int, int]], req: Requester, op: Operation,
+@given(_rules, _requester, _op, _object, st.integers(0, 1))
+def test_matches_reference(raw: list[tuple[int, int, int, int]], req: Requester, op: int,
                            o: ObjectAuth, zone_id: int) -> None:
     rule_list = [AclRule(i, *r) for i, r in enumerate(raw)]
     expected = reference(req, op, o, rule_list, zone_id)
