@@ -211,7 +211,7 @@ _likely_rule = st.builds(  # well-formed rules aimed at the ids the objects use
               _ids.map(lambda i: GROUP_ID | i)),
     st.sampled_from(TYPES[:2]), st.sampled_from([INDIVIDUAL_ID, GROUP_ID, ALL_ID, CLUSTER_ID]),
     _ids, st.integers(1, 15), st.sampled_from([ALL_ID, INDIVIDUAL_ID, INDIVIDUAL_ID | 1]))
-_rules = st.builds(lambda a, b: a + b, st.lists(_likely_rule, max_size=6),
+_rules = st.builds(lambda a, b: a + b, st.lists(_likely_rule, min_size=1, max_size=6),
                    st.lists(_odd_rule, max_size=3))
 _requester = st.one_of(  # mostly non-admins: the bypass has its own table tests
     st.builds(Requester, st.integers(1, 2), st.integers(1, 2),
