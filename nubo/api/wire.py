@@ -326,26 +326,23 @@ def _format_double(v: float) -> bytes:
 
 def _emit(out: list[bytes], v: Any) -> None:
     """Append the ``<value>`` element for ``v``."""
-    t = type(v)
-    if t is str:
+    if isinstance(v, str):
         out += (b"<value><string>", escape_text(v), b"</string></value>")
-    elif t is bool:
+    elif v is True or v is False:
         out.append(_TRUE if v else _FALSE)
-    elif t is int or t is I8 or isinstance(v, int):   # bool was handled above
-        if t is not I8 and INT32_MIN <= v <= INT32_MAX:
+    elif isinstance(v, int):
+        if type(v) is not I8 and INT32_MIN <= v <= INT32_MAX:
             out.append(b"<value><i4>%d</i4></value>" % v)
         elif INT64_MIN <= v <= INT64_MAX:
             out.append(b"<value><i8>%d</i8></value>" % v)
         else:
             raise OverflowError(f"integer {v} does not fit in an XML-RPC i8")
-    elif t is list or t is tuple or isinstance(v, (list, tuple)):
+    elif isinstance(v, (list, tuple)):
         out.append(b"<value><array><data>\r\n")
         for item in v:
             _emit(out, item)
             out.append(_CRLF)
         out.append(b"</data></array></value>")
-    elif isinstance(v, str):
-        out += (b"<value><string>", escape_text(str(v)), b"</string></value>")
     elif isinstance(v, float):
         out += (b"<value><double>", _format_double(v), b"</double></value>")
     elif isinstance(v, dict):
@@ -380,14 +377,10 @@ def encode_fault(code: int, message: str) -> bytes:
     """A standard XML-RPC fault, laid out exactly as xmlrpc-c writes one."""
     if not INT32_MIN <= code <= INT32_MAX:
         raise OverflowError(f"fault code {code} does not fit in an i4")
-    return b"".join((
-        _FAULT_HEAD,
-        b"<value><struct>\r\n<member><name>faultCode</name>\r\n<value><i4>%d</i4></value>"
-        b"</member>\r\n<member><name>faultString</name>\r\n<value><string>" % code,
-        escape_text(str(message)),
-        b"</string></value></member>\r\n</struct></value>",
-        _FAULT_TAIL,
-    ))
+    out = [_FAULT_HEAD]
+    _emit(out, {"faultCode": code, "faultString": str(message)})
+    out.append(_FAULT_TAIL)
+    return b"".join(out)
 
 
 def fault_code(response: bytes) -> int | None:

@@ -66,6 +66,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     cloud = open_cloud(cfg)
     rm = RequestManager(cloud)
     app = build_app(rm.dispatch, path=cfg.rpc_path, max_body_bytes=cfg.max_body_bytes,
+                    max_threads=cfg.api_threads,
                     metrics=lambda: _store_metrics(cloud))
 
     def started(port: int) -> None:

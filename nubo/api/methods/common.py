@@ -18,7 +18,7 @@ from nubo.auth.authorize import authorize as acl_authorize
 from nubo.auth.authorize import authorize_create as acl_authorize_create
 from nubo.errors import (ActionError, AllocateError, ApiError, AuthorizationError, LockedError,
                          NoExistsError)
-from nubo.model.permissions import Permissions
+from nubo.model.permissions import Permissions, apply_umask
 from nubo.store.pools import Pool
 from nubo.template import Template, apply_update, parse_str_or_xml
 
@@ -73,6 +73,11 @@ def fetch(call: Call, conn: Connection, kind: Kind, oid: int, op: int) -> Any:
     obj = kind.pool(call).get(conn, oid)
     authorize(call, op, object_auth(kind, obj), kind.acl_name)
     return obj
+
+
+def new_permissions(call: Call, uid: int, gid: int) -> Permissions:
+    """Permissions of an object being created, from the configured umask."""
+    return apply_umask(call.cloud.config.default_umask, uid, gid)
 
 
 def check_name(name: str, what: str = "NAME") -> str:
