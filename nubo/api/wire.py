@@ -102,7 +102,7 @@ _DATE_RE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})T([0-9]{2}):?([0-9]{2}
 
 
 class _Frame:
-    __slots__ = ("tag", "text", "value", "filled", "items", "name")
+    __slots__ = ("filled", "items", "name", "tag", "text", "value")
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
@@ -225,7 +225,7 @@ def _to_datetime(text: str) -> _dt.datetime:
     y, mo, d, h, mi, s, frac, tz = _DATE_RE.match(_match(_DATE_RE, text, "a date")).groups()
     tzinfo = None
     if tz == "Z":
-        tzinfo = _dt.timezone.utc
+        tzinfo = _dt.UTC
     elif tz:
         minutes = int(tz[1:3]) * 60 + int(tz[-2:])
         tzinfo = _dt.timezone(_dt.timedelta(minutes=-minutes if tz[0] == "-" else minutes))

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from nubo.api.http import build_app, start_in_thread
-from nubo.api.wire import NO_SUCH_METHOD_ERROR, I8, Fault, encode_response
+from nubo.api.wire import I8, NO_SUCH_METHOD_ERROR, Fault, encode_response
 
 LIMIT = 64 * 1024
 HTTP_FUZZ = settings(max_examples=60, deadline=None,

@@ -46,7 +46,7 @@ def test_datetime_from_xmlrpc_client():
     ("<base64>\r\nAA\nH/\n</base64>", b"\x00\x01\xff"), ("<base64></base64>", b""),
     ("<dateTime.iso8601>19980717T14:08:55</dateTime.iso8601>", dt.datetime(1998, 7, 17, 14, 8, 55)),
     ("<dateTime.iso8601>1998-07-17T14:08:55Z</dateTime.iso8601>",
-     dt.datetime(1998, 7, 17, 14, 8, 55, tzinfo=dt.timezone.utc)),
+     dt.datetime(1998, 7, 17, 14, 8, 55, tzinfo=dt.UTC)),
     ("<nil/>", None), ("<array><data/></array>", []),
     ("<array><data><value>a</value><value><i4>1</i4></value></data></array>", ["a", 1]),
     ("<struct/>", {}),
