@@ -7,9 +7,8 @@ Why it is built this way:
   Any ``<!DOCTYPE`` is refused at the doctype event, before expat reads a
   single declaration, so entity expansion (billion laughs) and external
   entities cannot happen. Unknown entities are an expat error as well.
-* Every problem with a request body raises :class:`WireError` (fault code
-  -503 unless it says otherwise); no other exception escapes
-  :func:`parse_call`, whatever the bytes.
+* Any problem with a body raises :class:`WireError` (fault -503), and no
+  other exception escapes :func:`parse_call`, whatever the bytes.
 * Output is byte-for-byte what xmlrpc-c (the library in OpenNebula's oned)
   writes: the same prologue and CRLFs, ``<i4>``/``<i8>``, ``<boolean>1``, and
   ``&``, ``<``, ``>`` and CR escaped (CR as ``&#x0d;``, as xmlrpc-c does).
@@ -31,7 +30,7 @@ import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 from xml.parsers import expat
 
 # xmlrpc-c's fault codes (xmlrpc-c/util.h); oned answers with these.
@@ -89,7 +88,6 @@ _CHILDREN: dict[str, frozenset[str]] = {
     "struct": frozenset({"member"}),
     "member": frozenset({"name", "value"}),
 }
-_NO_CHILDREN: frozenset[str] = frozenset()
 _TEXT_TAGS = frozenset({"value", "methodName", "name", "i4", "int", "i8", "boolean",
                         "string", "double", "base64", "dateTime.iso8601", "nil"})
 _NEW_ITEMS: dict[str, Any] = {"params": list, "data": list, "struct": dict,
@@ -123,15 +121,16 @@ class _CallReader:
         self.method: str | None = None
         self.params: list[Any] = []
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         p = self.parser
         raise WireError(f"{message} (line {p.CurrentLineNumber}, column {p.CurrentColumnNumber})")
 
     def start(self, tag: str, _attrs: Any) -> None:
         parent = self.stack[-1]
         ptag = parent.tag
-        if tag not in _CHILDREN.get(ptag, _NO_CHILDREN):
-            self.fail(f"unexpected element <{tag}> " + (f"inside <{ptag}>" if ptag else "at the top"))
+        if tag not in _CHILDREN.get(ptag, ()):
+            where = f"inside <{ptag}>" if ptag else "at the top"
+            self.fail(f"unexpected element <{tag}> {where}")
         if ptag == "value" or ptag == "param" or ptag == "array":
             if parent.filled:                  # these hold exactly one child
                 self.fail(f"more than one child in <{ptag}>")
@@ -222,7 +221,10 @@ def _to_double(text: str) -> float:
 
 
 def _to_datetime(text: str) -> _dt.datetime:
-    y, mo, d, h, mi, s, frac, tz = _DATE_RE.match(_match(_DATE_RE, text, "a date")).groups()
+    m = _DATE_RE.match(text.strip())
+    if m is None:
+        raise ValueError("not an ISO 8601 date and time")
+    y, mo, d, h, mi, s, frac, tz = m.groups()
     tzinfo = None
     if tz == "Z":
         tzinfo = _dt.UTC
@@ -246,7 +248,7 @@ _CONVERT: dict[str, Any] = {
 }
 
 
-def _refuse_dtd(*_args: Any) -> None:
+def _refuse_dtd(*_args: Any) -> NoReturn:
     raise WireError("DTDs and entity declarations are not allowed")
 
 

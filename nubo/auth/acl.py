@@ -141,8 +141,9 @@ class AclRule:
         user = (f"@{self.user_id}" if u & GROUP_ID else f"#{self.user_id}" if u & INDIVIDUAL_ID
                 else "*" if u & ALL_ID else "??")
         types = "+".join(t.name for t in RULE_TYPES if r & t)
-        sel = (f"@{self.resource_id}" if r & GROUP_ID else f"#{self.resource_id}" if r & INDIVIDUAL_ID
-               else f"%{self.resource_id}" if r & CLUSTER_ID else "*" if r & ALL_ID else "??")
+        rid = self.resource_id
+        sel = (f"@{rid}" if r & GROUP_ID else f"#{rid}" if r & INDIVIDUAL_ID
+               else f"%{rid}" if r & CLUSTER_ID else "*" if r & ALL_ID else "??")
         rights = "+".join(op.name for op in RULE_RIGHTS if self.rights & op)
         zone = (f"#{self.zone_id}" if self.zone & INDIVIDUAL_ID else "*" if self.zone & ALL_ID
                 else "??")

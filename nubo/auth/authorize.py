@@ -164,7 +164,10 @@ class AclIndex:
         """
         t = int(obj_type)
         here = INDIVIDUAL_ID | self.zone_id
-        every, oids, gids, cids = False, [], [], []
+        every = False
+        oids: list[int] = []
+        gids: list[int] = []
+        cids: list[int] = []
         for key in self._user_keys(req, ordered=True):
             for rule in self._by_user.get(key, ()):
                 if rule.rights & op != op or rule.zone not in (here, ALL_ID):
@@ -202,7 +205,8 @@ def permission_bits_allow(req: Requester, op: int, obj: ObjectAuth) -> bool:
     p = obj.perms
     if _perm_rights(p.other_u, p.other_m, p.other_a) & op == op:
         return True
-    if obj.uid >= 0 and obj.uid == req.uid and _perm_rights(p.owner_u, p.owner_m, p.owner_a) & op == op:
+    if (obj.uid >= 0 and obj.uid == req.uid
+            and _perm_rights(p.owner_u, p.owner_m, p.owner_a) & op == op):
         return True
     return (obj.gid >= 0 and obj.gid in req.group_ids
             and _perm_rights(p.group_u, p.group_m, p.group_a) & op == op)

@@ -100,15 +100,19 @@ class Cloud:
 
     def _check_secret(self, conn: Connection, uid: int, name: str, secret: str,
                       stored: str) -> int | None:
-        """Return None for a password login, or the token's effective group."""
-        if stored and self.credentials.verify(name, secret, stored):
-            return None
+        """Return None for a password login, or the token's effective group.
+
+        The token is looked up first: it is one indexed query, while a wrong
+        password costs a full KDF run (failures are never cached).
+        """
         digest = passwords.token_digest(secret)
         tok = conn.execute(select(schema.user_token.c.expiration, schema.user_token.c.egid)
                            .where(schema.user_token.c.digest == digest,
                                   schema.user_token.c.uid == uid)).first()
         if tok is not None and (tok.expiration < 0 or tok.expiration > self.now()):
             return tok.egid
+        if stored and self.credentials.verify(name, secret, stored):
+            return None
         raise AuthenticationError("User couldn't be authenticated, aborting call.")
 
     def _group_name(self, gid: int) -> str:

@@ -17,6 +17,10 @@ DS_TYPE_NAMES = {"IMAGE_DS": DS_IMAGE, "SYSTEM_DS": DS_SYSTEM, "FILE_DS": DS_FIL
                  "BACKUP_DS": DS_BACKUP}
 DS_READY, DS_DISABLED = 0, 1
 
+# Image::DiskType: how a datastore's (or image's) disks are presented to VMs.
+DISK_TYPE_NAMES = {"FILE": 0, "CDROM": 1, "BLOCK": 2, "RBD": 3, "RBD_CDROM": 4, "GLUSTER": 5,
+                   "GLUSTER_CDROM": 6, "SHEEPDOG": 7, "SHEEPDOG_CDROM": 8, "ISCSI": 9}
+
 
 @dataclass
 class HostDatastores:

@@ -20,6 +20,8 @@ FIELD_NAMES: tuple[str, ...] = (
 DEFAULT_UMASK = 0o177
 """oned.conf's shipped DEFAULT_UMASK: new objects get 600 (owner use+manage)."""
 
+_TAGS = tuple(n.upper() for n in FIELD_NAMES)
+
 # Octal weight of each bit, in FIELD_NAMES order (0400 = owner use ... 0001 = other admin).
 _WEIGHTS: tuple[int, ...] = (0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001)
 
@@ -94,7 +96,7 @@ class Permissions:
 
     def to_xml(self) -> str:
         """``<PERMISSIONS>`` exactly as oned writes it (shared.xsd order, no whitespace)."""
-        body = "".join(f"<{n.upper()}>{v}</{n.upper()}>" for n, v in zip(FIELD_NAMES, self.as_tuple()))
+        body = "".join(f"<{tag}>{v}</{tag}>" for tag, v in zip(_TAGS, self.as_tuple()))
         return f"<PERMISSIONS>{body}</PERMISSIONS>"
 
     def triplets(self) -> tuple[str, str, str]:

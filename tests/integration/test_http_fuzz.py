@@ -102,7 +102,8 @@ TAGS = ["methodCall", "methodName", "params", "param", "value", "i4", "string", 
 @HTTP_FUZZ
 @given(st.lists(st.one_of(st.sampled_from(TAGS).map("<{}>".format),
                           st.sampled_from(TAGS).map("</{}>".format),
-                          st.text(max_size=10), st.sampled_from(["&amp;", "&bad;", "<!DOCTYPE a>"])),
+                          st.text(max_size=10),
+                          st.sampled_from(["&amp;", "&bad;", "<!DOCTYPE a>"])),
                 max_size=40).map("".join))
 def test_xmlrpc_like_garbage(url, text):
     got = answer(post(url, text.encode("utf-8", "surrogatepass")))
@@ -189,7 +190,8 @@ def test_content_types_are_ignored_like_xmlrpc_c(url, content_type):
 
 
 def test_json_body_is_a_parse_fault(url):
-    got = answer(post(url, b'{"method": "echo", "params": []}', **{"Content-Type": "application/json"}))
+    got = answer(post(url, b'{"method": "echo", "params": []}',
+                      **{"Content-Type": "application/json"}))
     assert got.faultCode == -503
     alive(url)
 
@@ -252,6 +254,7 @@ def test_many_concurrent_clients(server, url):
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    assert samples[("nubo_api_requests_total", (("method", "echo"), ("outcome", "success")))] >= 1000
+    ok = ("nubo_api_requests_total", (("method", "echo"), ("outcome", "success")))
+    assert samples[ok] >= 1000
     assert samples[("nubo_api_requests_in_flight", ())] == 0
     assert threading.active_count() < 100

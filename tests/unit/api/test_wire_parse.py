@@ -89,12 +89,15 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <methodCall><methodName>&lol9;</methodName></methodCall>"""
 XXE = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
 <methodCall><methodName>m</methodName><params><param><value>&e;</value></param></params></methodCall>"""
-PARAM_ENTITY = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>
+PARAM_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>
 <methodCall><methodName>m</methodName></methodCall>"""
 
 
-@pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, PARAM_ENTITY,
-                                  b"<!DOCTYPE methodCall><methodCall><methodName>m</methodName></methodCall>"])
+BARE_DOCTYPE = b"<!DOCTYPE methodCall><methodCall><methodName>m</methodName></methodCall>"
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE, PARAM_ENTITY, BARE_DOCTYPE])
 def test_dtds_are_refused(body):
     with pytest.raises(WireError, match="DTD"):
         parse_call(body)

@@ -149,7 +149,8 @@ def _malformed_message(*args: str) -> str:
 
 @pytest.mark.parametrize("args,message", [
     (("0", "1400000000", "1"),
-     "Rule ?? VM/* USE #0 is malformed: [user] is missing one of the INDIVIDUAL, GROUP or ALL bits"),
+     "Rule ?? VM/* USE #0 is malformed: "
+     "[user] is missing one of the INDIVIDUAL, GROUP or ALL bits"),
     (("300000001", "1400000000", "1"),
      "Rule @1 VM/* USE #0 is malformed: [user] INDIVIDUAL (#) and GROUP (@) bits are exclusive"),
     (("400000003", "1400000000", "1"),
