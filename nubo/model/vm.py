@@ -39,6 +39,24 @@ SCALARS = frozenset(n for n in SYSTEM_ATTRIBUTES if n.startswith(("AUTOMATIC_", 
     "TM_MAD_SYSTEM", "VMID", "VROUTER_ID", "VROUTER_KEEPALIVED_ID", "VROUTER_KEEPALIVED_PASSWORD"}
 
 
+# Vector attributes whose parts the schema fixes: the sub-attributes allowed, in
+# schema order, and those required.
+STRUCTURED: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "VIDEO": (("TYPE", "IOMMU", "ATS", "VRAM", "RESOLUTION"), frozenset()),
+    "TPM": (("MODEL",), frozenset({"MODEL"})),
+    "MEMORY_ENCRYPTION": (("TYPE",), frozenset({"TYPE"})),
+}
+# TEMPLATE attributes only the core writes (scheduler, drivers, security
+# groups); a user who writes one keeps it in USER_TEMPLATE.
+DERIVED = frozenset({
+    "AUTOMATIC_DS_REQUIREMENTS", "AUTOMATIC_NIC_REQUIREMENTS", "AUTOMATIC_REQUIREMENTS",
+    "IMPORTED", "QEMU_GA_EXEC", "SECURITY_GROUP_RULE", "SNAPSHOT", "VMID"})
+
+# one.vmpool.info's state filter: every state, every state but DONE.
+ANY_STATE, NOT_DONE = -2, -1
+CLONING_FAILURE = 11
+
+
 def order_system_template(template: Template) -> Template:
     """Return TEMPLATE with its attributes in schema order (stable within a name)."""
     attrs = sorted(template, key=lambda a: _ORDER.get(a.name, len(_ORDER)))

@@ -35,6 +35,8 @@ def parse_str_or_xml(text: str) -> Template:
     (OpenNebula looks only at the very first character; skipping leading
     blanks accepts strictly more.)
     """
+    if not isinstance(text, str):
+        raise TypeError(f"template must be str, not {type(text).__name__}")
     stripped = text.lstrip(" \t\r\n\ufeff")
     if stripped.startswith("<"):
         return parse_xml(text)

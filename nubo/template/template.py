@@ -102,8 +102,10 @@ class Template:
         attr: Attribute
         if isinstance(value, str):
             attr = SingleAttribute(name, value)
-        else:
+        elif isinstance(value, Mapping):
             attr = VectorAttribute(name, value)
+        else:
+            raise TypeError(f"a value is a str or a mapping, not {type(value).__name__}")
         self._replace_groups({attr.name: [attr]})
 
     def remove(self, name: str) -> int:

@@ -70,6 +70,8 @@ def test_set_replaces_all_in_place(vm: Template) -> None:
     assert [a for a in vm if a.name == "LABEL"] == [S("LABEL", "z")]
     vm.set("new", "1")
     assert vm.names()[-1] == "NEW"
+    with pytest.raises(TypeError):
+        vm.set("n", 1)  # type: ignore[arg-type]
 
 
 def test_add_and_remove(vm: Template) -> None:
