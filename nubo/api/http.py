@@ -129,14 +129,19 @@ def build_app(dispatch: Dispatch, *, path: str = "/RPC2",
         try:
             method, params = wire.parse_call(body)
         except wire.WireError as e:
+            log.info("malformed call from %s (request %d): %s", info.client_host,
+                     info.request_id, e)
             return (wire.encode_fault(e.code, f"Call XML not a proper XML-RPC call.  {e}"),
                     "(malformed)", "malformed")
         try:
-            reply = dispatch(method, params, info)
-            if not isinstance(reply, bytes):
+            try:
+                reply = dispatch(method, params, info)
+            except wire.Fault as f:
+                reply = wire.encode_fault(f.code, f.message)
+            if isinstance(reply, (bytearray, memoryview)):
+                reply = bytes(reply)
+            elif not isinstance(reply, bytes):
                 raise TypeError(f"dispatch returned {type(reply).__name__}, not bytes")
-        except wire.Fault as f:
-            reply = wire.encode_fault(f.code, f.message)
         except Exception:
             log.exception("internal error in %s (request %d from %s)",
                           method, info.request_id, info.client_host)
@@ -158,6 +163,8 @@ def build_app(dispatch: Dispatch, *, path: str = "/RPC2",
         try:
             body = await _read_body(request, max_body_bytes)
             if body is None:
+                log.info("request %d from %s: body over %d bytes", info.request_id,
+                         info.client_host, max_body_bytes)
                 reply, label, outcome = too_large, "(none)", "too_large"
             else:
                 reply, label, outcome = await anyio.to_thread.run_sync(
@@ -194,7 +201,7 @@ def build_app(dispatch: Dispatch, *, path: str = "/RPC2",
 async def _read_body(request: Request, limit: int) -> bytes | None:
     """The request body, or None as soon as it is known to exceed ``limit``."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     body = bytearray()
     async for chunk in request.stream():
@@ -310,6 +317,9 @@ def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0,
     deadline = time.monotonic() + timeout
     while not started.wait(0.05):
         if not thread.is_alive() or time.monotonic() > deadline:
-            server.stop(timeout=1.0) if thread.is_alive() else server.sock.close()
+            if thread.is_alive():
+                server.stop(timeout=1.0)
+            else:
+                server.sock.close()
             raise RuntimeError("the API server did not start")
     return server, server.port

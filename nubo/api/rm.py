@@ -19,8 +19,10 @@ from nubo.errors import InternalError, NuboError
 
 log = logging.getLogger("nubo.api")
 
-FAULT_NO_METHOD = -506
-FAULT_TYPE = -501
+FAULT_NO_METHOD = wire.NO_SUCH_METHOD_ERROR
+FAULT_TYPE = wire.TYPE_ERROR
+# oned's replication index of a failed call: UINT64_MAX, which xmlrpc-c writes as <i8>-1.
+NO_REPLICATION = wire.I8(-1)
 
 
 @dataclass
@@ -60,11 +62,12 @@ class RequestManager:
         except NuboError as e:
             log.info("%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
             return wire.encode_response(
-                [False, f"[{name}] {e.message}", e.code, e.object_id, -1])
+                [False, f"[{name}] {e.message}", e.code, e.object_id, NO_REPLICATION])
         except Exception:  # a bug must not take the server down, nor leak details
             log.exception("%s: internal error", name)
             err = InternalError("Internal error")
-            return wire.encode_response([False, f"[{name}] {err.message}", err.code, -1, -1])
+            return wire.encode_response(
+                [False, f"[{name}] {err.message}", err.code, -1, NO_REPLICATION])
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s uid=%s ok in %.1f ms", name, session.uid,
                       (time.perf_counter() - start) * 1000)

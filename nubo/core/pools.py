@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nubo.model.infra import Cluster, Datastore, Host
-from nubo.model.resources import Image, VirtualNetwork, VmTemplate
+from nubo.model.resources import Image, VirtualNetwork, VmTemplate, vnet_short_body
 from nubo.model.user import Group, User
 from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
@@ -42,5 +42,6 @@ def make_pools() -> Pools:
         images=Pool(schema.image_pool, Image, "image",
                     lambda i: {**owner_columns(i), "state": i.state, "ds_id": i.datastore_id}),
         vnets=Pool(schema.network_pool, VirtualNetwork, "virtual network",
-                   lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)}),
+                   lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)},
+                   short=vnet_short_body),
     )

@@ -1,15 +1,23 @@
 """Users' resources other than VMs: VM templates, images and virtual networks."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from lxml import etree
+
+from nubo.model.address_range import AddressRange
+from nubo.model.address_range_xml import OWNER_BITS, Leases
 from nubo.model.common import Lock
 from nubo.model.permissions import Permissions
-from nubo.model.xmlobj import RawXml, xml_field
+from nubo.model.xmlobj import RawXml, render, xml_field
 from nubo.template import Template
 
 # Image types, disk types and states (OpenNebula's Image::ImageType / ImageState).
-IMAGE_TYPES = {"OS": 0, "CDROM": 1, "DATABLOCK": 2, "KERNEL": 3, "RAMDISK": 4, "CONTEXT": 5}
+IMAGE_TYPES = {"OS": 0, "CDROM": 1, "DATABLOCK": 2, "KERNEL": 3, "RAMDISK": 4, "CONTEXT": 5,
+               "BACKUP": 6}
+IMAGE_TYPE_NAMES = {v: k for k, v in IMAGE_TYPES.items()}
+IMAGE_STATE_NAMES = ("INIT", "READY", "USED", "DISABLED", "LOCKED", "ERROR", "CLONE", "DELETE",
+                     "USED_PERS", "LOCKED_USED", "LOCKED_USED_PERS")
 IMAGE_INIT, IMAGE_READY, IMAGE_USED, IMAGE_DISABLED, IMAGE_LOCKED, IMAGE_ERROR = 0, 1, 2, 3, 4, 5
 IMAGE_CLONE, IMAGE_DELETE, IMAGE_USED_PERS, IMAGE_LOCKED_USED, IMAGE_LOCKED_USED_PERS = 6, 7, 8, 9, 10
 
@@ -106,3 +114,48 @@ class VirtualNetwork:
     ar_pool: RawXml = xml_field("AR_POOL", default=RawXml("<AR_POOL/>"))
 
     TAG = "VNET"
+
+
+# -- the AR_POOL of a virtual network ---------------------------------------------------------
+#
+# The stored body keeps each AR with *all* its attributes (strict=False), as oned shows them
+# and as goca reads them (AR.Custom): vnet.xsd has no place for PREFIX_LENGTH, GATEWAY, DNS...
+# but dropping them would lose what clients set and what NICs inherit. An AR whose
+# attributes are all in the schema validates against vnet.xsd / vnet_pool.xsd.
+
+Range = tuple[AddressRange, list[tuple[int, dict[str, int]]]]
+
+
+def address_ranges(vnet: VirtualNetwork) -> list[Range]:
+    """The ARs of a stored body with their leases as (index, {"VM"|"VNET"|"VROUTER": id})."""
+    out: list[Range] = []
+    for el in etree.fromstring(vnet.ar_pool.encode()).iterfind("AR"):
+        ar = AddressRange.restore({c.tag: c.text or "" for c in el if c.tag != "LEASES"})
+        leases = []
+        for lease in el.iterfind("LEASES/LEASE"):
+            index = ar.index_of_mac(lease.findtext("MAC") or "")
+            owner = next(c for c in lease if c.tag in OWNER_BITS)
+            if index is not None:
+                leases.append((index, {owner.tag: int(owner.text or -1)}))
+        out.append((ar, leases))
+    return out
+
+
+def set_address_ranges(vnet: VirtualNetwork, ranges: list[tuple[AddressRange, Leases]]) -> None:
+    """Render the ARs with their leases into the body; USED_LEASES is their count."""
+    used = 0
+    parts = ["<AR_POOL>"]
+    for ar, leases in ranges:
+        leases = list(leases)
+        used += len(leases)
+        parts.append(ar.to_xml(leases, strict=False))
+    parts.append("</AR_POOL>")
+    vnet.ar_pool = RawXml("".join(parts))
+    vnet.used_leases = used
+
+
+def vnet_short_body(vnet: VirtualNetwork) -> str:
+    """The one.vnpool.info form (vnet_pool.xsd): ARs with ALLOCATED instead of LEASES."""
+    ars = "".join(ar.to_pool_xml(leases, strict=False) for ar, leases in address_ranges(vnet))
+    short = replace(vnet, ar_pool=RawXml(f"<AR_POOL>{ars}</AR_POOL>"))
+    return render(short, VirtualNetwork.TAG)

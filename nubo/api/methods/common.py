@@ -36,6 +36,7 @@ class Kind:
     acl_name: str  # as in "Not authorized to perform USE VM [3]"
     owned: bool = True  # has UID/GID/PERMISSIONS
     unique_per_owner: bool = True  # names unique per owner (else globally, or not at all)
+    unique_names: bool = True  # False: names may repeat (VMs)
     auth: Callable[[Any], ObjectAuth] | None = None  # for objects without PERMISSIONS
 
 
@@ -94,6 +95,8 @@ def check_name(name: str, what: str = "NAME") -> str:
 
 def ensure_name_free(call: Call, conn: Connection, kind: Kind, name: str, uid: int,
                      oid: int = -1) -> None:
+    if not kind.unique_names:
+        return
     pool = kind.pool(call)
     other = pool.oid_by_name(conn, name, uid if kind.unique_per_owner else None)
     if other is not None and other != oid:

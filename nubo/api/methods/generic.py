@@ -25,9 +25,13 @@ from nubo.model.permissions import Permissions
 Hook = Callable[[Call, Any, Any], None]
 
 
-def register_info(prefix: str, kind: Kind) -> None:
-    @api(f"one.{prefix}.info", Int("id"), Bool("decrypt", False))
-    def info(call: Call, oid: int, decrypt: bool) -> str:
+def register_info(prefix: str, kind: Kind, *, extended: bool = False) -> None:
+    """``one.<prefix>.info(id, decrypt)``; with extended, ``(id, extended, decrypt)``."""
+    flags = (Bool("extended", False), Bool("decrypt", False)) if extended else (
+        Bool("decrypt", False),)
+
+    @api(f"one.{prefix}.info", Int("id"), *flags)
+    def info(call: Call, oid: int, *_flags: bool) -> str:
         with call.cloud.db.read() as conn:
             obj_body = kind.pool(call).body(conn, oid)
             if not call.session.is_admin:
@@ -94,7 +98,8 @@ def register_chown(prefix: str, kind: Kind) -> None:
         return oid
 
 
-def _chmod(call: Call, kind: Kind, oid: int, bits: list[int]) -> int:
+def chmod_object(call: Call, kind: Kind, oid: int, bits: list[int]) -> int:
+    """one.*.chmod on one object: ADMIN if an ADMIN bit is given, else MANAGE."""
     op = A.ADMIN if any(b != -1 for b in bits[2::3]) else A.MANAGE
     with call.cloud.db.write() as conn:
         obj = fetch(call, conn, kind, oid, op)
@@ -108,16 +113,21 @@ _BITS = ("owner_u", "owner_m", "owner_a", "group_u", "group_m", "group_a",
          "other_u", "other_m", "other_a")
 
 
-def register_chmod(prefix: str, kind: Kind, *, recursive: bool = False) -> None:
+def register_chmod(prefix: str, kind: Kind, *, recursive: bool = False,
+                   then: Callable[[Call, int, list[int]], None] | None = None) -> None:
+    """``then`` runs after a chmod asked to be recursive (e.g. a template's images)."""
     params = [Int("id"), *[Int(b) for b in _BITS]]
     if recursive:
         @api(f"one.{prefix}.chmod", *params, Bool("recursive", False))
         def chmod_r(call: Call, oid: int, *args: Any) -> int:
-            return _chmod(call, kind, oid, list(args[:9]))
+            chmod_object(call, kind, oid, list(args[:9]))
+            if args[9] and then is not None:
+                then(call, oid, list(args[:9]))
+            return oid
     else:
         @api(f"one.{prefix}.chmod", *params)
         def chmod(call: Call, oid: int, *bits: int) -> int:
-            return _chmod(call, kind, oid, list(bits))
+            return chmod_object(call, kind, oid, list(bits))
 
 
 def register_lock(prefix: str, kind: Kind) -> None:
@@ -191,5 +201,5 @@ def register_standard(prefix: str, kind: Kind, *, pool_root: str, lockable: bool
 
 
 __all__ = ["register_info", "register_update", "register_rename", "register_chown",
-           "register_chmod", "register_lock", "register_pool", "register_standard",
+           "register_chmod", "chmod_object", "register_lock", "register_pool", "register_standard",
            "object_auth"]

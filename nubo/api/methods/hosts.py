@@ -46,7 +46,8 @@ def hostname_problem(name: str) -> str | None:
     return None
 
 
-@api("one.host.allocate", Str("hostname"), Str("im_mad"), Str("vmm_mad"), Int("cluster_id"))
+@api("one.host.allocate", Str("hostname"), Str("im_mad"), Str("vmm_mad"),
+     Int("cluster_id", -1))
 def host_allocate(call: Call, name: str, im_mad: str, vmm_mad: str, cluster_id: int) -> int:
     pools = call.cloud.pools
     with call.cloud.db.write() as conn:

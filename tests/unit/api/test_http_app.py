@@ -29,6 +29,8 @@ def dispatch(method: str, params: list, info: RequestInfo) -> bytes:
         raise RuntimeError("secret detail")
     if method == "not_bytes":
         return "a str"  # type: ignore[return-value]
+    if method == "bad_fault":
+        raise Fault(2**40, "a code no i4 can hold")
     raise Fault(wire.NO_SUCH_METHOD_ERROR, f"Method '{method}' not defined")
 
 
@@ -82,7 +84,7 @@ def test_unknown_method(rpc):
     assert info.value.faultString == "Method 'no.such.method' not defined"
 
 
-@pytest.mark.parametrize("method", ["crash", "not_bytes"])
+@pytest.mark.parametrize("method", ["crash", "not_bytes", "bad_fault"])
 def test_internal_errors_are_faults_logged_with_traceback(rpc, method, caplog):
     with caplog.at_level(logging.ERROR, logger="nubo.api.http"), \
             pytest.raises(xc.Fault) as info:

@@ -155,3 +155,12 @@ def test_speed_of_a_50_mb_reply(capsys):
         print(f"\nencode_response of a {len(body) / 1e6:.0f} MB XML string: "
               + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
     assert timings["ascii"] < 5.0      # generous: a loaded CI box, not a benchmark
+
+
+def test_long_strings_escape_exactly_like_short_ones():
+    chunk = wire._CHUNK
+    text = ("a" * (chunk - 1) + "\r\n<&>é\x00" + "€" * chunk + "\ud800]]>") * 3
+    body = encode_response([text])
+    expected = b"<value><string>" + wire.escape_text(text) + b"</string></value>"
+    assert expected in body
+    assert loads(body) == [text.replace("\x00", "\ufffd").replace("\ud800", "\ufffd")]

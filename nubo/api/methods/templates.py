@@ -1,0 +1,154 @@
+"""one.template.* and one.templatepool.info: VM templates, and VMs instantiated from them.
+
+Names are unique per owner. The DISKs of a template may point at images;
+cloning or deleting those images with the template (recursive=true) waits for
+image cloning and deletion, so until then such requests are refused whole.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from nubo.api.methods.clusters import allocation_problem, drop_acl_rules
+from nubo.api.methods.common import (Kind, authorize_create, check_lock, fetch,
+                                     new_permissions, parse_template, refuse)
+from nubo.api.methods.generic import (chmod_object, register_chown, register_chmod,
+                                      register_info, register_lock, register_pool,
+                                      register_rename, register_update)
+from nubo.api.methods.vms import IMAGE, _resolve, authorize_resources, create_vm
+from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.rm import Call
+from nubo.auth import acl as A
+from nubo.auth.acl import ObjectType
+from nubo.errors import ActionError, AllocateError, InternalError, NuboError
+from nubo.model.resources import VmTemplate
+from nubo.model.vm_template import build_vm_template, instance_template, references
+from nubo.template import SingleAttribute, Template
+
+TEMPLATE = Kind(lambda c: c.cloud.pools.templates, ObjectType.TEMPLATE, "TEMPLATE")
+
+_NO_IMAGE_CLONES = ("Cannot clone the images of the template: image cloning is not available "
+                    "yet; clone it with recursive=false")
+_NO_IMAGE_DELETES = ("Cannot delete the images of the template: image deletion is not "
+                     "available yet; delete it with recursive=false")
+
+
+def _image_ids(call: Call, conn: Connection, tmpl: VmTemplate) -> list[int]:
+    """The existing images the template's DISKs name (names resolve for the template owner)."""
+    pool = call.cloud.pools.images
+    ids = []
+    for ref in references(tmpl.template, ("DISK",), "IMAGE"):
+        if ref.oid is None and ref.uid is None and not ref.uname:
+            ref = type(ref)(None, ref.name, tmpl.uid, "")
+        oid = _resolve(call, conn, pool, ref)
+        if oid is not None and pool.exists(conn, oid):
+            ids.append(oid)
+    return sorted(set(ids))
+
+
+def _insert(call: Call, conn: Connection, body: Template, name: str | None = None) -> int:
+    """Store a new template of the caller's; NAME comes from the body unless given."""
+    pools = call.cloud.pools
+    session = call.session
+    tmpl = build_vm_template(pools.templates.next_oid(conn), body, uid=session.uid,
+                             gid=session.gid, uname=session.uname, gname=session.gname,
+                             now=call.cloud.now(),
+                             permissions=new_permissions(call, session.uid, session.gid))
+    if name is not None:
+        tmpl.name = name
+    problem = allocation_problem(tmpl.name)
+    if problem:
+        raise InternalError(problem)
+    taken = pools.templates.oid_by_name(conn, tmpl.name, tmpl.uid)
+    if taken is not None:
+        raise InternalError(f"NAME is already taken by TEMPLATE {taken}.", taken)
+    pools.templates.insert(conn, tmpl)
+    return tmpl.id
+
+
+@api("one.template.allocate", Str("template"))
+def template_allocate(call: Call, text: str) -> int:
+    body = parse_template(text)
+    with call.cloud.db.write() as conn:
+        authorize_create(call, TEMPLATE)
+        return _insert(call, conn, body)
+
+
+def clone(call: Call, conn: Connection, tid: int, name: str, recursive: bool,
+          extra: Template | None = None) -> int:
+    """A copy of template tid owned by the caller (the extra template merged in)."""
+    source = fetch(call, conn, TEMPLATE, tid, A.USE)
+    check_lock(source, A.USE)
+    authorize_create(call, TEMPLATE)
+    if recursive and _image_ids(call, conn, source):
+        raise refuse(_NO_IMAGE_CLONES, tid)
+    body = source.template.copy()
+    if extra is not None:
+        body.merge(extra)
+    return _insert(call, conn, body, name)
+
+
+@api("one.template.clone", Int("id"), Str("name"), Bool("recursive", False))
+def template_clone(call: Call, tid: int, name: str, recursive: bool) -> int:
+    with call.cloud.db.write() as conn:
+        return clone(call, conn, tid, name, recursive)
+
+
+@api("one.template.delete", Int("id"), Bool("recursive", False))
+def template_delete(call: Call, tid: int, recursive: bool) -> int:
+    with call.cloud.db.write() as conn:
+        tmpl = fetch(call, conn, TEMPLATE, tid, A.MANAGE)
+        check_lock(tmpl, A.MANAGE)
+        if recursive and _image_ids(call, conn, tmpl):
+            raise refuse(_NO_IMAGE_DELETES, tid)
+        call.cloud.pools.templates.delete(conn, tid)
+        drop_acl_rules(call, conn, ObjectType.TEMPLATE, tid)
+    return tid
+
+
+@api("one.template.instantiate", Int("id"), Str("name", ""), Bool("hold", False),
+     Str("extra_template", ""), Bool("persistent", False))
+def template_instantiate(call: Call, tid: int, name: str, hold: bool, extra_text: str,
+                         persistent: bool) -> int:
+    """A VM from the template: USE on it, CREATE TEMPLATE too when an extra template is given."""
+    extra = parse_template(extra_text) if extra_text.strip() else None
+    with call.cloud.db.write() as conn:
+        source = fetch(call, conn, TEMPLATE, tid, A.USE)
+        check_lock(source, A.USE)
+        if (source.template.get("VROUTER") or "").upper() == "YES":
+            raise refuse("Virtual router templates cannot be instantiated", tid)
+        if persistent:
+            copy_id = clone(call, conn, tid, name or f"{source.name}-copy", True, extra)
+            source = call.cloud.pools.templates.get(conn, copy_id)
+            extra = Template([SingleAttribute("CLONING_TEMPLATE_ID", str(tid))])
+        elif extra is not None:
+            authorize_create(call, TEMPLATE)
+        merged = instance_template(source, extra, name)
+        authorize_resources(call, conn, merged)
+        try:
+            return create_vm(call, conn, merged, hold)
+        except NuboError as e:
+            raise AllocateError("Error allocating a new virtual machine template. "
+                                + e.message, e.object_id) from None
+
+
+def _chmod_images(call: Call, tid: int, bits: list[int]) -> None:
+    """one.template.chmod recursive: the same change on each image of its DISKs."""
+    with call.cloud.db.read() as conn:
+        ids = _image_ids(call, conn, call.cloud.pools.templates.get(conn, tid))
+    failed = []
+    for iid in ids:
+        try:
+            chmod_object(call, IMAGE, iid, bits)
+        except NuboError:
+            failed.append(str(iid))
+    if failed:
+        raise ActionError(f"Cannot chmod image: {','.join(failed)}", tid)
+
+
+register_info("template", TEMPLATE, extended=True)
+register_update("template", TEMPLATE)
+register_rename("template", TEMPLATE)
+register_chown("template", TEMPLATE)
+register_chmod("template", TEMPLATE, recursive=True, then=_chmod_images)
+register_lock("template", TEMPLATE)
+register_pool("templatepool", TEMPLATE, "VMTEMPLATE_POOL", filtered=True)

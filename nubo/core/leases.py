@@ -1,0 +1,245 @@
+"""Leases of virtual network addresses: the vn_lease rows and the bodies that show them.
+
+A lease is one row (vnet, AR, index) -> owner. The primary key makes handing an address
+out twice impossible whatever a caller does, and freeing deletes rows, so an address is
+freed at most once. Every change here also rewrites the network's body (LEASES,
+USED_LEASES, NEXT_INDEX) in the same transaction, so one.vn.info always shows the table.
+
+Owners are ``("VM", id)``, ``("VNET", id)`` (a reservation) or ``("VROUTER", id)``; a
+lease held with one.vn.hold belongs to VM -1, as in OpenNebula. Callers run these
+functions inside ``Database.write()`` and pass the network pool.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from nubo.errors import InternalError
+from nubo.model.address_range import AddressRange, Lease, UsedLeases
+from nubo.model.resources import VirtualNetwork, address_ranges, set_address_ranges
+from nubo.store.pools import Pool
+from nubo.store.schema import vn_lease
+
+Owner = tuple[str, int]
+HOLD: Owner = ("VM", -1)
+OWNER_TYPES = ("VM", "VNET", "VROUTER")
+Vnets = Pool[VirtualNetwork]
+
+
+class LeaseError(InternalError):
+    """No such address, or it is taken (oned answers these with INTERNAL)."""
+
+
+@dataclass(frozen=True)
+class LeaseRow:
+    vnet_id: int
+    ar_id: int
+    index: int
+    owner: Owner
+
+
+@dataclass(frozen=True)
+class NicLease:
+    """An address handed to an owner: what a NIC gets, and the AR it came from."""
+
+    vnet_id: int
+    ar_id: int
+    index: int
+    address: Lease
+    ar: AddressRange  # its extra attributes (GATEWAY, DNS...) are what a NIC may inherit
+
+    def attributes(self) -> dict[str, str]:
+        """AR_ID plus the lease's MAC/IP/IP6 attributes, named as in a NIC."""
+        return {"AR_ID": str(self.ar_id), **self.address.attributes()}
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+def leases(conn: Connection, vnet_id: int, ar_id: int | None = None) -> list[LeaseRow]:
+    """The leases of a network (or of one of its ARs), by AR and index."""
+    t = vn_lease
+    q = select(t.c.ar_id, t.c.idx, t.c.owner_type, t.c.owner_id).where(t.c.vnet_id == vnet_id)
+    if ar_id is not None:
+        q = q.where(t.c.ar_id == ar_id)
+    return [LeaseRow(vnet_id, r.ar_id, r.idx, (r.owner_type, r.owner_id))
+            for r in conn.execute(q.order_by(t.c.ar_id, t.c.idx))]
+
+
+def leases_of(conn: Connection, owner: Owner) -> list[LeaseRow]:
+    """Every lease an owner has, in any network."""
+    t = vn_lease
+    q = (select(t.c.vnet_id, t.c.ar_id, t.c.idx)
+         .where(t.c.owner_type == owner[0], t.c.owner_id == owner[1])
+         .order_by(t.c.vnet_id, t.c.ar_id, t.c.idx))
+    return [LeaseRow(r.vnet_id, r.ar_id, r.idx, owner) for r in conn.execute(q)]
+
+
+def used_indexes(conn: Connection, vnet_id: int, ar_id: int) -> UsedLeases:
+    t = vn_lease
+    q = select(t.c.idx).where(t.c.vnet_id == vnet_id, t.c.ar_id == ar_id).order_by(t.c.idx)
+    return UsedLeases(conn.execute(q).scalars(), presorted=True)
+
+
+def count(conn: Connection, vnet_id: int, *, exclude: Owner | None = None) -> int:
+    """How many leases a network has (all, or all but those of one owner, e.g. HOLD)."""
+    t = vn_lease
+    q = select(func.count()).select_from(t).where(t.c.vnet_id == vnet_id)
+    if exclude is not None:
+        q = q.where((t.c.owner_type != exclude[0]) | (t.c.owner_id != exclude[1]))
+    return int(conn.execute(q).scalar_one())
+
+
+# -- the body ---------------------------------------------------------------------------------
+
+def ranges_of(vnet: VirtualNetwork) -> list[AddressRange]:
+    """The network's ARs as stored (their leases are in the table, not here)."""
+    return [ar for ar, _ in address_ranges(vnet)]
+
+
+def save(conn: Connection, vnets: Vnets, vnet: VirtualNetwork,
+         ars: list[AddressRange]) -> None:
+    """Write the network with these ARs and the leases the table holds for them."""
+    by_ar: dict[int, list[tuple[int, dict[str, int]]]] = defaultdict(list)
+    for row in leases(conn, vnet.id):
+        by_ar[row.ar_id].append((row.index, {row.owner[0]: row.owner[1]}))
+    set_address_ranges(vnet, [(ar, by_ar.get(ar.ar_id, [])) for ar in ars])
+    vnets.update(conn, vnet)
+
+
+# -- taking and freeing -----------------------------------------------------------------------
+
+def take(conn: Connection, vnet_id: int, ar: AddressRange, index: int, owner: Owner) -> bool:
+    """Insert one lease; False if the address is already leased (the key says so)."""
+    if owner[0] not in OWNER_TYPES:
+        raise ValueError(f"lease owner type must be one of {OWNER_TYPES}, not {owner[0]!r}")
+    if not 0 <= index < ar.size:
+        raise IndexError(f"lease index {index} outside AR {ar.ar_id}")
+    try:
+        with conn.begin_nested():  # a failed INSERT must not abort the whole transaction
+            conn.execute(insert(vn_lease).values(vnet_id=vnet_id, ar_id=ar.ar_id, idx=index,
+                                                 owner_type=owner[0], owner_id=owner[1]))
+    except IntegrityError:
+        return False
+    return True
+
+
+def free_rows(conn: Connection, vnet_id: int, *, ar_id: int | None = None,
+              index: int | None = None, owner: Owner | None = None) -> int:
+    """Delete matching leases; returns how many were freed (each row only once)."""
+    t = vn_lease
+    q = delete(t).where(t.c.vnet_id == vnet_id)
+    if ar_id is not None:
+        q = q.where(t.c.ar_id == ar_id)
+    if index is not None:
+        q = q.where(t.c.idx == index)
+    if owner is not None:
+        q = q.where(t.c.owner_type == owner[0], t.c.owner_id == owner[1])
+    return conn.execute(q).rowcount or 0
+
+
+def find_index(ar: AddressRange, *, ip: str | None = None, ip6: str | None = None,
+               mac: str | None = None) -> int | None:
+    """Index of the one address given (IPv4, static IPv6 or MAC) in an AR, or None."""
+    if ip:
+        return ar.index_of_ip(ip)
+    if ip6:
+        return ar.index_of_ip6(ip6)
+    return ar.index_of_mac(mac) if mac else None
+
+
+def allocate(conn: Connection, vnets: Vnets, vnet_id: int, owner: Owner, *,
+             ip: str | None = None, ip6: str | None = None, mac: str | None = None,
+             ar_id: int | None = None) -> NicLease:
+    """Lease an address of a network to an owner (a VM NIC, a virtual router...).
+
+    With ip, ip6 or mac that exact address (in AR ar_id, or in the first AR holding it);
+    otherwise the next free address, walking the ARs in order from each NEXT_INDEX.
+    """
+    vnet = vnets.get(conn, vnet_id)
+    ars = ranges_of(vnet)
+    wanted = ip or ip6 or mac
+    for ar in ars:
+        if ar_id is not None and ar.ar_id != ar_id:
+            continue
+        if wanted:
+            index = find_index(ar, ip=ip, ip6=ip6, mac=mac)
+        else:
+            index = ar.next_free(used_indexes(conn, vnet_id, ar.ar_id))
+        if index is None or not take(conn, vnet_id, ar, index, owner):
+            continue
+        if not wanted:
+            ar.next_index = index
+        save(conn, vnets, vnet, ars)
+        return NicLease(vnet_id, ar.ar_id, index, ar.address(index), ar)
+    what = f"address {wanted}" if wanted else "a free address"
+    raise LeaseError(f"Cannot get IP/MAC lease from virtual network {vnet_id}: {what} is "
+                     "not part of its address ranges or is in use.", vnet_id)
+
+
+def free_owner(conn: Connection, vnets: Vnets, owner: Owner,
+               vnet_id: int | None = None) -> int:
+    """Free every lease of an owner (in one network, or all); returns how many."""
+    freed = 0
+    touched = sorted({r.vnet_id for r in leases_of(conn, owner)
+                      if vnet_id is None or r.vnet_id == vnet_id})
+    for vid in touched:
+        freed += free_rows(conn, vid, owner=owner)
+        vnet = vnets.find(conn, vid)
+        if vnet is not None:
+            save(conn, vnets, vnet, ranges_of(vnet))
+    return freed
+
+
+def hold(conn: Connection, vnets: Vnets, vnet_id: int, *, ip: str | None = None,
+         ip6: str | None = None, mac: str | None = None, ar_id: int | None = None) -> int:
+    """Mark an address used (owner VM -1) in AR ar_id, or in every AR holding it.
+
+    Fails, changing nothing, unless at least one AR holds it free (as oned's hold).
+    """
+    vnet = vnets.get(conn, vnet_id)
+    ars = ranges_of(vnet)
+    held = 0
+    for ar in ars:
+        if ar_id is not None and ar.ar_id != ar_id:
+            continue
+        index = find_index(ar, ip=ip, ip6=ip6, mac=mac)
+        if index is not None and take(conn, vnet_id, ar, index, HOLD):
+            held += 1
+    if not held:
+        raise LeaseError("Address is not part of the address range or in use.", vnet_id)
+    save(conn, vnets, vnet, ars)
+    return held
+
+
+def release(conn: Connection, vnets: Vnets, vnet_id: int, *, ip: str | None = None,
+            ip6: str | None = None, mac: str | None = None, ar_id: int | None = None) -> int:
+    """Free a held address (only holds: a VM's lease stays); returns how many were freed."""
+    vnet = vnets.get(conn, vnet_id)
+    ars = ranges_of(vnet)
+    freed = 0
+    for ar in ars:
+        if ar_id is not None and ar.ar_id != ar_id:
+            continue
+        index = find_index(ar, ip=ip, ip6=ip6, mac=mac)
+        if index is not None:
+            freed += free_rows(conn, vnet_id, ar_id=ar.ar_id, index=index, owner=HOLD)
+    if freed:
+        save(conn, vnets, vnet, ars)
+    return freed
+
+
+def free_block(ar: AddressRange, used: UsedLeases, size: int,
+               start: int | None = None) -> int | None:
+    """Where ``size`` consecutive free leases begin (at ``start`` if given), for reservations."""
+    if start is not None:
+        fits = start + size <= ar.size and not any(start <= i < start + size for i in used)
+        return start if fits else None
+    begin = 0
+    for index in used:
+        if index - begin >= size:
+            return begin
+        begin = index + 1
+    return begin if ar.size - begin >= size else None
