@@ -81,7 +81,8 @@ def bootstrap(cloud: Cloud, oneadmin_password: str | None = None) -> BootstrapRe
 
 def _system_objects(cloud: Cloud, conn: Connection) -> None:
     """The default cluster and the three datastores, with their fixed ids."""
-    cloud.pools.clusters.insert(conn, Cluster(id=0, name="default", datastores=[0, 1, 2]))
+    cloud.pools.clusters.insert(conn, Cluster(id=0, name="default", datastores=[0, 1, 2],
+                                              template=parse('RESERVED_CPU = ""\nRESERVED_MEM = ""')))
     for oid, name, ds_type, text in _DATASTORES:
         _create_datastore(cloud, conn, oid, name, ds_type, parse(text))
 
@@ -90,7 +91,7 @@ def _create_datastore(cloud: Cloud, conn: Connection, oid: int, name: str, ds_ty
                       template: Template) -> None:
     pools = cloud.pools
     ds = Datastore(id=oid, uid=0, gid=0, uname="oneadmin", gname="oneadmin", name=name,
-                   permissions=Permissions.from_octal("644"),
+                   permissions=Permissions.from_octal("640"),
                    ds_mad=template.get("DS_MAD") or "-", tm_mad=template.get("TM_MAD") or "",
                    base_path=f"/var/lib/one//datastores/{oid}", type=ds_type, disk_type=0,
                    state=DS_READY, clusters=[0], template=template)

@@ -13,20 +13,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from nubo.errors import InternalError
+from nubo.errors import ActionError, InternalError
 from nubo.model.address_range import AddressRange, Lease, UsedLeases
 from nubo.model.resources import VirtualNetwork, address_ranges, set_address_ranges
 from nubo.store.pools import Pool
 from nubo.store.schema import vn_lease
+from nubo.template import Template
 
 Owner = tuple[str, int]
 HOLD: Owner = ("VM", -1)
 OWNER_TYPES = ("VM", "VNET", "VROUTER")
+MAC_PREFIX = "02:00"  # oned.conf MAC_PREFIX, as one.system.config reports it
 Vnets = Pool[VirtualNetwork]
+Action = Callable[..., int]
 
 
 class LeaseError(InternalError):
@@ -92,6 +96,29 @@ def count(conn: Connection, vnet_id: int, *, exclude: Owner | None = None) -> in
     return int(conn.execute(q).scalar_one())
 
 
+# -- address ranges ---------------------------------------------------------------------------
+
+def new_range(attrs: dict[str, str], ar_id: int, vnet_template: Template,
+              others: list[AddressRange]) -> AddressRange:
+    """A client's AR, inheriting the network's IPAM_MAD, checked against the other ARs."""
+    attrs = dict(attrs)
+    ipam = vnet_template.get("IPAM_MAD")
+    if ipam and not attrs.get("IPAM_MAD"):
+        attrs["IPAM_MAD"] = ipam
+    ar = AddressRange.from_attributes(ar_id, attrs, MAC_PREFIX)
+    check_overlaps(ar, others)
+    return ar
+
+
+def check_overlaps(ar: AddressRange, others: list[AddressRange]) -> None:
+    """ARs of one network may not share an address: the key alone could not stop it
+    being leased twice, once in each AR (oned does not check this)."""
+    for other in others:
+        why = other.ar_id != ar.ar_id and ar.overlap(other)
+        if why:
+            raise InternalError(f"Address ranges cannot overlap: {why}.", ar.ar_id)
+
+
 # -- the body ---------------------------------------------------------------------------------
 
 def ranges_of(vnet: VirtualNetwork) -> list[AddressRange]:
@@ -127,14 +154,17 @@ def take(conn: Connection, vnet_id: int, ar: AddressRange, index: int, owner: Ow
 
 
 def free_rows(conn: Connection, vnet_id: int, *, ar_id: int | None = None,
-              index: int | None = None, owner: Owner | None = None) -> int:
-    """Delete matching leases; returns how many were freed (each row only once)."""
+              index: int | None = None, owner: Owner | None = None,
+              between: tuple[int, int] | None = None) -> int:
+    """Delete matching leases (indexes in [a, b) with between); returns how many were freed."""
     t = vn_lease
     q = delete(t).where(t.c.vnet_id == vnet_id)
     if ar_id is not None:
         q = q.where(t.c.ar_id == ar_id)
     if index is not None:
         q = q.where(t.c.idx == index)
+    if between is not None:
+        q = q.where(t.c.idx >= between[0], t.c.idx < between[1])
     if owner is not None:
         q = q.where(t.c.owner_type == owner[0], t.c.owner_id == owner[1])
     return conn.execute(q).rowcount or 0
@@ -170,8 +200,8 @@ def allocate(conn: Connection, vnets: Vnets, vnet_id: int, owner: Owner, *,
             index = ar.next_free(used_indexes(conn, vnet_id, ar.ar_id))
         if index is None or not take(conn, vnet_id, ar, index, owner):
             continue
-        if not wanted:
-            ar.next_index = index
+        if not wanted:  # walk on past it, so a freed address is not reused at once
+            ar.next_index = (index + 1) % ar.size
         save(conn, vnets, vnet, ars)
         return NicLease(vnet_id, ar.ar_id, index, ar.address(index), ar)
     what = f"address {wanted}" if wanted else "a free address"
@@ -243,3 +273,67 @@ def free_block(ar: AddressRange, used: UsedLeases, size: int,
             return begin
         begin = index + 1
     return begin if ar.size - begin >= size else None
+
+
+# -- reservations -----------------------------------------------------------------------------
+
+def reserve(conn: Connection, vnets: Vnets, parent_id: int, rid: int, size: int,
+            new_ar_id: int, *, ar_id: int | None = None, ip: str | None = None,
+            ip6: str | None = None, mac: str | None = None) -> AddressRange:
+    """Lease ``size`` consecutive addresses of a network to reservation ``rid``.
+
+    They come from AR ar_id (starting at ip/ip6/mac if given) or from the first AR with
+    room; the result is the reservation's new AR (PARENT_NETWORK_AR_ID set).
+    """
+    parent = vnets.get(conn, parent_id)
+    ars = ranges_of(parent)
+    wanted = ip or ip6 or mac
+    for ar in ars:
+        if ar_id is not None and ar.ar_id != ar_id:
+            continue
+        start = find_index(ar, ip=ip, ip6=ip6, mac=mac) if wanted else None
+        if wanted and start is None:
+            continue
+        first = free_block(ar, used_indexes(conn, parent_id, ar.ar_id), size, start)
+        if first is None:
+            continue
+        conn.execute(insert(vn_lease), [
+            {"vnet_id": parent_id, "ar_id": ar.ar_id, "idx": i, "owner_type": "VNET",
+             "owner_id": rid} for i in range(first, first + size)])
+        save(conn, vnets, parent, ars)
+        return _reservation_ar(ar, first, size, new_ar_id)
+    if ar_id is None:
+        raise ActionError("Not enough free addresses in an address range", parent_id)
+    raise ActionError(f"Not enough free addresses in address range {ar_id}, or it does not "
+                      "exist", parent_id)
+
+
+def _reservation_ar(ar: AddressRange, first: int, size: int, new_ar_id: int) -> AddressRange:
+    """The parent's AR narrowed to the reserved block."""
+    attrs = ar.attributes()
+    start = ar.address(first)
+    attrs.update(SIZE=str(size), MAC=start.mac)
+    if start.ip is not None:
+        attrs["IP"] = start.ip
+    if start.ip6 is not None:
+        attrs["IP6"] = start.ip6
+    reserved = AddressRange.from_attributes(new_ar_id, attrs)
+    reserved.parent_network_ar_id = ar.ar_id
+    return reserved
+
+
+def give_back(conn: Connection, vnets: Vnets, parent_id: int, rid: int,
+              reserved: AddressRange) -> int:
+    """Free in the parent the block a reservation's AR came from; returns how many."""
+    parent = vnets.find(conn, parent_id)
+    if parent is None:
+        return 0
+    ars = ranges_of(parent)
+    source = next((a for a in ars if a.ar_id == reserved.parent_network_ar_id), None)
+    first = source.index_of_mac(reserved.address(0).mac) if source is not None else None
+    if source is None or first is None:
+        return 0
+    freed = free_rows(conn, parent_id, ar_id=source.ar_id, owner=("VNET", rid),
+                      between=(first, first + reserved.size))
+    save(conn, vnets, parent, ars)
+    return freed

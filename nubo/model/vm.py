@@ -1,4 +1,8 @@
-"""Virtual machines: the VM body, its history records, and the TEMPLATE/USER_TEMPLATE split."""
+"""Virtual machines: the VM body, its history records, and what vm.xsd allows in TEMPLATE.
+
+The split of an allocate template into TEMPLATE and USER_TEMPLATE is
+nubo.model.vm_template; the short pool-listing body is nubo.model.vmbody.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,7 +36,7 @@ _ORDER = {name: i for i, name in enumerate(SYSTEM_ATTRIBUTES)}
 REPEATABLE = frozenset({"DISK", "NIC", "NIC_ALIAS", "PCI", "SECURITY_GROUP_RULE", "SNAPSHOT"})
 # Attributes that must be vectors (the schema gives them structure).
 VECTORS = frozenset({"VIDEO", "QEMU_GA_EXEC", "TPM", "MEMORY_ENCRYPTION", "NIC", "NIC_ALIAS"})
-# Attributes the schema types as plain strings: a vector there is refused.
+# Attributes the schema types as plain strings: a vector of one stays in USER_TEMPLATE.
 SCALARS = frozenset(n for n in SYSTEM_ATTRIBUTES if n.startswith(("AUTOMATIC_", "CPU", "MEMORY", "VCPU"))
                     and n != "MEMORY_ENCRYPTION") | {
     "CLONING_TEMPLATE_ID", "DISK_COST", "EMULATOR", "IMPORTED", "SUBMIT_ON_HOLD", "TEMPLATE_ID",

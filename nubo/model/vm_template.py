@@ -43,13 +43,16 @@ class Split:
 
 # Checked and normalised on the way, with oned's messages.
 _CAPACITY = frozenset({"MEMORY", "MEMORY_MAX", "CPU", "VCPU", "VCPU_MAX", "CPU_COST",
-                       "MEMORY_COST", "DISK_COST", "SUBMIT_ON_HOLD"})
+                       "MEMORY_COST", "DISK_COST"})
 # anyType in vm.xsd, but oned only ever moves vectors of these.
 _VECTOR_ONLY = VECTORS | {"CONTEXT", "DISK", "GRAPHICS", "NIC_DEFAULT", "OS", "PCI", "VMGROUP"}
 # A single attribute of these is an error rather than a user attribute.
 _WRONG_FORMAT = {"CONTEXT": "Wrong format for CONTEXT attribute.",
                  "OS": "Internal error parsing OS attribute."}
-_MOVED = frozenset(SYSTEM_ATTRIBUTES) - DERIVED - _CAPACITY
+# Read by allocate and not kept as written (SUBMIT_ON_HOLD comes back as YES/NO).
+_CONSUMED = frozenset({"NAME", "TEMPLATE_NAME", "VMID", "DEPLOY_ID", "SUBMIT_ON_HOLD"})
+_MOVED = frozenset(SYSTEM_ATTRIBUTES) - DERIVED - _CAPACITY - _CONSUMED
+_READ = _CAPACITY | _CONSUMED
 _ONE_VM = re.compile(r"one-[0-9]+")
 _TRUE = ("YES", "TRUE")
 
@@ -61,15 +64,17 @@ def _fits(attr: Attribute, name: str) -> bool:
     return isinstance(attr, VectorAttribute) or name not in _VECTOR_ONLY
 
 
-def _pop(user: Template, name: str) -> str | None:
-    """Remove every ``name``; the first single value, as oned's get/erase pair sees it."""
-    value = user.get(name)
-    user.remove(name)
-    return value
+def _firsts(template: Template) -> dict[str, str]:
+    """The first single value of each name oned reads with get(); one scan of the template."""
+    found: dict[str, str] = {}
+    for attr in template:
+        if attr.name in _READ and isinstance(attr, SingleAttribute):
+            found.setdefault(attr.name, attr.value)
+    return found
 
 
-def _read(user: Template, name: str, conv: Callable[[str, str], float]) -> float | None:
-    value = user.get(name)
+def _number(found: dict[str, str], name: str, conv: Callable[[str, str], float]) -> float | None:
+    value = found.get(name)
     if value is None:
         return None
     try:
@@ -83,55 +88,53 @@ def _g(value: float) -> str:
     return f"{value:g}"
 
 
-def _capacity(user: Template) -> list[Attribute]:
-    """MEMORY, CPU, VCPU and their companions, checked as VirtualMachine::insert does."""
-    out: list[Attribute] = []
+def _capacity(found: dict[str, str]) -> list[SingleAttribute]:
+    """MEMORY, CPU, VCPU and their companions, checked as VirtualMachine::insert does.
 
-    def move(name: str, value: str) -> None:
-        user.remove(name)
-        out.append(SingleAttribute(name, value))
-
-    memory = _read(user, "MEMORY", to_int)
+    Returns what TEMPLATE gets; an attribute not returned stays in USER_TEMPLATE.
+    """
+    out: list[SingleAttribute] = []
+    memory = _number(found, "MEMORY", to_int)
     if memory is None or memory <= 0:
         raise VmTemplateError("MEMORY attribute must be a positive integer value.")
-    move("MEMORY", str(memory))
-    memory_max = _read(user, "MEMORY_MAX", to_int)
-    if memory_max is not None and memory_max > 0:
-        move("MEMORY_MAX", str(memory_max))
-    cpu = _read(user, "CPU", to_float)
+    out.append(SingleAttribute("MEMORY", str(memory)))
+    cpu = _number(found, "CPU", to_float)
     if cpu is None or cpu <= 0:
         raise VmTemplateError("CPU attribute must be a positive float or integer value.")
-    move("CPU", _g(cpu))
-    if user.get("VCPU"):
-        vcpu = _read(user, "VCPU", to_int)
+    out.append(SingleAttribute("CPU", _g(cpu)))
+    if found.get("VCPU"):
+        vcpu = _number(found, "VCPU", to_int)
         if vcpu is None or vcpu <= 0:
             raise VmTemplateError("VCPU attribute must be a positive integer value.")
-        move("VCPU", str(vcpu))
-    vcpu_max = _read(user, "VCPU_MAX", to_int)
-    if vcpu_max is not None and vcpu_max > 0:
-        move("VCPU_MAX", str(vcpu_max))
+        out.append(SingleAttribute("VCPU", str(vcpu)))
+    for name in ("MEMORY_MAX", "VCPU_MAX"):
+        limit = _number(found, name, to_int)
+        if limit is not None and limit > 0:
+            out.append(SingleAttribute(name, str(limit)))
     for name in ("CPU_COST", "MEMORY_COST", "DISK_COST"):
-        cost = _read(user, name, to_float)
+        cost = _number(found, name, to_float)
         if cost is not None:
             if cost < 0:
                 raise VmTemplateError(f"{name} attribute must be a positive float or integer "
                                       "value.")
-            move(name, _g(cost))
+            out.append(SingleAttribute(name, _g(cost)))
     return out
 
 
-def _take_known(user: Template) -> tuple[Template, dict[str, list[Attribute]]]:
-    """Separate the attributes TEMPLATE takes from the user's, in one pass."""
+def _take_known(template: Template, gone: set[str]) -> tuple[Template, dict[str, list[Attribute]]]:
+    """Copy the attributes apart in one pass: those TEMPLATE takes, the user's, and the gone."""
     keep: list[Attribute] = []
     moved: dict[str, list[Attribute]] = {}
-    for attr in user:
+    for attr in template:
         name = attr.name
+        if name in gone:
+            continue
         if name in _MOVED and _fits(attr, name):
-            moved.setdefault(name, []).append(attr)
+            moved.setdefault(name, []).append(attr.copy())
         elif name in _WRONG_FORMAT:
             raise VmTemplateError(_WRONG_FORMAT[name])
         else:
-            keep.append(attr)
+            keep.append(attr.copy())
     for name, attrs in moved.items():
         if len(attrs) > 1 and name not in REPEATABLE:
             raise VmTemplateError(f"Only one {name} attribute can be defined.")
@@ -209,20 +212,16 @@ def split(template: Template, oid: int) -> Split:
 
     The input is not changed. Raises VmTemplateError with oned's message.
     """
-    user = template.copy()
-    name = _pop(user, "NAME") or ""
-    prefix = _pop(user, "TEMPLATE_NAME") or "one"
-    user.remove("VMID")
-    deploy_id = _pop(user, "DEPLOY_ID") or ""
+    found = _firsts(template)
+    deploy_id = found.get("DEPLOY_ID", "")
     if deploy_id and _ONE_VM.fullmatch(deploy_id):
         raise VmTemplateError("Trying to import an OpenNebula VM: 'one-*'.")
-    system = _capacity(user)
+    system: list[Attribute] = list(_capacity(found))
     on_hold = False
-    hold = _pop(user, "SUBMIT_ON_HOLD")
-    if hold is not None:
-        on_hold = hold.strip().upper() in _TRUE
+    if "SUBMIT_ON_HOLD" in found:
+        on_hold = found["SUBMIT_ON_HOLD"].strip().upper() in _TRUE
         system.append(SingleAttribute("SUBMIT_ON_HOLD", "YES" if on_hold else "NO"))
-    user, moved = _take_known(user)
+    user, moved = _take_known(template, _CONSUMED | {a.name for a in system})
     if "OS" not in moved:
         moved["OS"] = [VectorAttribute("OS")]
     for os_ in _vectors(moved, "OS"):
@@ -244,12 +243,13 @@ def split(template: Template, oid: int) -> Split:
         system.append(SingleAttribute("TM_MAD_SYSTEM", ""))  # vm.xsd requires it
     if deploy_id:
         system.append(SingleAttribute("IMPORTED", "YES"))
-    return Split(order_system_template(Template(system)), user, name or f"{prefix}-{oid}",
-                 deploy_id, on_hold)
+    name = found.get("NAME") or f"{found.get('TEMPLATE_NAME') or 'one'}-{oid}"
+    return Split(order_system_template(Template(system)), user, name, deploy_id, on_hold)
 
 
 def build_vm(oid: int, template: Template, *, uid: int, gid: int, uname: str, gname: str,
-             now: int, hold: bool = False, permissions: Permissions | None = None) -> VirtualMachine:
+             now: int, hold: bool = False,
+             permissions: Permissions | None = None) -> VirtualMachine:
     """A new VM as one.vm.allocate stores it: PENDING, or HOLD if asked (or SUBMIT_ON_HOLD)."""
     parts = split(template, oid)
     state = HOLD if hold or parts.on_hold else PENDING
@@ -265,7 +265,8 @@ def build_vm_template(oid: int, template: Template, *, uid: int, gid: int, uname
                       gname: str, now: int, permissions: Permissions | None = None) -> VmTemplate:
     """A new VM template as one.template.allocate stores it: NAME leaves the body."""
     body = template.copy()
-    name = _pop(body, "NAME") or ""
+    name = body.get("NAME") or ""
+    body.remove("NAME")
     return VmTemplate(id=oid, uid=uid, gid=gid, uname=uname, gname=gname, name=name, lock=None,
                       permissions=permissions or apply_umask(uid=uid, gid=gid), regtime=now,
                       template=body)

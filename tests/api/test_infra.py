@@ -139,7 +139,7 @@ def test_host_allocate_errors_change_nothing(one, nubo):
     assert ids(one.hostpool.info(), "HOST") == before
     assert set(one.cluster.info(0).HOSTS.ID) == hosts_in_default
     other = one.host.allocate(uniq("other-host"), "kvm", "kvm", -1)
-    with pytest.raises(pyone.OneException, match="already taken"):
+    with pytest.raises(pyone.OneActionException, match="collides with"):
         one.host.rename(other, name)
     assert one.host.info(other).NAME != name
     one.host.delete(other)
@@ -242,7 +242,7 @@ def test_cluster_errors(one, nubo):
     assert ids(one.clusterpool.info(), "CLUSTER") == before
     with pytest.raises(pyone.OneActionException, match="System Clusters"):
         one.cluster.delete(0)
-    with pytest.raises(pyone.OneException, match="already taken"):
+    with pytest.raises(pyone.OneActionException, match="collides with"):
         one.cluster.rename(cid, "default")
     for call in (lambda: one.cluster.info(987654), lambda: one.cluster.delete(987654),
                  lambda: one.cluster.update(987654, "A=1", 1),
@@ -386,7 +386,7 @@ def test_datastore_lifecycle(one, nubo):
     assert info.TEMPLATE["DESCRIPTION"] == "cold" and info.TEMPLATE["TYPE"] == "IMAGE_DS"
     new = uniq("ds-renamed")
     assert one.datastore.rename(ds, new) == ds and one.datastore.info(ds).NAME == new
-    with pytest.raises(pyone.OneException, match="already taken"):
+    with pytest.raises(pyone.OneActionException, match="collides with"):
         one.datastore.rename(ds, "default")
     assert one.datastore.chmod(ds, 1, 1, 1, 1, 1, 0, 1, 0, 0) == ds
     p = one.datastore.info(ds).PERMISSIONS

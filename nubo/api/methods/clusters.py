@@ -81,10 +81,14 @@ def leave_clusters(call: Call, conn: Connection, cluster_ids: list[int], field: 
             pools.clusters.update(conn, cluster)
 
 
-def drop_acl_rules(call: Call, conn: Connection, obj_type: int, oid: int) -> None:
-    """Delete the ACL rules naming a deleted object (``TYPE/#oid``; ``%cid`` for clusters)."""
+def drop_acl_rules(call: Call, conn: Connection, obj_type: int, oid: int) -> bool:
+    """Delete the ACL rules naming a deleted object (``TYPE/#oid``; ``%cid`` for clusters).
+
+    Returns whether any went. The rule cache is invalidated now; a caller should
+    invalidate it again once committed, or a concurrent reload may keep the old rules.
+    """
     t = schema.acl
-    mine = (int(obj_type) | INDIVIDUAL_ID | oid)
+    mine = int(obj_type) | INDIVIDUAL_ID | oid
     gone = []
     for rid, resource in conn.execute(select(t.c.oid, t.c.resource)):
         res = resource & 0xFFFF_FFFF_FFFF_FFFF
@@ -94,6 +98,7 @@ def drop_acl_rules(call: Call, conn: Connection, obj_type: int, oid: int) -> Non
     if gone:
         conn.execute(delete(t).where(t.c.oid.in_(gone)))
         call.cloud.acl_changed()
+    return bool(gone)
 
 
 # -- one.cluster.* ---------------------------------------------------------------------------
@@ -130,7 +135,9 @@ def cluster_delete(call: Call, cid: int) -> int:
                 raise refuse(f"Cannot delete cluster. Cluster {cid} is not empty, it contains "
                              f"{count} {field}.", cid)
         call.cloud.pools.clusters.delete(conn, cid)
-        drop_acl_rules(call, conn, ObjectType.CLUSTER, cid)
+        dropped = drop_acl_rules(call, conn, ObjectType.CLUSTER, cid)
+    if dropped:
+        call.cloud.acl_changed()
     return cid
 
 
@@ -159,7 +166,10 @@ def cluster_addhost(call: Call, cid: int, hid: int) -> int:
 
 @api("one.cluster.delhost", Int("id"), Int("host_id"))
 def cluster_delhost(call: Call, cid: int, hid: int) -> int:
-    """A host always has a cluster: taking it out of one puts it back in the default."""
+    """A host always has a cluster: taking it out of one puts it back in the default.
+
+    As in OpenNebula, the cluster named in the call is not even looked at.
+    """
     _move_host(call, DEFAULT_CLUSTER, hid)
     return cid
 

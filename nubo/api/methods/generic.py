@@ -17,7 +17,7 @@ from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ObjectAuth
 from nubo.auth.authorize import authorize as acl_authorize
-from nubo.errors import ApiError, LockedError
+from nubo.errors import ActionError, AllocateError, ApiError, LockedError
 from nubo.model import xmlobj
 from nubo.model.common import Lock
 from nubo.model.permissions import Permissions
@@ -62,7 +62,12 @@ def register_rename(prefix: str, kind: Kind, *, op: int = A.MANAGE,
         with call.cloud.db.write() as conn:
             obj = fetch(call, conn, kind, oid, op)
             check_lock(obj, op)
-            ensure_name_free(call, conn, kind, name, getattr(obj, "uid", -1), oid)
+            try:
+                ensure_name_free(call, conn, kind, name, getattr(obj, "uid", -1), oid)
+            except AllocateError as taken:
+                noun = kind.pool(call).noun
+                raise ActionError(f"{noun.capitalize()} cannot be renamed to {name} because it "
+                                  f"collides with {noun} {taken.object_id}", oid) from None
             old = obj.name
             obj.name = name
             kind.pool(call).update(conn, obj)

@@ -71,11 +71,10 @@ def _size(template: Template) -> int:
     return size
 
 
-def _persistent(template: Template, kind: int) -> int:
-    """PERSISTENT=YES makes a disk image persistent; files never are."""
-    value = (template.get("PERSISTENT") or "").strip().upper()
-    template.remove("PERSISTENT")
-    return int(kind in DISKS and value == "YES")
+def _persistent(template: Template) -> bool:
+    """PERSISTENT=YES makes a disk image persistent; files (kernels...) never are."""
+    kind = IMAGE_TYPES.get((template.get("TYPE") or DEFAULT_TYPE).strip().upper())
+    return kind in DISKS and (template.get("PERSISTENT") or "").strip().upper() == "YES"
 
 
 def _check_datastore(kind: int, ds: Datastore) -> None:
@@ -102,6 +101,8 @@ def _new_image(call: Call, conn: Connection, template: Template, ds: Datastore, 
                clone_of: Image | None = None) -> Image:
     """Image::insert and ImagePool::allocate: check the template and build the image."""
     pools = call.cloud.pools
+    persistent = int(_persistent(template))
+    template.remove("PERSISTENT")
     name = _take(template, "NAME")
     try:
         check_name(name)
@@ -117,7 +118,6 @@ def _new_image(call: Call, conn: Connection, template: Template, ds: Datastore, 
         raise refuse_allocate("image", f"NAME is already taken by IMAGE {taken}.", taken)
     if clone_of is not None and clone_of.state not in _CLONABLE:
         raise refuse_allocate("image", f"Cannot clone image in state: {_state(clone_of)}")
-    persistent = _persistent(template, kind)
     if kind in DISKS:
         if not template.get("DEV_PREFIX"):
             template.set("DEV_PREFIX", CDROM_DEV_PREFIX if kind == CDROM else DEV_PREFIX)
@@ -176,9 +176,7 @@ def image_allocate(call: Call, text: str, ds_id: int, no_capacity_check: bool) -
         size = _size(template)
         authorize_create(call, IMAGE)
         authorize(call, A.USE, object_auth(DATASTORE, ds), DATASTORE.acl_name)
-        kind = IMAGE_TYPES.get((template.get("TYPE") or DEFAULT_TYPE).upper())
-        persistent = kind in DISKS and (template.get("PERSISTENT") or "").upper() == "YES"
-        if _persistent_only(ds) and not persistent:
+        if _persistent_only(ds) and not _persistent(template):
             raise refuse_allocate("image", "This Datastore only accepts persistent images.")
         return _register(call, conn, _new_image(call, conn, template, ds, size), ds)
 
@@ -216,9 +214,8 @@ def image_clone(call: Call, oid: int, name: str, ds_id: int) -> int:
                            ("SIZE", str(src.size)),
                            ("PERSISTENT", "YES" if src.persistent else "NO")):
             template.set(key, value)
-        image = _new_image(call, conn, template, target, src.size, clone_of=src)
-        image.path = src.source or src.path
         # The copy is done at once (no driver), so the source is not left in CLONE/USED.
+        image = _new_image(call, conn, template, target, src.size, clone_of=src)
         return _register(call, conn, image, target)
 
 

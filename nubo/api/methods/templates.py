@@ -6,6 +6,8 @@ image cloning and deletion, so until then such requests are refused whole.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import allocation_problem, drop_acl_rules
@@ -14,7 +16,8 @@ from nubo.api.methods.common import (Kind, authorize_create, check_lock, fetch,
 from nubo.api.methods.generic import (chmod_object, register_chown, register_chmod,
                                       register_info, register_lock, register_pool,
                                       register_rename, register_update)
-from nubo.api.methods.vms import IMAGE, _resolve, authorize_resources, create_vm
+from nubo.api.methods.images import IMAGE
+from nubo.api.methods.vms import authorize_resources, create_vm, resolve_reference
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
@@ -38,8 +41,8 @@ def _image_ids(call: Call, conn: Connection, tmpl: VmTemplate) -> list[int]:
     ids = []
     for ref in references(tmpl.template, ("DISK",), "IMAGE"):
         if ref.oid is None and ref.uid is None and not ref.uname:
-            ref = type(ref)(None, ref.name, tmpl.uid, "")
-        oid = _resolve(call, conn, pool, ref)
+            ref = replace(ref, uid=tmpl.uid)
+        oid = resolve_reference(call, conn, pool, ref)
         if oid is not None and pool.exists(conn, oid):
             ids.append(oid)
     return sorted(set(ids))

@@ -11,12 +11,13 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, or_
 from sqlalchemy.sql import ColumnElement
 
-from nubo.api.methods.clusters import VNET
-from nubo.api.methods.common import (Kind, authorize, authorize_create, check_name,
-                                     new_permissions, object_auth, parse_template)
+from nubo.api.methods.clusters import VNET, allocation_problem
+from nubo.api.methods.common import (Kind, authorize, authorize_create, new_permissions,
+                                     object_auth, parse_template)
 from nubo.api.methods.filters import ALL, listing, pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
+from nubo.api.methods.images import IMAGE
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
@@ -24,20 +25,19 @@ from nubo.auth.acl import ObjectType
 from nubo.errors import ApiError
 from nubo.model.vm import ANY_STATE, CLONING_FAILURE, DONE, NOT_DONE
 from nubo.model.vm_search import matches, parse_query
-from nubo.model.vm_template import Ref, build_vm, references
+from nubo.model.vm_template import Ref, VmTemplateError, build_vm, references
 from nubo.model.xmlobj import escape
 from nubo.store.pools import Pool
 from nubo.template import Template
 
 VM = Kind(lambda c: c.cloud.pools.vms, ObjectType.VM, "VM", unique_names=False)
-IMAGE = Kind(lambda c: c.cloud.pools.images, ObjectType.IMAGE, "IMAGE")
 
 _EMPTY_POOL = "<VM_POOL></VM_POOL>"
 
 
 # -- creation, shared with one.template.instantiate ------------------------------------------
 
-def _resolve(call: Call, conn: Connection, pool: Pool, ref: Ref) -> int | None:
+def resolve_reference(call: Call, conn: Connection, pool: Pool, ref: Ref) -> int | None:
     """The id a DISK/NIC reference names: by id, or by name for its owner (default: caller)."""
     if ref.oid is not None:
         return ref.oid
@@ -61,7 +61,7 @@ def authorize_resources(call: Call, conn: Connection, template: Template) -> Non
                                 (VNET, ("NIC", "NIC_ALIAS"), "NETWORK")):
         pool = kind.pool(call)
         for ref in references(template, vectors, what):
-            oid = _resolve(call, conn, pool, ref)
+            oid = resolve_reference(call, conn, pool, ref)
             obj = None if oid is None else pool.find(conn, oid)
             if obj is not None:
                 authorize(call, A.USE, object_auth(kind, obj), kind.acl_name)
@@ -75,7 +75,9 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
     vm = build_vm(oid, template, uid=session.uid, gid=session.gid, uname=session.uname,
                   gname=session.gname, now=call.cloud.now(), hold=hold,
                   permissions=new_permissions(call, session.uid, session.gid))
-    check_name(vm.name)
+    problem = allocation_problem(vm.name)
+    if problem:
+        raise VmTemplateError(problem)
     pools.vms.insert(conn, vm)
     return oid
 
