@@ -9,7 +9,7 @@ from nubo.model.address_range import AddressRange
 from nubo.model.address_range_xml import OWNER_BITS, Leases
 from nubo.model.common import Lock
 from nubo.model.permissions import Permissions
-from nubo.model.xmlobj import RawXml, render, xml_field
+from nubo.model.xmlobj import RawXml, parse, render, xml_field
 from nubo.template import Template
 
 # Image types, disk types and states (OpenNebula's Image::ImageType / ImageState).
@@ -156,6 +156,19 @@ def set_address_ranges(vnet: VirtualNetwork, ranges: list[tuple[AddressRange, Le
 
 def vnet_short_body(vnet: VirtualNetwork) -> str:
     """The one.vnpool.info form (vnet_pool.xsd): ARs with ALLOCATED instead of LEASES."""
-    ars = "".join(ar.to_pool_xml(leases, strict=False) for ar, leases in address_ranges(vnet))
+    ars = "".join(ar.to_pool_xml(leases, strict=True) for ar, leases in address_ranges(vnet))
     short = replace(vnet, ar_pool=RawXml(f"<AR_POOL>{ars}</AR_POOL>"))
     return render(short, VirtualNetwork.TAG)
+
+
+def vnet_info_body(stored: str) -> str:
+    """The one.vn.info form: as stored, but ARs limited to what vnet.xsd allows.
+
+    Storage keeps every AR attribute (PREFIX_LENGTH, GATEWAY, DNS…) because NIC
+    leases and static IPv6 ranges need them; the schema's AR is a closed sequence.
+    """
+    vnet = parse(VirtualNetwork, stored)
+    ranges = address_ranges(vnet)
+    parts = [ar.to_xml(leases, strict=True) for ar, leases in ranges]
+    return render(replace(vnet, ar_pool=RawXml(f"<AR_POOL>{''.join(parts)}</AR_POOL>")),
+                  VirtualNetwork.TAG)

@@ -25,8 +25,13 @@ from nubo.model.permissions import Permissions
 Hook = Callable[[Call, Any, Any], None]
 
 
-def register_info(prefix: str, kind: Kind, *, extended: bool = False) -> None:
-    """``one.<prefix>.info(id, decrypt)``; with extended, ``(id, extended, decrypt)``."""
+def register_info(prefix: str, kind: Kind, *, extended: bool = False,
+                  present: Callable[[str], str] | None = None) -> None:
+    """``one.<prefix>.info(id, decrypt)``; with extended, ``(id, extended, decrypt)``.
+
+    ``present`` turns the stored body into the one clients see, for objects
+    that keep more in storage than their schema lets them show.
+    """
     flags = (Bool("extended", False), Bool("decrypt", False)) if extended else (
         Bool("decrypt", False),)
 
@@ -36,7 +41,7 @@ def register_info(prefix: str, kind: Kind, *, extended: bool = False) -> None:
             obj_body = kind.pool(call).body(conn, oid)
             if not call.session.is_admin:
                 fetch(call, conn, kind, oid, A.USE)
-        return obj_body
+        return obj_body if present is None else present(obj_body)
 
 
 def register_update(prefix: str, kind: Kind, *, op: int = A.MANAGE, field: str = "template",

@@ -25,7 +25,7 @@ from nubo.auth.acl import ObjectType
 from nubo.core import leases
 from nubo.errors import ApiError, InternalError, NuboError
 from nubo.model.address_range import AddressRange
-from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges
+from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
 from nubo.template import Template, parse_str_or_xml
 
 # oned.conf VN_MAD_CONF: the drivers oned knows and the bridge each one uses.
@@ -391,7 +391,7 @@ def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
                                                  offset=ls.offset, limit=ls.limit))
 
 
-register_info("vn", VNET)
+register_info("vn", VNET, present=vnet_info_body)
 register_update("vn", VNET, validate=_post_update)
 register_rename("vn", VNET)
 register_chown("vn", VNET)
