@@ -87,9 +87,17 @@ class Client:
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
 
     def call(self, body: bytes) -> bool:
-        self.conn.request("POST", self.path, body, {"Content-Type": "text/xml"})
-        data = self.conn.getresponse().read()
+        try:
+            data = self._post(body)
+        except (ConnectionError, http.client.RemoteDisconnected):
+            # The server closed an idle keep-alive connection: reconnect once.
+            self.conn.close()
+            data = self._post(body)
         return b"<boolean>1</boolean>" in data[:300]
+
+    def _post(self, body: bytes) -> bytes:
+        self.conn.request("POST", self.path, body, {"Content-Type": "text/xml"})
+        return self.conn.getresponse().read()
 
 
 def populate(endpoint: str, session: str, hosts: int, vms: int, threads: int = 4) -> float:

@@ -70,8 +70,15 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
                     metrics=lambda: _store_metrics(cloud))
 
     def started(port: int) -> None:
-        log.info("nubo listening on http://%s:%d%s (credentials in %s)", cfg.host, port,
-                 cfg.rpc_path, Path(cfg.data_dir) / "one_auth")
+        # Shown whatever the log level: this is how the operator reaches nubo.
+        endpoint = f"http://{cfg.host}:{port}{cfg.rpc_path}"
+        auth = Path(cfg.data_dir) / "one_auth"
+        print(f"nubo listening on {endpoint} (credentials in {auth})\n"
+              f"  try: ONE_XMLRPC={endpoint} ONE_AUTH={auth} python3 -c 'import pyone, os; "
+              f"print(pyone.OneServer(os.environ[\"ONE_XMLRPC\"], "
+              f"open(os.environ[\"ONE_AUTH\"]).read().strip()).system.version())'",
+              file=sys.stderr, flush=True)
+        log.info("listening on %s", endpoint)
         if on_started is not None:
             on_started(port)
 

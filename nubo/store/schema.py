@@ -15,6 +15,8 @@ metadata = MetaData()
 
 # Bodies of big VMs exceed MySQL's 64 KiB TEXT.
 Body = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+# short_body columns hold the pool-listing form of an object already escaped for an
+# XML-RPC <string>: the biggest replies (one.vmpool.info) are then a plain join.
 
 
 def _owned(name: str, *extra: Column, unique_name: bool = True, **kw) -> Table:

@@ -14,6 +14,7 @@ from sqlalchemy import Table, and_, false, or_, true
 from sqlalchemy.sql import ColumnElement
 
 from nubo.api.rm import Call
+from nubo.api.wire import EscapedParts
 from nubo.auth.acl import USE
 from nubo.errors import ApiError
 
@@ -81,3 +82,12 @@ def listing(call: Call, table: Table, acl_type: int, filter_flag: int, start: in
 
 def pool_xml(root: str, bodies: list[str]) -> str:
     return f"<{root}>{''.join(bodies)}</{root}>"
+
+
+def short_pool_xml(root: str, bodies: list[bytes]) -> EscapedParts:
+    """The pool document from stored short bodies, which are already in wire form.
+
+    The reply is written piece by piece: the biggest listings (tens of MB) are
+    never decoded, escaped or copied into one string.
+    """
+    return EscapedParts([f"&lt;{root}&gt;".encode(), *bodies, f"&lt;/{root}&gt;".encode()])

@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from nubo.api.methods.clusters import VNET, allocation_problem
 from nubo.api.methods.common import (Kind, authorize, authorize_create, new_permissions,
                                      object_auth, parse_template)
-from nubo.api.methods.filters import ALL, listing, pool_xml
+from nubo.api.methods.filters import ALL, listing, pool_xml, short_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.methods.images import IMAGE
@@ -126,13 +126,17 @@ def _dump(call: Call, flag: int, start: int, end: int, state: int, query: str, *
     where = ls.where if in_state is None else and_(ls.where, in_state)
     with call.cloud.db.read() as conn:
         if not query:
-            return pool_xml("VM_POOL", pool.bodies(conn, where, short=not extended,
-                                                   order_desc=ls.desc, offset=ls.offset,
-                                                   limit=ls.limit))
+            if extended:
+                return pool_xml("VM_POOL", pool.bodies(conn, where, order_desc=ls.desc,
+                                                       offset=ls.offset, limit=ls.limit))
+            return short_pool_xml("VM_POOL", pool.short_bodies_utf8(
+                conn, where, order_desc=ls.desc, offset=ls.offset, limit=ls.limit))
         bodies = _matching(conn, pool, where, query, short=not extended, order_desc=ls.desc)
     first = ls.offset or 0
     last = None if ls.limit is None else first + ls.limit
-    return pool_xml("VM_POOL", bodies[first:last])
+    if extended:
+        return pool_xml("VM_POOL", bodies[first:last])
+    return short_pool_xml("VM_POOL", [b.encode() for b in bodies[first:last]])
 
 
 @api("one.vmpool.info", Int("filter", -2), Int("start", -1), Int("end", -1),
@@ -160,9 +164,10 @@ def vmpool_infoset(call: Call, ids_csv: str, extended: bool) -> str:
     pool = call.cloud.pools.vms
     ls = listing(call, pool.table, ObjectType.VM, ALL, -1, -1)
     with call.cloud.db.read() as conn:
-        bodies = pool.bodies(conn, and_(ls.where, pool.table.c.oid.in_(ids)),
-                             short=not extended, order_desc=ls.desc)
-    return pool_xml("VM_POOL", bodies)
+        where = and_(ls.where, pool.table.c.oid.in_(ids))
+        if extended:
+            return pool_xml("VM_POOL", pool.bodies(conn, where, order_desc=ls.desc))
+        return short_pool_xml("VM_POOL", pool.short_bodies_utf8(conn, where, order_desc=ls.desc))
 
 
 register_info("vm", VM)
