@@ -73,7 +73,6 @@ def bootstrap(cloud: Cloud, oneadmin_password: str | None = None) -> BootstrapRe
         create_user(call, conn, "serveradmin", secrets.token_urlsafe(32), "server_cipher", [0])
         for rule in default_rules(0):
             add_rule(conn, rule.user, rule.resource, rule.rights, rule.zone)
-    cloud.acl_changed()
     log.info("bootstrapped a new cloud: user oneadmin, groups oneadmin/users, cluster default, "
              "datastores system/default/files")
     return BootstrapResult(True, password)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from nubo.auth import passwords
 from nubo.auth.acl import AclRule
@@ -61,22 +61,27 @@ class Cloud:
     def __post_init__(self) -> None:
         self._acl_lock = threading.Lock()
         self._acl_index: AclIndex | None = None
+        self._acl_stamp: tuple = ()
 
     def now(self) -> int:
         return int(self.clock())
 
     # ACL rules --------------------------------------------------------------
     def acl_index(self) -> AclIndex:
-        """The ACL rules, indexed; reloaded only after a rule changes."""
-        with self._acl_lock:
-            if self._acl_index is None:
-                with self.db.read() as conn:
-                    self._acl_index = AclIndex(load_acl_rules(conn))
-            return self._acl_index
+        """The ACL rules, indexed; reloaded only after a rule changes.
 
-    def acl_changed(self) -> None:
-        with self._acl_lock:
-            self._acl_index = None
+        Rule ids are never reused, so (count, highest id) changes with every
+        committed change of the rule set: checking it costs one tiny query and
+        can't miss a change committed after an earlier invalidation.
+        """
+        t = schema.acl
+        with self.db.read() as conn:
+            stamp = tuple(conn.execute(select(func.count(), func.max(t.c.oid))).one())
+            with self._acl_lock:
+                if self._acl_index is None or stamp != self._acl_stamp:
+                    self._acl_index = AclIndex(load_acl_rules(conn))
+                    self._acl_stamp = stamp
+                return self._acl_index
 
     # sessions ---------------------------------------------------------------
     def authenticate(self, session: str) -> Session:

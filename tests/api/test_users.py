@@ -135,3 +135,27 @@ def test_acl_rules(one):
     assert all(r.ID != rid for r in one.acl.info().ACL)
     with pytest.raises(pyone.OneNoExistsException):
         one.acl.delrule(rid)
+
+
+def test_group_update_and_user_chauth(one, client_for, nubo):
+    gid = one.group.allocate(uniq("upd"))
+    one.group.update(gid, 'SUNSTONE = [ DEFAULT_VIEW = "user" ]\nOWNER = "ops"', 0)
+    one.group.update(gid, 'OWNER = "dev"', 1)
+    tmpl = one.group.info(gid).TEMPLATE
+    assert tmpl["OWNER"] == "dev" and tmpl["SUNSTONE"]["DEFAULT_VIEW"] == "user"
+    assert_valid(raw_call(nubo.endpoint, "one.group.info", nubo.session, gid)[1], "group.xsd")
+    with pytest.raises(pyone.OneException, match="line 1"):
+        one.group.update(gid, 'BROKEN = "unterminated', 0)
+    assert one.group.info(gid).TEMPLATE["OWNER"] == "dev"  # nothing changed
+
+    name = uniq("chauth")
+    uid = one.user.allocate(name, "pw1", "", [])
+    one.user.chauth(uid, "ldap", "")
+    assert one.user.info(uid).AUTH_DRIVER == "ldap"
+    one.user.chauth(uid, "core", "pw2")
+    assert one.user.info(uid).AUTH_DRIVER == "core"
+    assert client_for(f"{name}:pw2").user.info(-1).ID == uid
+    with pytest.raises(pyone.OneAuthorizationException):
+        client_for(f"{name}:pw2").user.chauth(uid, "core", "pw3")  # needs ADMIN
+    with pytest.raises(pyone.OneException):
+        one.user.chauth(uid, "", "")

@@ -46,7 +46,6 @@ def acl_addrule(call: Call, user: str, resource: str, rights: str, zone: str) ->
     key = A.parse_hex_components(user, resource, rights, zone or None)
     with call.cloud.db.write() as conn:
         oid = add_rule(conn, *key)
-    call.cloud.acl_changed()
     return oid
 
 
@@ -57,7 +56,6 @@ def acl_delrule(call: Call, oid: int) -> int:
         gone = conn.execute(delete(schema.acl).where(schema.acl.c.oid == oid)).rowcount
         if not gone:
             raise NoExistsError(f"Error getting ACL [{oid}].", oid)
-    call.cloud.acl_changed()
     return oid
 
 

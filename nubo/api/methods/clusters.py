@@ -84,8 +84,7 @@ def leave_clusters(call: Call, conn: Connection, cluster_ids: list[int], field: 
 def drop_acl_rules(call: Call, conn: Connection, obj_type: int, oid: int) -> bool:
     """Delete the ACL rules naming a deleted object (``TYPE/#oid``; ``%cid`` for clusters).
 
-    Returns whether any went. The rule cache is invalidated now; a caller should
-    invalidate it again once committed, or a concurrent reload may keep the old rules.
+    Returns whether any went; the ACL cache notices the change once it is committed.
     """
     t = schema.acl
     mine = int(obj_type) | INDIVIDUAL_ID | oid
@@ -97,7 +96,6 @@ def drop_acl_rules(call: Call, conn: Connection, obj_type: int, oid: int) -> boo
             gone.append(rid)
     if gone:
         conn.execute(delete(t).where(t.c.oid.in_(gone)))
-        call.cloud.acl_changed()
     return bool(gone)
 
 
@@ -135,9 +133,7 @@ def cluster_delete(call: Call, cid: int) -> int:
                 raise refuse(f"Cannot delete cluster. Cluster {cid} is not empty, it contains "
                              f"{count} {field}.", cid)
         call.cloud.pools.clusters.delete(conn, cid)
-        dropped = drop_acl_rules(call, conn, ObjectType.CLUSTER, cid)
-    if dropped:
-        call.cloud.acl_changed()
+        drop_acl_rules(call, conn, ObjectType.CLUSTER, cid)
     return cid
 
 

@@ -190,9 +190,7 @@ def datastore_delete(call: Call, oid: int) -> int:
             raise refuse(f"Cannot delete datastore. Datastore {oid} is not empty.", oid)
         call.cloud.pools.datastores.delete(conn, oid)
         leave_clusters(call, conn, ds.clusters, "datastores", oid)
-        dropped = drop_acl_rules(call, conn, ObjectType.DATASTORE, oid)
-    if dropped:
-        call.cloud.acl_changed()
+        drop_acl_rules(call, conn, ObjectType.DATASTORE, oid)
     return oid
 
 

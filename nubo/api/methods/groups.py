@@ -34,7 +34,6 @@ def create_group(call: Call, conn: Connection, name: str, *, with_rules: bool = 
         add_rule(conn, A.GROUP_ID | group.id, A.ALL_ID | ObjectType.HOST, A.MANAGE, here)
         add_rule(conn, A.GROUP_ID | group.id, A.ALL_ID | ObjectType.NET, A.USE, here)
         add_rule(conn, A.GROUP_ID | group.id, A.ALL_ID | ObjectType.DATASTORE, A.USE, here)
-        call.cloud.acl_changed()
     return group
 
 
@@ -56,7 +55,6 @@ def group_delete(call: Call, gid: int) -> int:
             raise ActionError(f"Group {gid} is not empty.", gid)
         call.cloud.pools.groups.delete(conn, gid)
         delete_rules_of(conn, A.GROUP_ID | gid)
-    call.cloud.acl_changed()
     return gid
 
 

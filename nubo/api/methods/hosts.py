@@ -84,9 +84,7 @@ def host_delete(call: Call, hid: int) -> int:
             raise refuse("Cannot delete host. Can not remove a host with running VMs", hid)
         call.cloud.pools.hosts.delete(conn, hid)
         leave_clusters(call, conn, [host.cluster_id], "hosts", hid)
-        dropped = drop_acl_rules(call, conn, ObjectType.HOST, hid)
-    if dropped:
-        call.cloud.acl_changed()
+        drop_acl_rules(call, conn, ObjectType.HOST, hid)
     return hid
 
 
