@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nubo.api import wire
+from nubo.api.listings import ListingCache
 from nubo.api.registry import METHODS, SignatureError, bind
 from nubo.core.cloud import Cloud, Session
 from nubo.errors import InternalError, NuboError
@@ -32,6 +33,7 @@ class Call:
     cloud: Cloud
     session: Session
     method: str
+    listings: ListingCache | None = None
 
     @property
     def uid(self) -> int:
@@ -41,6 +43,7 @@ class Call:
 class RequestManager:
     def __init__(self, cloud: Cloud) -> None:
         self.cloud = cloud
+        self.listings = ListingCache(wire.escape_text)
         # Import the handlers so that they register themselves.
         import nubo.api.methods  # noqa: F401
 
@@ -58,7 +61,7 @@ class RequestManager:
         start = time.perf_counter()
         try:
             session = self.cloud.authenticate(params[0])
-            value = method.handler(Call(self.cloud, session, name), *args)
+            value = method.handler(Call(self.cloud, session, name, self.listings), *args)
         except NuboError as e:
             log.info("%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
             return wire.encode_response(

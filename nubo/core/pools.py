@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nubo.api.wire import escaped
 from nubo.model.infra import Cluster, Datastore, Host
 from nubo.model.resources import Image, VirtualNetwork, VmTemplate, vnet_short_body
 from nubo.model.user import Group, User
@@ -39,10 +38,10 @@ def make_pools() -> Pools:
                        owner_columns),
         vms=Pool(schema.vm_pool, VirtualMachine, "virtual machine",
                  lambda v: {**owner_columns(v), "state": v.state, "lcm_state": v.lcm_state},
-                 short=lambda v: escaped(short_body(v))),
+                 short=short_body),
         images=Pool(schema.image_pool, Image, "image",
                     lambda i: {**owner_columns(i), "state": i.state, "ds_id": i.datastore_id}),
         vnets=Pool(schema.network_pool, VirtualNetwork, "virtual network",
                    lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)},
-                   short=lambda n: escaped(vnet_short_body(n))),
+                   short=vnet_short_body),
     )

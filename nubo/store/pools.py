@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from sqlalchemy import (Connection, LargeBinary, Table, cast, delete, func, insert, select,
-                        update)
-from sqlalchemy.dialects import mysql
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from nubo.errors import AllocateError, NoExistsError
@@ -26,15 +24,6 @@ def owner_columns(obj: Any) -> dict[str, int]:
     p = obj.permissions
     return {"uid": obj.uid, "gid": obj.gid, "owner_u": p.owner_u, "group_u": p.group_u,
             "other_u": p.other_u}
-
-
-def utf8_bytes(column: Any, dialect: str) -> Any:
-    """A text column read as its UTF-8 bytes, on each backend."""
-    if dialect == "postgresql":
-        return func.convert_to(column, "UTF8")
-    if dialect in ("mysql", "mariadb"):
-        return cast(column, mysql.BINARY())
-    return cast(column, LargeBinary)
 
 
 @dataclass
@@ -79,7 +68,8 @@ class Pool(Generic[T]):
     def update(self, conn: Connection, obj: T) -> T:
         row = self._row(obj)
         oid = row.pop("oid")
-        result = conn.execute(update(self.table).where(self.table.c.oid == oid).values(**row))
+        result = conn.execute(update(self.table).where(self.table.c.oid == oid)
+                              .values(**row, version=self.table.c.version + 1))
         if result.rowcount != 1:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
         return obj
@@ -135,14 +125,6 @@ class Pool(Generic[T]):
                short: bool = False, order_desc: bool = False, offset: int | None = None,
                limit: int | None = None) -> list[str]:
         col = self.table.c.short_body if short else self.table.c.body
-        return [r[0] for r in self.select_rows(conn, where, columns=[col], order_desc=order_desc,
-                                               offset=offset, limit=limit)]
-
-    def short_bodies_utf8(self, conn: Connection, where: ColumnElement[bool] | None = None, *,
-                          order_desc: bool = False, offset: int | None = None,
-                          limit: int | None = None) -> list[bytes]:
-        """Short bodies as the database's UTF-8 bytes: no decoding for text we only send."""
-        col = utf8_bytes(self.table.c.short_body, conn.dialect.name)
         return [r[0] for r in self.select_rows(conn, where, columns=[col], order_desc=order_desc,
                                                offset=offset, limit=limit)]
 

@@ -15,8 +15,8 @@ metadata = MetaData()
 
 # Bodies of big VMs exceed MySQL's 64 KiB TEXT.
 Body = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-# short_body columns hold the pool-listing form of an object already escaped for an
-# XML-RPC <string>: the biggest replies (one.vmpool.info) are then a plain join.
+# Every object row has a version, bumped by each update: listings keep the wire form
+# of bodies in memory and fetch again only the rows whose version moved.
 
 
 def _owned(name: str, *extra: Column, unique_name: bool = True, **kw) -> Table:
@@ -25,6 +25,7 @@ def _owned(name: str, *extra: Column, unique_name: bool = True, **kw) -> Table:
         Column("oid", Integer, primary_key=True, autoincrement=False),
         Column("name", String(128), nullable=False),
         Column("body", Body, nullable=False),
+        Column("version", Integer, nullable=False, default=0),
         Column("uid", Integer, nullable=False),
         Column("gid", Integer, nullable=False),
         Column("owner_u", Integer, nullable=False),
@@ -47,6 +48,7 @@ def _plain(name: str, *extra: Column) -> Table:
         Column("oid", Integer, primary_key=True, autoincrement=False),
         Column("name", String(128), nullable=False, unique=True),
         Column("body", Body, nullable=False),
+        Column("version", Integer, nullable=False, default=0),
         *extra,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, false, or_, true
+from sqlalchemy import Table, and_, false, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from nubo.api.rm import Call
@@ -84,10 +84,30 @@ def pool_xml(root: str, bodies: list[str]) -> str:
     return f"<{root}>{''.join(bodies)}</{root}>"
 
 
-def short_pool_xml(root: str, bodies: list[bytes]) -> EscapedParts:
-    """The pool document from stored short bodies, which are already in wire form.
+def wire_pool_xml(call: Call, root: str, table: Table, where: ColumnElement[bool] | None, *,
+                  column: str = "body", order_desc: bool = False, offset: int | None = None,
+                  limit: int | None = None) -> str:
+    """A pool document whose bodies come from the listing cache, already in wire form.
 
     The reply is written piece by piece: the biggest listings (tens of MB) are
     never decoded, escaped or copied into one string.
     """
-    return EscapedParts([f"&lt;{root}&gt;".encode(), *bodies, f"&lt;/{root}&gt;".encode()])
+    if call.listings is None:  # calls made outside the request manager (bootstrap, tests)
+        from nubo.api.wire import escape_text
+        rows = select_column(call, table, column, where, order_desc, offset, limit)
+        return EscapedParts([f"&lt;{root}&gt;".encode(), *map(escape_text, rows),
+                             f"&lt;/{root}&gt;".encode()])
+    with call.cloud.db.read() as conn:
+        parts = call.listings.parts(conn, table, column, where, order_desc=order_desc,
+                                    offset=offset, limit=limit)
+    return EscapedParts([f"&lt;{root}&gt;".encode(), *parts, f"&lt;/{root}&gt;".encode()])
+
+
+def select_column(call: Call, table: Table, column: str, where: ColumnElement[bool] | None,
+                  order_desc: bool, offset: int | None, limit: int | None) -> list[str]:
+    q = select(table.c[column])
+    if where is not None:
+        q = q.where(where)
+    q = q.order_by(table.c.oid.desc() if order_desc else table.c.oid).limit(limit).offset(offset)
+    with call.cloud.db.read() as conn:
+        return list(conn.execute(q).scalars())

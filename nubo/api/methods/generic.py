@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from nubo.api.methods.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
                                      fetch, object_auth, updated_template)
-from nubo.api.methods.filters import listing, pool_xml
+from nubo.api.methods.filters import listing, pool_xml, wire_pool_xml
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
@@ -176,16 +176,15 @@ def register_pool(name: str, kind: Kind, root: str, *, filtered: bool) -> None:
         pool = kind.pool(call)
         if not kind.owned:
             desc = call.cloud.config.api_list_order.upper() == "DESC"
+            if call.session.is_admin or call.cloud.acl_index().reverse_search(
+                    call.session.requester, kind.acl_type, A.USE).all:
+                return wire_pool_xml(call, root, pool.table, None, order_desc=desc)
             with call.cloud.db.read() as conn:
                 bodies = pool.bodies(conn, None, order_desc=desc)
-            if not call.session.is_admin and not call.cloud.acl_index().reverse_search(
-                    call.session.requester, kind.acl_type, A.USE).all:
-                bodies = [b for b in bodies if _may_use(call, kind, b)]
-            return pool_xml(root, bodies)
+            return pool_xml(root, [b for b in bodies if _may_use(call, kind, b)])
         ls = listing(call, pool.table, kind.acl_type, flag, start, end)
-        with call.cloud.db.read() as conn:
-            return pool_xml(root, pool.bodies(conn, ls.where, order_desc=ls.desc,
-                                              offset=ls.offset, limit=ls.limit))
+        return wire_pool_xml(call, root, pool.table, ls.where, order_desc=ls.desc,
+                             offset=ls.offset, limit=ls.limit)
 
     if filtered:
         @api(f"one.{name}.info", Int("filter", -2), Int("start", -1), Int("end", -1))

@@ -14,7 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from nubo.api.methods.clusters import VNET, allocation_problem
 from nubo.api.methods.common import (Kind, authorize, authorize_create, new_permissions,
                                      object_auth, parse_template)
-from nubo.api.methods.filters import ALL, listing, pool_xml, short_pool_xml
+from nubo.api.methods.filters import ALL, listing, pool_xml, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.methods.images import IMAGE
@@ -124,19 +124,15 @@ def _dump(call: Call, flag: int, start: int, end: int, state: int, query: str, *
     ls = listing(call, pool.table, ObjectType.VM, flag, start, end)
     in_state = _state_where(call, state)
     where = ls.where if in_state is None else and_(ls.where, in_state)
+    if not query:
+        return wire_pool_xml(call, "VM_POOL", pool.table, where,
+                             column="body" if extended else "short_body", order_desc=ls.desc,
+                             offset=ls.offset, limit=ls.limit)
     with call.cloud.db.read() as conn:
-        if not query:
-            if extended:
-                return pool_xml("VM_POOL", pool.bodies(conn, where, order_desc=ls.desc,
-                                                       offset=ls.offset, limit=ls.limit))
-            return short_pool_xml("VM_POOL", pool.short_bodies_utf8(
-                conn, where, order_desc=ls.desc, offset=ls.offset, limit=ls.limit))
         bodies = _matching(conn, pool, where, query, short=not extended, order_desc=ls.desc)
     first = ls.offset or 0
     last = None if ls.limit is None else first + ls.limit
-    if extended:
-        return pool_xml("VM_POOL", bodies[first:last])
-    return short_pool_xml("VM_POOL", [b.encode() for b in bodies[first:last]])
+    return pool_xml("VM_POOL", bodies[first:last])
 
 
 @api("one.vmpool.info", Int("filter", -2), Int("start", -1), Int("end", -1),
@@ -163,11 +159,8 @@ def vmpool_infoset(call: Call, ids_csv: str, extended: bool) -> str:
         return _EMPTY_POOL
     pool = call.cloud.pools.vms
     ls = listing(call, pool.table, ObjectType.VM, ALL, -1, -1)
-    with call.cloud.db.read() as conn:
-        where = and_(ls.where, pool.table.c.oid.in_(ids))
-        if extended:
-            return pool_xml("VM_POOL", pool.bodies(conn, where, order_desc=ls.desc))
-        return short_pool_xml("VM_POOL", pool.short_bodies_utf8(conn, where, order_desc=ls.desc))
+    return wire_pool_xml(call, "VM_POOL", pool.table, and_(ls.where, pool.table.c.oid.in_(ids)),
+                         column="body" if extended else "short_body", order_desc=ls.desc)
 
 
 register_info("vm", VM)

@@ -15,7 +15,7 @@ from nubo.api.methods.clusters import (VNET, drop_acl_rules, leave_clusters, set
                                        target_cluster)
 from nubo.api.methods.common import (authorize, check_lock, check_name, fetch, new_permissions,
                                      object_auth, refuse)
-from nubo.api.methods.filters import listing, short_pool_xml
+from nubo.api.methods.filters import listing, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.registry import Bool, Int, Str, api
@@ -386,9 +386,8 @@ def _post_update(call: Call, vnet: VirtualNetwork, template: Template) -> None:
 def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
     pool = call.cloud.pools.vnets
     ls = listing(call, pool.table, VNET.acl_type, flag, start, end)
-    with call.cloud.db.read() as conn:
-        return short_pool_xml("VNET_POOL", pool.short_bodies_utf8(
-            conn, ls.where, order_desc=ls.desc, offset=ls.offset, limit=ls.limit))
+    return wire_pool_xml(call, "VNET_POOL", pool.table, ls.where, column="short_body",
+                         order_desc=ls.desc, offset=ls.offset, limit=ls.limit)
 
 
 register_info("vn", VNET, present=vnet_info_body)

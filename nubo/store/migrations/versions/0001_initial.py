@@ -21,6 +21,7 @@ def _key_cols() -> list:
         sa.Column("oid", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("body", BODY, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
     ]
 
 
