@@ -43,7 +43,9 @@ class ListingCache:
             q = q.limit(limit)
         if offset:
             q = q.offset(offset)
-        rows = conn.execute(q).all()
+        result = conn.execute(q)
+        rows = result.cursor.fetchall()  # plain tuples: no Row objects for 20,000 ids
+        result.close()
         out: list[bytes | None] = [None] * len(rows)
         stale: dict[int, int] = {}
         name = table.name

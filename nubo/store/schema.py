@@ -19,7 +19,8 @@ Body = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 # of bodies in memory and fetch again only the rows whose version moved.
 
 
-def _owned(name: str, *extra: Column, unique_name: bool = True, **kw) -> Table:
+def _owned(name: str, *extra: Column, unique_name: bool = True,
+           listing_extra: tuple[str, ...] = (), **kw) -> Table:
     """A pool of objects with an owner, a group and permission bits."""
     cols = [
         Column("oid", Integer, primary_key=True, autoincrement=False),
@@ -38,12 +39,15 @@ def _owned(name: str, *extra: Column, unique_name: bool = True, **kw) -> Table:
     t = Table(name, metadata, *cols, **kw)
     Index(f"ix_{name}_uid", t.c.uid)
     Index(f"ix_{name}_gid", t.c.gid)
+    # Covers what a pool listing selects and filters on: listings scan it, not the bodies.
+    Index(f"ix_{name}_listing", t.c.oid, t.c.version, t.c.uid, t.c.gid, t.c.owner_u,
+          t.c.group_u, t.c.other_u, *[t.c[n] for n in listing_extra])
     return t
 
 
 def _plain(name: str, *extra: Column) -> Table:
     """A pool of objects with a globally unique name and no owner (hosts, clusters…)."""
-    return Table(
+    t = Table(
         name, metadata,
         Column("oid", Integer, primary_key=True, autoincrement=False),
         Column("name", String(128), nullable=False, unique=True),
@@ -51,6 +55,8 @@ def _plain(name: str, *extra: Column) -> Table:
         Column("version", Integer, nullable=False, default=0),
         *extra,
     )
+    Index(f"ix_{name}_listing", t.c.oid, t.c.version)
+    return t
 
 
 user_pool = _plain(
@@ -86,6 +92,7 @@ vm_pool = _owned(
     Column("state", Integer, nullable=False),
     Column("lcm_state", Integer, nullable=False),
     unique_name=False,
+    listing_extra=("state",),
 )
 Index("ix_vm_pool_state", vm_pool.c.state)
 

@@ -30,7 +30,8 @@ def _owner_cols() -> list:
             for c in ("uid", "gid", "owner_u", "group_u", "other_u")]
 
 
-def _owned(name: str, *extra, unique: tuple[str, ...] | None = ("name", "uid")) -> None:
+def _owned(name: str, *extra, unique: tuple[str, ...] | None = ("name", "uid"),
+           listing_extra: tuple[str, ...] = ()) -> None:
     args = [*_key_cols(), *_owner_cols(), *extra]
     if unique:
         suffix = "_".join(unique)
@@ -38,12 +39,15 @@ def _owned(name: str, *extra, unique: tuple[str, ...] | None = ("name", "uid")) 
     op.create_table(name, *args)
     op.create_index(f"ix_{name}_uid", name, ["uid"])
     op.create_index(f"ix_{name}_gid", name, ["gid"])
+    op.create_index(f"ix_{name}_listing", name, ["oid", "version", "uid", "gid", "owner_u",
+                                                 "group_u", "other_u", *listing_extra])
 
 
 def _plain(name: str, *extra) -> None:
     cols = _key_cols()
     cols[1] = sa.Column("name", sa.String(128), nullable=False, unique=True)
     op.create_table(name, *cols, *extra)
+    op.create_index(f"ix_{name}_listing", name, ["oid", "version"])
 
 
 def upgrade() -> None:
@@ -69,7 +73,7 @@ def upgrade() -> None:
            sa.Column("short_body", BODY, nullable=False),
            sa.Column("state", sa.Integer, nullable=False),
            sa.Column("lcm_state", sa.Integer, nullable=False),
-           unique=None)
+           unique=None, listing_extra=("state",))
     op.create_index("ix_vm_pool_state", "vm_pool", ["state"])
     op.create_table(
         "acl",
