@@ -58,7 +58,7 @@ def host_template(i: int) -> str:
 def vm_template(i: int) -> str:
     """A VM template of ~10 KB: disks, NICs, a large CONTEXT and some user attributes."""
     key = "ssh-ed25519 " + "A" * 68 + f" user{i}@laptop"
-    script = "#!/bin/sh\\n" + "".join(f"echo step {n} >> /var/log/init.log\\n" for n in range(60))
+    script = "#!/bin/sh\\n" + "".join(f"echo step {n} >> /var/log/init.log\\n" for n in range(110))
     disks = "".join(f'DISK = [ IMAGE_ID = "{d}", TARGET = "vd{chr(97 + d)}", DEV_PREFIX = "vd", '
                     f'CACHE = "none", IO = "native", DRIVER = "qcow2", SIZE = "{10240 * (d + 1)}" ]\n'
                     for d in range(4))
@@ -72,7 +72,7 @@ def vm_template(i: int) -> str:
             f'CONTEXT = [ NETWORK = "YES", SSH_PUBLIC_KEY = "{key}\\n{key}\\n{key}", '
             f'START_SCRIPT = "{script}", SET_HOSTNAME = "vm{i}", TOKEN = "YES", '
             f'REPORT_READY = "YES", USERNAME = "cloud", FILES_DS = "" ]\n'
-            f'DESCRIPTION = "{"benchmark VM " * 200}"\n'
+            f'DESCRIPTION = "{"benchmark VM " * 330}"\n'
             f'LABELS = "bench,tier{i % 3},team{i % 7}"\nLOGO = "images/logos/ubuntu.png"\n'
             f'SCHED_REQUIREMENTS = "HYPERVISOR = \\"kvm\\" & RACK != \\"r99\\""\n'
             f'SCHED_RANK = "FREE_CPU"\nINPUTS_ORDER = ""\nHYPERVISOR = "kvm"\n')
