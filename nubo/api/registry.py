@@ -81,10 +81,16 @@ class SignatureError(Exception):
 
 
 def bind(method: Method, args: list[Any]) -> list[Any]:
-    """Check arguments against the parameters and fill in optional defaults."""
+    """Check arguments against the parameters and fill in optional defaults.
+
+    Arguments beyond the declared ones are ignored, as oned does (its handlers
+    read their parameters by position and never check for more): the Ruby
+    OCA's paginated listings send a fourth (state) argument to every pool,
+    e.g. ``one.imagepool.info(filter, offset, -size, -1)``.
+    """
     params = method.params
     required = sum(1 for p in params if not p.optional)
-    if not required <= len(args) <= len(params):
+    if len(args) < required:
         raise SignatureError(
             f"{method.name} takes {required}"
             + (f" to {len(params)}" if len(params) != required else "")

@@ -8,7 +8,8 @@ from nubo.model.xmlobj import RawXml
 
 @dataclass
 class Lock:
-    """OpenNebula's LOCK element: a lock level (1 use, 2 manage, 3 admin, 4 all)."""
+    """OpenNebula's LOCK element: a lock level (1 use, 2 manage, 3 admin; a requested
+    4, "all", is stored as 1, as oned does)."""
 
     locked: int
     owner: int

@@ -165,7 +165,7 @@ def test_update_rename_chown_chmod_lock(one, user):
     assert client.template.info(tid).LOCK.LOCKED == 1
     with pytest.raises(pyone.OneException, match="locked"):
         client.template.instantiate(tid, "", False, "", False)
-    with pytest.raises(pyone.OneException, match="locked"):
+    with pytest.raises(pyone.OneActionException):  # test=True on a locked object: ACTION
         client.template.lock(tid, 1, True)
     client.template.unlock(tid)
     one.template.chown(tid, 0, 0)

@@ -133,8 +133,8 @@ def test_acl_rules(one):
         one.acl.addrule("zz", "2400000000", "1")
     one.acl.delrule(rid)
     assert all(r.ID != rid for r in one.acl.info().ACL)
-    with pytest.raises(pyone.OneNoExistsException):
-        one.acl.delrule(rid)
+    with pytest.raises(pyone.OneInternalException, match=f"Rule {rid} does not exist"):
+        one.acl.delrule(rid)  # INTERNAL, as oned's AclManager::del_rule
 
 
 def test_group_update_and_user_chauth(one, client_for, nubo):

@@ -6,19 +6,24 @@ from sqlalchemy import Connection, delete, insert, select
 from nubo.api.registry import Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
-from nubo.errors import AllocateError, AuthorizationError, NoExistsError
+from nubo.errors import AuthorizationError, InternalError
 from nubo.store import schema
 
 _NEXT = "acl"
 
 
 def add_rule(conn: Connection, user: int, resource: int, rights: int, zone: int) -> int:
-    """Insert a rule unless an identical one exists; returns its id."""
+    """Insert a rule unless an identical one exists; returns its id.
+
+    A duplicate fails as oned's AclManager::add_rule does: an INTERNAL error
+    "Rule <text> already exists".
+    """
     t = schema.acl
     same = conn.execute(select(t.c.oid).where(t.c.user == user, t.c.resource == resource,
                                               t.c.rights == rights, t.c.zone == zone)).scalar()
     if same is not None:
-        raise AllocateError(f"Error allocating a new ACL. Rule already exists (ID {same}).", same)
+        rule = A.AclRule(-1, user, resource, rights, zone)
+        raise InternalError(f"Rule {rule.to_string()} already exists")
     pc = schema.pool_control
     last = conn.execute(select(pc.c.last_oid).where(pc.c.tablename == _NEXT)).scalar()
     oid = 0 if last is None else last + 1
@@ -55,12 +60,11 @@ def acl_delrule(call: Call, oid: int) -> int:
     with call.cloud.db.write() as conn:
         gone = conn.execute(delete(schema.acl).where(schema.acl.c.oid == oid)).rowcount
         if not gone:
-            raise NoExistsError(f"Error getting ACL [{oid}].", oid)
+            raise A.missing_rule_error(oid)  # INTERNAL, as oned's AclManager::del_rule
     return oid
 
 
 @api("one.acl.info")
 def acl_info(call: Call) -> str:
     _require_admin(call)
-    rules = call.cloud.acl_index().rules
-    return "<ACL_POOL>" + "".join(r.to_xml() for r in rules) + "</ACL_POOL>"
+    return A.pool_to_xml(call.cloud.acl_index().rules)

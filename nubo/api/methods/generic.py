@@ -17,7 +17,7 @@ from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ObjectAuth
 from nubo.auth.authorize import authorize as acl_authorize
-from nubo.errors import ActionError, AllocateError, ApiError, LockedError
+from nubo.errors import ActionError, AllocateError, ApiError
 from nubo.model import xmlobj
 from nubo.model.common import Lock
 from nubo.model.permissions import Permissions
@@ -140,16 +140,25 @@ def register_chmod(prefix: str, kind: Kind, *, recursive: bool = False,
             return chmod_object(call, kind, oid, list(bits))
 
 
+# one.*.lock levels as oned stores them: 4 ("all") is kept as 1 (use), which locks everything.
+_LOCK_LEVELS = {1: 1, 2: 2, 3: 3, 4: 1}
+
+
 def register_lock(prefix: str, kind: Kind) -> None:
+    """Lock/unlock as oned's RequestManagerLock: every refusal is an ACTION error."""
     @api(f"one.{prefix}.lock", Int("id"), Int("level", 4), Bool("test", False))
     def lock(call: Call, oid: int, level: int, test: bool) -> int:
-        if level not in (1, 2, 3, 4):
-            raise ApiError(f"Wrong lock level {level}: use 1 (use), 2 (manage), 3 (admin), 4 (all)")
         with call.cloud.db.write() as conn:
             obj = fetch(call, conn, kind, oid, A.MANAGE)
-            if obj.lock is not None and obj.lock.locked and test:
-                raise LockedError(f"The resource {kind.acl_name} is locked. [{oid}].", oid)
-            obj.lock = Lock(locked=level, owner=call.uid, time=call.cloud.now(), req_id=-1)
+            if level not in _LOCK_LEVELS:
+                raise ActionError("Wrong lock level specified", oid)
+            held = obj.lock is not None and obj.lock.locked
+            if held and test:
+                raise ActionError(str(obj.lock.time), oid)  # oned answers the lock's time
+            if held and obj.lock.owner != call.uid and not call.session.is_admin:
+                raise ActionError("Error trying to lock the resource.", oid)
+            obj.lock = Lock(locked=_LOCK_LEVELS[level], owner=call.uid, time=call.cloud.now(),
+                            req_id=-1)
             kind.pool(call).update(conn, obj)
         return oid
 
@@ -158,7 +167,7 @@ def register_lock(prefix: str, kind: Kind) -> None:
         with call.cloud.db.write() as conn:
             obj = fetch(call, conn, kind, oid, A.MANAGE)
             if obj.lock is not None and obj.lock.owner != call.uid and not call.session.is_admin:
-                raise LockedError(f"The resource {kind.acl_name} is locked. [{oid}].", oid)
+                raise ActionError("Cannot unlock: Lock is owned by another user", oid)
             obj.lock = None
             kind.pool(call).update(conn, obj)
         return oid

@@ -204,14 +204,18 @@ def _change_groups(call: Call, uid: int, gid: int, mode: str) -> int:
             group.users = [u for u in group.users if u != uid]
             group.admins = [u for u in group.admins if u != uid]
         else:
-            if mode == "add" and gid in user.groups:
+            was_member = gid in user.groups
+            if mode == "add" and was_member:
                 raise ActionError(f"User is already in group {gid}", uid)
             user.groups = sorted({*user.groups, gid})
             group.users = sorted({*group.users, uid})
             if mode == "chgrp":
                 old = user.gid
                 user.gid, user.gname = gid, group.name
-                if old != gid:
+                # As oned: the old primary group is left only when the new one was not
+                # already a secondary group (goca's user test does addgroup, chgrp, then
+                # delgroup of the old group).
+                if old != gid and not was_member:
                     user.groups = sorted({*[g for g in user.groups if g != old], gid})
                     og = pools.groups.find(conn, old)
                     if og is not None:
