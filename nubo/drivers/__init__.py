@@ -1,0 +1,28 @@
+"""Drivers as separate processes, spoken to over a line protocol (docs/drivers.md).
+
+A driver that crashes or misbehaves fails its own actions and is restarted; it
+never takes the core down. The public interface is small::
+
+    from nubo.drivers import DriverManager, DriverSpec, DriverResult
+
+    manager = DriverManager([DriverSpec("dummy", [sys.executable, "-m",
+                                                  "nubo.drivers.dummy", "vmm,im,tm"])])
+    manager.start()
+    result = manager.submit("dummy", "DEPLOY", 42, "host1", xml).result()
+"""
+from __future__ import annotations
+
+from nubo.drivers.manager import DriverManager, log_driver_message
+from nubo.drivers.protocol import ProtocolError
+from nubo.drivers.spec import DriverResult, DriverSpec, DriverStats, Origin, specs_from_config
+
+__all__ = [
+    "DriverManager",
+    "DriverResult",
+    "DriverSpec",
+    "DriverStats",
+    "Origin",
+    "ProtocolError",
+    "log_driver_message",
+    "specs_from_config",
+]
