@@ -74,7 +74,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         endpoint = f"http://{cfg.host}:{port}{cfg.rpc_path}"
         auth = Path(cfg.data_dir) / "one_auth"
         print(f"nubo listening on {endpoint} (credentials in {auth})\n"
-              f"  try: ONE_XMLRPC={endpoint} ONE_AUTH={auth} python3 -c 'import pyone, os; "
+              f"  try: ONE_XMLRPC={endpoint} ONE_AUTH={auth} {sys.executable} -c 'import pyone, os; "
               f"print(pyone.OneServer(os.environ[\"ONE_XMLRPC\"], "
               f"open(os.environ[\"ONE_AUTH\"]).read().strip()).system.version())'",
               file=sys.stderr, flush=True)
