@@ -6,10 +6,12 @@ line flags override the file.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from nubo.drivers.spec import DriverSpec, specs_from_config
 from nubo.errors import NuboError
 
 
@@ -34,6 +36,12 @@ class Config:
     log_level: str = "INFO"
     # Worker threads serving API calls concurrently.
     api_threads: int = 32
+    # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
+    # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter.
+    host_monitoring_interval: int = 180
+    # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
+    # built-in "dummy" driver is always there unless a table of that name replaces it.
+    drivers: dict = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -81,4 +89,26 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         raise ConfigError(f"listen must be ADDRESS:PORT, got '{cfg.listen}'")
     if cfg.api_list_order.upper() not in ("ASC", "DESC"):
         raise ConfigError("api_list_order must be ASC or DESC")
+    try:
+        driver_specs(cfg)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"config key 'drivers': {e}") from e
     return cfg
+
+
+def driver_specs(cfg: Config) -> list[DriverSpec]:
+    """The drivers ``nubo serve`` starts: the dummy (so that a fresh install can run
+    VMs on ``dummy`` hosts, and tests need no setup) plus the configured ones.
+
+    The dummy keeps its simulated VMs in DATA_DIR/dummy-state, so that they
+    outlive a restart of the core as real VMs outlive a real driver.
+    """
+    state = Path(cfg.data_dir) / "dummy-state"
+    tables: dict = {"dummy": {"command": [sys.executable, "-m", "nubo.drivers.dummy",
+                                          "vmm,im,tm", "--state", str(state)],
+                              "concurrency": 256}}
+    for name, table in cfg.drivers.items():
+        if not isinstance(table, dict):
+            raise ValueError(f"driver {name}: expected a table")
+        tables[name] = table
+    return specs_from_config(tables)

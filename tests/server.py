@@ -33,6 +33,9 @@ class NuboServer:
         lines = [f'listen = "127.0.0.1:0"', f'data_dir = "{self.data_dir}"']
         if self.database_url:
             lines.append(f'database_url = "{self.database_url}"')
+        if "host_monitoring_interval" not in self.extra_config:
+            # Off unless a test asks: host states are then what the API calls made them.
+            lines.append("host_monitoring_interval = 0")
         config.write_text("\n".join(lines) + "\n" + self.extra_config)
         env = {**os.environ, "NUBO_ONEADMIN_PASSWORD": self.password,
                "HOME": str(self.data_dir / "home")}

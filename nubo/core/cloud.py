@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import Connection, func, select
 
@@ -23,6 +23,9 @@ from nubo.errors import AuthenticationError
 from nubo.model import xmlobj
 from nubo.store import schema
 from nubo.store.db import Database
+
+if TYPE_CHECKING:
+    from nubo.core.lcm import LifeCycleManager
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ class Cloud:
     pools: Pools = field(default_factory=make_pools)
     clock: Callable[[], float] = time.time
     credentials: passwords.CredentialCache = field(default_factory=passwords.CredentialCache)
+    # The life-cycle manager, when the core runs one (``nubo serve``); VM actions need it.
+    lifecycle: LifeCycleManager | None = None
 
     def __post_init__(self) -> None:
         self._acl_lock = threading.Lock()

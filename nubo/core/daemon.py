@@ -9,9 +9,12 @@ from typing import Callable
 
 from nubo.api.http import build_app, run_server
 from nubo.api.rm import RequestManager
-from nubo.config import Config
+from nubo.config import Config, driver_specs
 from nubo.core.bootstrap import bootstrap
 from nubo.core.cloud import Cloud
+from nubo.core.lcm import LifeCycleManager
+from nubo.core.monitor import HostMonitor
+from nubo.drivers import DriverManager
 from nubo.store.db import Database
 
 log = logging.getLogger("nubo")
@@ -64,6 +67,9 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     Path(cfg.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
     setup_logging(cfg)
     cloud = open_cloud(cfg)
+    drivers = DriverManager(driver_specs(cfg))
+    lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
+    monitor = HostMonitor(cloud, drivers, cfg.host_monitoring_interval)
     rm = RequestManager(cloud)
     app = build_app(rm.dispatch, path=cfg.rpc_path, max_body_bytes=cfg.max_body_bytes,
                     max_threads=cfg.api_threads,
@@ -83,8 +89,17 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
             on_started(port)
 
     try:
+        drivers.start()
+        log.info("drivers started: %s", ", ".join(drivers.names))
+        lifecycle.reconcile()
+        monitor.start()
         run_server(app, cfg.host, cfg.port, on_started=started)
     finally:
+        # Drivers first: their in-flight actions end as "shutdown" and the VMs keep
+        # their awaited operation; then the workers finish what was already queued.
+        monitor.close()
+        drivers.close()
+        lifecycle.close()
         cloud.db.close()
         log.info("nubo stopped")
 

@@ -131,3 +131,15 @@ pool_control = Table(
     Column("tablename", String(32), primary_key=True),
     Column("last_oid", Integer, nullable=False),
 )
+
+# The driver operation a VM in a transient state waits for (at most one per VM),
+# committed with the state before the operation is sent: the answer is matched to
+# it by ``seq`` (stale answers are dropped) and a restarted core knows what to ask.
+vm_operation = Table(
+    "vm_operation", metadata,
+    Column("vm_id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("driver", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("host_id", Integer, nullable=False),
+)

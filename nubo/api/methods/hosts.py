@@ -1,8 +1,8 @@
 """one.host.* and one.hostpool.*: the hypervisors VMs run on.
 
-A host is created in the INIT state and stays there until monitored; nubo has
-no monitoring drivers yet, so enabling a host brings it back to INIT, as
-OpenNebula's Host::enable does before the next probe.
+A host is created in the INIT state and stays there until monitored
+(nubo.core.monitor: MONITORED or ERROR); enabling a host brings it back to INIT,
+as OpenNebula's Host::enable does, until the next probe.
 """
 from __future__ import annotations
 

@@ -1,0 +1,122 @@
+"""Host monitoring: probe every enabled host through its information driver (IM_MAD).
+
+Every ``interval`` seconds (plus up to 10 % jitter, so that many cores or a
+restart do not probe in lock-step) each host that is not DISABLED or OFFLINE is
+sent ``MONITOR`` with its body as payload. A success makes it MONITORED and
+records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the probe's
+figures in its TEMPLATE (setting it offline forgets the capacity ones, see
+api/methods/hosts.py); a failure makes it ERROR with the driver's message in TEMPLATE/ERROR.
+
+What a probe says about the host's VMs (a VM gone or powered off outside nubo)
+is not acted on yet: that is the state machine's ``on_event`` work.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from nubo.core.cloud import Cloud
+from nubo.drivers import DriverManager, DriverResult
+from nubo.model import xmlobj
+from nubo.model.infra import HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Host
+from nubo.store.schema import host_pool
+from nubo.template import Template, TemplateSyntaxError, parse
+
+log = logging.getLogger("nubo.monitor")
+
+#: Probe figures kept in the host's TEMPLATE (what one.host.status(offline) removes).
+PROBED = ("HYPERVISOR", "CPUSPEED", "TOTALCPU", "TOTALMEMORY", "FREECPU", "FREEMEMORY",
+          "USEDCPU", "USEDMEMORY", "NETRX", "NETTX")
+
+
+class HostMonitor:
+    """A thread that probes the hosts on an interval; ``probe_all`` runs one round."""
+
+    def __init__(self, cloud: Cloud, drivers: DriverManager, interval: float) -> None:
+        self.cloud = cloud
+        self.drivers = drivers
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="host-monitor", daemon=True)
+        self._answers = ThreadPoolExecutor(2, thread_name_prefix="monitor")
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        self._answers.shutdown(wait=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval * (1 + random.uniform(0, 0.1))):
+            try:
+                self.probe_all()
+            except Exception:
+                log.exception("host monitoring round failed")
+
+    def probe_all(self) -> int:
+        """Send MONITOR to every host that is not disabled or offline; returns how many."""
+        with self.cloud.db.read() as conn:
+            rows = conn.execute(select(host_pool.c.body).where(
+                host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))).all()
+        hosts = [xmlobj.parse(Host, r.body) for r in rows]
+        for host in hosts:
+            self.drivers.submit_callback(
+                host.im_mad, "MONITOR", host.id, host.name, xmlobj.render(host, "HOST"),
+                lambda result: self._hand_over(result))
+        return len(hosts)
+
+    def _hand_over(self, result: DriverResult) -> None:
+        try:
+            self._answers.submit(self._record, result)
+        except RuntimeError:  # shutting down
+            pass
+
+    def _record(self, result: DriverResult) -> None:
+        """Store one probe's outcome (on a worker: driver threads must not block)."""
+        try:
+            figures = parse(result.info_bytes().decode()) if result.success else None
+        except (ValueError, UnicodeDecodeError, TemplateSyntaxError) as e:
+            result = DriverResult(result.driver, result.action, result.oid, result.host, False,
+                                  f"unreadable monitoring data: {e}", "protocol", 0.0)
+            figures = None
+        with self.cloud.db.write() as conn:
+            host = self.cloud.pools.hosts.find(conn, result.oid)
+            if host is None or host.state in (HOST_DISABLED, HOST_OFFLINE):
+                return  # deleted, disabled or set offline while the probe ran
+            if figures is None:
+                if host.state != HOST_ERROR:
+                    log.warning("host %s: monitoring failed: %s", host.name, result.info)
+                host.template.set("ERROR", f"MONITOR: {result.info or result.origin}")
+                new_state = HOST_ERROR
+            else:
+                _apply_figures(host, figures)
+                host.template.remove("ERROR")
+                new_state = HOST_MONITORED
+            if host.state != new_state:
+                host.prev_state = host.state
+                host.state = new_state
+            self.cloud.pools.hosts.update(conn, host)
+
+
+def _apply_figures(host: Host, figures: Template) -> None:
+    """Capacity into HOST_SHARE, the probe's figures into TEMPLATE."""
+    def number(name: str) -> int:
+        try:
+            return int(float(figures.get(name) or 0))
+        except (TypeError, ValueError):
+            return 0
+    share = host.host_share
+    share.total_cpu = share.max_cpu = number("TOTALCPU")
+    share.total_mem = share.max_mem = number("TOTALMEMORY")
+    for name in PROBED:
+        value = figures.get(name)
+        if value is not None:
+            host.template.set(name, str(value))

@@ -1,0 +1,66 @@
+"""Hosts probed through their information driver: MONITORED with their capacity, or ERROR."""
+from __future__ import annotations
+
+import pyone
+import pytest
+
+from server import NuboServer
+from waits import wait_for
+from xsd import assert_valid, raw_call
+
+MONITORED, ERROR = 2, 3
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory):
+    server = NuboServer(tmp_path_factory.mktemp("monitoring") / "data",
+                        extra_config="host_monitoring_interval = 1\n").start()
+    yield server
+    assert server.stop() == 0
+
+
+def host_state(one, hid: int) -> int:
+    return one.host.info(hid).STATE
+
+
+def test_a_dummy_host_becomes_monitored_with_its_capacity(monitored):
+    one = pyone.OneServer(monitored.endpoint, session=monitored.session)
+    hid = one.host.allocate("probed", "dummy", "dummy", -1)
+    one.host.update(hid, 'DUMMY_TOTALCPU = "1600"', 1)
+    wait_for("host MONITORED", lambda: host_state(one, hid) == MONITORED)
+    wait_for("the template's capacity", lambda: one.host.info(hid).HOST_SHARE.TOTAL_CPU == 1600)
+    host = one.host.info(hid)
+    assert host.HOST_SHARE.MAX_CPU == 1600 and host.HOST_SHARE.TOTAL_MEM == 16 * 1024 * 1024
+    assert host.TEMPLATE["HYPERVISOR"] == "dummy"
+    assert_valid(raw_call(monitored.endpoint, "one.host.info", monitored.session, hid)[1],
+                 "host.xsd")
+
+
+def test_a_failing_probe_puts_the_host_in_error(monitored):
+    one = pyone.OneServer(monitored.endpoint, session=monitored.session)
+    unknown = one.host.allocate("no-such-driver", "kvm", "kvm", -1)
+    failing = one.host.allocate("failing", "dummy", "dummy", -1)
+    one.host.update(failing, 'DUMMY_FAIL = "MONITOR"', 1)
+    for hid in (unknown, failing):
+        wait_for(f"host {hid} in ERROR", lambda h=hid: host_state(one, h) == ERROR)
+    assert "no driver named 'kvm'" in one.host.info(unknown).TEMPLATE["ERROR"]
+    one.host.update(failing, 'DUMMY_FAIL = ""', 1)
+    wait_for("host back to MONITORED", lambda: host_state(one, failing) == MONITORED)
+    assert "ERROR" not in one.host.info(failing).TEMPLATE
+    assert_valid(raw_call(monitored.endpoint, "one.host.info", monitored.session, unknown)[1],
+                 "host.xsd")
+
+
+def test_an_enforced_deploy_needs_room_on_the_host(monitored):
+    one = pyone.OneServer(monitored.endpoint, session=monitored.session)
+    hid = one.host.allocate("small", "dummy", "dummy", -1)
+    one.host.update(hid, 'DUMMY_TOTALCPU = "100"', 1)
+    wait_for("the host's capacity", lambda: one.host.info(hid).HOST_SHARE.MAX_CPU == 100)
+    big = one.vm.allocate('NAME = "big"\nCPU = 2\nMEMORY = 64', False)
+    with pytest.raises(pyone.OneActionException, match=f"Host {hid} does not have enough"):
+        one.vm.deploy(big, hid, True)
+    assert one.vm.info(big).STATE == 1  # still PENDING
+    fits = one.vm.allocate('NAME = "fits"\nCPU = 1\nMEMORY = 64', False)
+    assert one.vm.deploy(fits, hid, True) == fits
+    one.vm.deploy(big, hid, False)  # without enforce the host is overcommitted
+    wait_for("both counted", lambda: one.host.info(hid).HOST_SHARE.RUNNING_VMS == 2)
