@@ -39,6 +39,9 @@ class Config:
     # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
     # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter.
     host_monitoring_interval: int = 180
+    # Seconds host and VM monitoring records are kept (one.host.monitoring,
+    # one.vm.monitoring...); older ones are pruned at each probe round (0: never).
+    monitoring_expiration: int = 43200
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)

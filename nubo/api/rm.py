@@ -17,6 +17,7 @@ from nubo.api.listings import ListingCache
 from nubo.api.registry import METHODS, SignatureError, bind
 from nubo.core.cloud import Cloud, Session
 from nubo.errors import InternalError, NuboError
+from nubo import hooks
 
 log = logging.getLogger("nubo.api")
 
@@ -46,6 +47,7 @@ class RequestManager:
         self.listings = ListingCache(wire.escape_text)
         # Import the handlers so that they register themselves.
         import nubo.api.methods  # noqa: F401
+        hooks.manager(cloud)  # hooks: watch this cloud's commits (nubo.hooks.events)
 
     def dispatch(self, name: str, params: list[Any], client: Any = None) -> bytes:
         method = METHODS.get(name)
@@ -71,6 +73,7 @@ class RequestManager:
             err = InternalError("Internal error")
             return wire.encode_response(
                 [False, f"[{name}] {err.message}", err.code, -1, NO_REPLICATION])
+        hooks.api_called(self.cloud, name, args, value)  # API hooks (queued, never waits)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s uid=%s ok in %.1f ms", name, session.uid,
                       (time.perf_counter() - start) * 1000)

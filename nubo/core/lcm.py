@@ -21,17 +21,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Connection, select, update
 
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
 from nubo.drivers import DriverManager, DriverResult
-from nubo.lifecycle import Decision, DriverOp, LcmState, VmState, decide, on_outcome
+from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_event,
+                            on_outcome)
 from nubo.model import xmlobj
 from nubo.model.infra import Host
-from nubo.store.schema import vm_operation
+from nubo.store.schema import vm_operation, vm_pool
 
 log = logging.getLogger("nubo.lcm")
 
@@ -70,17 +71,24 @@ class LifeCycleManager:
 
     # -- entry points ----------------------------------------------------------------
     def act(self, vm_id: int, action: str, *, ds_id: int = 0, tm_mad: str = "",
-            uid: int = -1, gid: int = -1, **params: Any) -> Decision:
+            uid: int = -1, gid: int = -1,
+            prepare: Callable[[Connection, Loaded, Decision], None] | None = None,
+            **params: Any) -> Decision:
         """Do ``action`` to the VM (the machine's name: deploy, poweroff-hard, ...).
 
         Raises the machine's refusal (ActionError naming the state) and changes
         nothing if the VM's state forbids it. ``ds_id``/``tm_mad`` are the system
         datastore of a new placement, ``uid``/``gid`` the requester (history).
+        ``prepare``, if given, edits the loaded VM (and whatever else it needs) in the
+        committing transaction, after the machine accepted the action and before the
+        decision is committed (resize, hotplug); raising from it changes nothing.
         """
         with self._locks[vm_id % _STRIPES]:
             with self.cloud.db.write() as conn:
                 loaded = load(conn, self.cloud.pools, vm_id)
                 decision = decide(loaded.view, action, **params)
+                if prepare is not None:
+                    prepare(conn, loaded, decision)
                 awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
                                  next_seq=self._next_seq(), ds_id=ds_id, tm_mad=tm_mad,
                                  uid=uid, gid=gid)
@@ -118,6 +126,38 @@ class LifeCycleManager:
             log.info("VM %d: %s %s -> %s", vm_id, op.ref,
                      "SUCCESS" if result.success else "FAILURE", _pair(decision))
             self._send(outbound)
+
+    def monitored(self, vm_id: int, *, version: int, event: str | None = None,
+                  monitoring: str | None = None, last_poll: int = 0) -> Decision | None:
+        """Monitoring's report on a VM (nubo.core.vm_monitor): store its MONITORING
+        and LAST_POLL and/or run ``event`` (see nubo.lifecycle.on_event), committed
+        before any operation is sent, under the VM's lock.
+
+        ``version`` is the VM row's version when the probe was sent: if the VM
+        changed since (an action or answer committed meanwhile), the report may
+        predate that change and nothing is done (None); the next probe tells.
+        """
+        with self._locks[vm_id % _STRIPES]:
+            with self.cloud.db.write() as conn:
+                row = conn.execute(select(vm_pool.c.version)
+                                   .where(vm_pool.c.oid == vm_id)).first()
+                if row is None or row.version != version:
+                    return None
+                loaded = load(conn, self.cloud.pools, vm_id)
+                if monitoring is not None:
+                    loaded.vm.monitoring = type(loaded.vm.monitoring)(monitoring)
+                    loaded.vm.last_poll = last_poll
+                decision = on_event(loaded.view, event) if event is not None else None
+                if decision is None or decision.ignored:
+                    if monitoring is not None:
+                        self.cloud.pools.vms.update(conn, loaded.vm)
+                    return decision
+                awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
+                                 next_seq=self._next_seq())
+                outbound = self._outbound(conn, loaded, decision, awaited)
+            log.info("VM %d: monitoring %s -> %s", vm_id, event, _pair(decision))
+            self._send(outbound)
+        return decision
 
     def reconcile(self) -> int:
         """At start-up: send again the operation each VM was waiting for when the core

@@ -7,8 +7,10 @@ records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the probe's
 figures in its TEMPLATE (setting it offline forgets the capacity ones, see
 api/methods/hosts.py); a failure makes it ERROR with the driver's message in TEMPLATE/ERROR.
 
-What a probe says about the host's VMs (a VM gone or powered off outside nubo)
-is not acted on yet: that is the state machine's ``on_event`` work.
+What a probe says about the host's VMs (a VM gone or powered off outside nubo,
+found running again; every VM of a host in ERROR) goes through the life-cycle
+manager as monitoring events, and every probe leaves monitoring records: see
+nubo.core.vm_monitor.
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
+from nubo.core import vm_monitor as vmm
 from nubo.core.cloud import Cloud
 from nubo.drivers import DriverManager, DriverResult
+from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
 from nubo.model.infra import HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Host
-from nubo.store.schema import host_pool
+from nubo.store.schema import host_monitoring, host_pool, vm_monitoring
 from nubo.template import Template, TemplateSyntaxError, parse
 
 log = logging.getLogger("nubo.monitor")
@@ -36,10 +40,13 @@ PROBED = ("HYPERVISOR", "CPUSPEED", "TOTALCPU", "TOTALMEMORY", "FREECPU", "FREEM
 class HostMonitor:
     """A thread that probes the hosts on an interval; ``probe_all`` runs one round."""
 
-    def __init__(self, cloud: Cloud, drivers: DriverManager, interval: float) -> None:
+    def __init__(self, cloud: Cloud, drivers: DriverManager, interval: float,
+                 expiration: int | None = None) -> None:
         self.cloud = cloud
         self.drivers = drivers
         self.interval = interval
+        self.expiration = (expiration if expiration is not None
+                           else getattr(cloud.config, "monitoring_expiration", 43200))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="host-monitor", daemon=True)
         self._answers = ThreadPoolExecutor(2, thread_name_prefix="monitor")
@@ -62,31 +69,47 @@ class HostMonitor:
                 log.exception("host monitoring round failed")
 
     def probe_all(self) -> int:
-        """Send MONITOR to every host that is not disabled or offline; returns how many."""
+        """Send MONITOR to every host that is not disabled or offline; returns how many.
+
+        The VMs each host counts are read with it (their row versions), so that
+        the answer is compared with the VMs as they were when it was asked."""
         with self.cloud.db.read() as conn:
             rows = conn.execute(select(host_pool.c.body).where(
                 host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))).all()
-        hosts = [xmlobj.parse(Host, r.body) for r in rows]
+            hosts = [xmlobj.parse(Host, r.body) for r in rows]
+            watched = {h.id: vmm.watched_vms(conn, list(h.vms)) for h in hosts}
         for host in hosts:
             self.drivers.submit_callback(
                 host.im_mad, "MONITOR", host.id, host.name, xmlobj.render(host, "HOST"),
-                lambda result: self._hand_over(result))
+                lambda result, w=watched[host.id]: self._hand_over(result, w))
+        if self.expiration > 0:
+            with self.cloud.db.write() as conn:
+                vmm.prune(conn, self.cloud.now(), self.expiration)
         return len(hosts)
 
-    def _hand_over(self, result: DriverResult) -> None:
+    def _hand_over(self, result: DriverResult, watched: list[vmm.Watched]) -> None:
         try:
-            self._answers.submit(self._record, result)
+            self._answers.submit(self._record_logged, result, watched)
         except RuntimeError:  # shutting down
             pass
 
-    def _record(self, result: DriverResult) -> None:
-        """Store one probe's outcome (on a worker: driver threads must not block)."""
+    def _record_logged(self, result: DriverResult, watched: list[vmm.Watched]) -> None:
+        try:
+            self._record(result, watched)
+        except Exception:
+            log.exception("host %s: recording its probe failed", result.host)
+
+    def _record(self, result: DriverResult, watched: list[vmm.Watched] | None = None) -> None:
+        """Store one probe's outcome (on a worker: driver threads must not block), then
+        act on what it says about the host's VMs."""
         try:
             figures = parse(result.info_bytes().decode()) if result.success else None
         except (ValueError, UnicodeDecodeError, TemplateSyntaxError) as e:
             result = DriverResult(result.driver, result.action, result.oid, result.host, False,
                                   f"unreadable monitoring data: {e}", "protocol", 0.0)
             figures = None
+        now = self.cloud.now()
+        vm_records: dict[int, str] = {}
         with self.cloud.db.write() as conn:
             host = self.cloud.pools.hosts.find(conn, result.oid)
             if host is None or host.state in (HOST_DISABLED, HOST_OFFLINE):
@@ -100,10 +123,51 @@ class HostMonitor:
                 _apply_figures(host, figures)
                 host.template.remove("ERROR")
                 new_state = HOST_MONITORED
+                vmm.store_record(conn, host_monitoring, host.id, now,
+                                 vmm.host_record(host.id, figures, now))
+                vm_records = _vm_records(figures, watched or [], now)
+                for vm_id, record in vm_records.items():
+                    vmm.store_record(conn, vm_monitoring, vm_id, now, record)
             if host.state != new_state:
                 host.prev_state = host.state
                 host.state = new_state
+                hook_events.host_committed(conn, host)  # state hooks run once this commits
             self.cloud.pools.hosts.update(conn, host)
+        self._vm_events(figures, watched or [], vm_records, now)
+
+    def _vm_events(self, figures: Template | None, watched: list[vmm.Watched],
+                   vm_records: dict[int, str], now: int) -> None:
+        """Each VM the host counted: its MONITORING, and the event the probe means for it
+        (through the life-cycle manager, one VM at a time under its lock)."""
+        lcm = getattr(self.cloud, "lifecycle", None)
+        if lcm is None:
+            return
+        listed = vmm.listed_vms(figures) if figures is not None else {}
+        for vm in watched:
+            poll = listed.get(vm.vm_id)
+            if figures is None:
+                event = vmm.host_error_event(vm)
+            else:
+                event = vmm.event_for(vm, poll, now)
+            record = vm_records.get(vm.vm_id)
+            if event is None and record is None:
+                continue
+            try:
+                lcm.monitored(vm.vm_id, version=vm.version, event=event, monitoring=record,
+                              last_poll=now if record is not None else 0)
+            except Exception:
+                log.exception("VM %d: acting on its host's probe failed", vm.vm_id)
+
+
+def _vm_records(figures: Template, watched: list[vmm.Watched], now: int) -> dict[int, str]:
+    """The records of the host's VMs the probe lists as present."""
+    listed = vmm.listed_vms(figures)
+    out = {}
+    for vm in watched:
+        poll = listed.get(vm.vm_id)
+        if poll is not None and poll.state not in ("d", "e"):
+            out[vm.vm_id] = vmm.vm_record(vm.vm_id, poll, now)
+    return out
 
 
 def _apply_figures(host: Host, figures: Template) -> None:

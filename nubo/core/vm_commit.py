@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, delete, insert, select
 
 from nubo.core.pools import Pools
+from nubo.hooks import events as hook_events
 from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, Release,
                             Reserve, SetAction, Stamp, VmState, VmView, view_of)
 from nubo.lifecycle.model import RETIME
@@ -21,6 +22,7 @@ from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.infra import Host
 from nubo.model.vm import HistoryRecord, VirtualMachine
 from nubo.store.schema import vm_operation
+from nubo.template import Template
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,113 @@ def apply_capacity(vm: VirtualMachine, effect: Reserve | Release, host: Host) ->
         share.mem_usage = max(0, share.mem_usage - mem)
 
 
+# ------------------------------------------------------------ body bookkeeping tasks
+# A hotplug in flight marks its DISK/NIC/SNAPSHOT with ATTACH="YES" / ACTIVE="YES" in
+# the VM body (as OpenNebula does); the driver's answer keeps it (clear) or drops it
+# (delete). Leases of a NIC dropped here, and of every NIC when the VM is finished,
+# are freed through nubo.core.leases (rows deleted: freed at most once).
+
+def _marked(vm: VirtualMachine, name: str, flag: str) -> list:
+    return [v for v in vm.template.get_vectors(name) if (v.get(flag) or "").upper() == "YES"]
+
+
+def _drop_vectors(vm: VirtualMachine, name: str, doomed: list) -> None:
+    if doomed:
+        vm.template = Template([a for a in vm.template if not any(a is d for d in doomed)])
+
+
+def _free_nic_leases(conn: Connection, pools: Pools, vm: VirtualMachine, nics: list) -> None:
+    from nubo.core import leases
+    for nic in nics:
+        vnet_id, ip, mac = nic.get("NETWORK_ID"), nic.get("IP"), nic.get("MAC")
+        if vnet_id is None or not vnet_id.lstrip("-").isdigit() or int(vnet_id) < 0:
+            continue
+        if not (ip or mac):
+            continue
+        for row in leases.leases_of(conn, ("VM", vm.id)):
+            if row.vnet_id != int(vnet_id):
+                continue
+            vnet = pools.vnets.find(conn, row.vnet_id)
+            if vnet is None:
+                continue
+            ar = next((a for a in leases.ranges_of(vnet) if a.ar_id == row.ar_id), None)
+            if ar is None:
+                continue
+            address = ar.address(row.index).attributes()
+            if (mac and address.get("MAC") == mac) or (ip and address.get("IP") == ip):
+                leases.free_rows(conn, row.vnet_id, ar_id=row.ar_id, owner=("VM", vm.id),
+                                 index=row.index)
+                leases.save(conn, pools.vnets, vnet, leases.ranges_of(vnet))
+
+
+def _clear_flag(name: str, flag: str):
+    def task(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+        for vector in _marked(vm, name, flag):
+            vector.remove(flag)
+    return task
+
+
+def _delete_marked(name: str, flag: str):
+    def task(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+        doomed = _marked(vm, name, flag)
+        if name == "NIC":
+            _free_nic_leases(conn, pools, vm, doomed)
+        _drop_vectors(vm, name, doomed)
+    return task
+
+
+def _release_resources(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+    """free_vm_resources: every lease the VM holds (images, VNC ports: not kept yet)."""
+    from nubo.core import leases
+    leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+
+
+def _revert_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+    """A failed live resize: back to the size kept in USER_TEMPLATE/RESIZE_PREVIOUS
+    (and the host usage)."""
+    old = vm.user_template.get_vector("RESIZE_PREVIOUS")
+    if old is None:
+        return
+    before = vm_size(vm)
+    for key in ("CPU", "VCPU", "MEMORY"):
+        value = old.get(key)
+        if value:
+            vm.template.set(key, value)
+    vm.user_template.remove("RESIZE_PREVIOUS")
+    move_usage(conn, pools, vm, before)
+
+
+def _reset_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+    vm.user_template.remove("RESIZE_PREVIOUS")
+
+
+def move_usage(conn: Connection, pools: Pools, vm: VirtualMachine,
+               before: tuple[int, int]) -> None:
+    """The VM's size changed from ``before``: update the hosts that count it."""
+    cpu, mem = vm_size(vm)
+    for hid in sorted({record.hid for record in vm.history[-2:]}):
+        host = pools.hosts.find(conn, hid)
+        if host is None or vm.id not in host.vms:
+            continue
+        share = host.host_share
+        share.cpu_usage = max(0, share.cpu_usage + cpu - before[0])
+        share.mem_usage = max(0, share.mem_usage + mem - before[1])
+        pools.hosts.update(conn, host)
+
+
+BODY_TASKS = {
+    "clear_attach_disk": _clear_flag("DISK", "ATTACH"),
+    "delete_attach_disk": _delete_marked("DISK", "ATTACH"),
+    "clear_attach_nic": _clear_flag("NIC", "ATTACH"),
+    "delete_attach_nic": _delete_marked("NIC", "ATTACH"),
+    "clear_active_snapshot": _clear_flag("SNAPSHOT", "ACTIVE"),
+    "delete_active_snapshot": _delete_marked("SNAPSHOT", "ACTIVE"),
+    "release_resources": _release_resources,
+    "revert_resize": _revert_resize,
+    "reset_resize": _reset_resize,
+}
+
+
 # -------------------------------------------------------------------------- commit
 
 def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, now: int, *,
@@ -179,6 +288,8 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
     for task in decision.tasks:
         if task == "reset_deploy_id":
             vm.deploy_id = ""
+        elif task in BODY_TASKS:
+            BODY_TASKS[task](conn, pools, vm)
         elif task in _DEFERRED_TASKS:
             log.debug("VM %d: task %s not done yet", vm.id, task)
     if (vm.state, vm.lcm_state) != decision.pair:
@@ -192,6 +303,7 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
     if decision.state == VmState.DONE and vm.etime == 0:
         vm.etime = now
     pools.vms.update(conn, vm)
+    hook_events.vm_committed(conn, vm, loaded.view)  # state hooks run once this commits
     return _store_awaited(conn, vm, decision, next_seq)
 
 

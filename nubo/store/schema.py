@@ -143,3 +143,44 @@ vm_operation = Table(
     Column("action", String(32), nullable=False),
     Column("host_id", Integer, nullable=False),
 )
+
+# Monitoring records (OpenNebula's host_monitoring / vm_monitoring): one row per probe
+# (host) or poll (VM), its <MONITORING> XML as body; older than the configured window
+# (monitoring_expiration) they are pruned.
+host_monitoring = Table(
+    "host_monitoring", metadata,
+    Column("hid", Integer, primary_key=True, autoincrement=False),
+    Column("last_mon_time", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", Body, nullable=False),
+)
+Index("ix_host_monitoring_time", host_monitoring.c.last_mon_time)
+vm_monitoring = Table(
+    "vm_monitoring", metadata,
+    Column("vmid", Integer, primary_key=True, autoincrement=False),
+    Column("last_poll", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", Body, nullable=False),
+)
+Index("ix_vm_monitoring_time", vm_monitoring.c.last_poll)
+
+# Hooks (one.hook.*): the body is the HOOK XML without its log; TIMEOUT (seconds, 0 = the
+# default) is kept beside it because hook.xsd has no place for it in TEMPLATE.
+hook_pool = Table(
+    "hook_pool", metadata,
+    Column("oid", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("body", Body, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Column("type", String(16), nullable=False),
+    Column("timeout", Integer, nullable=False, default=0),
+)
+Index("ix_hook_pool_listing", hook_pool.c.oid, hook_pool.c.version)
+# One row per hook execution (a HOOK_EXECUTION_RECORD body); the last few per hook are kept.
+hook_log = Table(
+    "hook_log", metadata,
+    Column("hook_id", Integer, primary_key=True, autoincrement=False),
+    Column("exec_id", Integer, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("rc", Integer, nullable=False),
+    Column("body", Body, nullable=False),
+)
+Index("ix_hook_log_timestamp", hook_log.c.timestamp)

@@ -114,19 +114,6 @@ def _post_update(call: Call, host: Host, template: Template) -> None:
     template.set("VM_MAD", host.vm_mad)
 
 
-@api("one.host.monitoring", Int("id"))
-def host_monitoring(call: Call, hid: int) -> str:
-    """Monitoring records of a host; nubo keeps none yet."""
-    with call.cloud.db.read() as conn:
-        fetch(call, conn, HOST, hid, A.USE)
-    return "<MONITORING_DATA/>"
-
-
-@api("one.hostpool.monitoring", Int("seconds", 0))
-def hostpool_monitoring(call: Call, seconds: int) -> str:
-    return "<MONITORING_DATA/>"
-
-
 register_info("host", HOST)
 register_update("host", HOST, op=A.ADMIN, validate=_post_update)
 register_rename("host", HOST, op=A.ADMIN)

@@ -154,7 +154,8 @@ def test_speed_of_a_50_mb_reply(capsys):
     with capsys.disabled():
         print(f"\nencode_response of a {len(body) / 1e6:.0f} MB XML string: "
               + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in timings.items()))
-    assert timings["ascii"] < 5.0      # generous: a loaded CI box, not a benchmark
+    # Not a benchmark (this box is shared): only catches a quadratic blow-up, ~0.3 s when idle.
+    assert timings["ascii"] < 30.0
 
 
 def test_long_strings_escape_exactly_like_short_ones():

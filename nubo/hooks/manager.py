@@ -1,0 +1,215 @@
+"""The hook manager: runs the hooks that match a committed event, as subprocesses.
+
+Events come from the hook points (nubo.hooks.points) once the change they report is
+committed: a VM's STATE/LCM_STATE moved (life-cycle manager), a host went to a
+state (monitoring, one.host.status), an API call succeeded (request manager).
+Matching is done in memory against a cached copy of the hook table (reloaded after
+one.hook.* changes it), so an event with no hook costs a few comparisons; a match
+is queued for a small pool of daemon worker threads (bounded concurrency) that run
+the command with its TIMEOUT and record the execution in ``hook_log`` (the last
+``keep`` per hook). Nothing here ever blocks or fails its caller.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import queue
+import re
+import shlex
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+
+from nubo.model import xmlobj
+from nubo.model.hook import Hook, HookSpec, execution_record, spec_of
+from nubo.store.schema import hook_log, hook_pool
+
+log = logging.getLogger("nubo.hooks")
+
+OUTPUT_LIMIT = 4096  # characters of stdout/stderr kept per execution
+KEEP = 20            # executions kept per hook
+WORKERS = 4          # hooks running at once
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class Job:
+    hook_id: int
+    spec: HookSpec
+    arguments: str        # expanded: what the record shows and a retry reuses
+    retry: bool = False
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _clean(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    if len(text) > OUTPUT_LIMIT:
+        text = text[:OUTPUT_LIMIT] + "\n[truncated]"
+    return _NOT_XML.sub("?", text)
+
+
+def _xml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return xmlobj.escape(",".join(str(v) for v in value))
+    return xmlobj.escape(str(value))
+
+
+def api_message(call: str, args: list[Any], value: Any) -> str:
+    """hook_message_api.xsd's HOOK_MESSAGE for a successful call (params IN, result OUT)."""
+    params = "".join(f"<PARAMETER><POSITION>{i}</POSITION><TYPE>IN</TYPE>"
+                     f"<VALUE>{_xml_value(a)}</VALUE></PARAMETER>"
+                     for i, a in enumerate(args, start=2))  # position 1 is the session
+    params += (f"<PARAMETER><POSITION>{len(args) + 2}</POSITION><TYPE>OUT</TYPE>"
+               f"<VALUE>{_xml_value(value)}</VALUE></PARAMETER>")
+    return (f"<HOOK_MESSAGE><HOOK_TYPE>API</HOOK_TYPE><CALL>{xmlobj.escape(call)}</CALL>"
+            f"<CALL_INFO><RESULT>1</RESULT><PARAMETERS>{params}</PARAMETERS></CALL_INFO>"
+            "</HOOK_MESSAGE>")
+
+
+def expand(arguments: str, values: dict[str, str]) -> str:
+    """$ID, $TEMPLATE, $API (longest names first) replaced in ARGUMENTS."""
+    for name in sorted(values, key=len, reverse=True):
+        arguments = arguments.replace(f"${name}", values[name])
+    return arguments
+
+
+class HookManager:
+    def __init__(self, cloud: Any, *, workers: int = WORKERS, keep: int = KEEP) -> None:
+        self.cloud = cloud
+        self.keep = keep
+        self._hooks: list[tuple[int, HookSpec]] | None = None
+        self._cache_lock = threading.Lock()
+        self._jobs: queue.Queue[Job] = queue.Queue()
+        self._workers = workers
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def _put(self, job: Job) -> None:
+        """Queue a job for the workers (started on the first one); never blocks."""
+        if not self._started:
+            with self._start_lock:
+                if not self._started:
+                    for i in range(self._workers):
+                        threading.Thread(target=self._work, name=f"hook-{i}",
+                                         daemon=True).start()
+                    self._started = True
+        self._jobs.put(job)
+
+    # the hook table, cached --------------------------------------------------------
+    def invalidate(self) -> None:
+        with self._cache_lock:
+            self._hooks = None
+
+    def hooks(self) -> list[tuple[int, HookSpec]]:
+        with self._cache_lock:
+            if self._hooks is None:
+                with self.cloud.db.read() as conn:
+                    rows = conn.execute(select(hook_pool.c.oid, hook_pool.c.body,
+                                               hook_pool.c.timeout)).all()
+                self._hooks = [(r.oid, spec_of(xmlobj.parse(Hook, r.body), r.timeout))
+                               for r in rows]
+            return self._hooks
+
+    # events --------------------------------------------------------------------------
+    def vm_state(self, vm_id: int, state: str, lcm_state: str, body: Any) -> int:
+        """A VM is now in STATE/LCM_STATE (names); body renders its XML (called on a match)."""
+        matched = [(hid, s) for hid, s in self.hooks()
+                   if s.type == "state" and s.resource == "VM" and s.state == state
+                   and (not s.lcm_state or s.lcm_state == lcm_state)]
+        return self._queue(matched, vm_id, body)
+
+    def host_state(self, host_id: int, state: str, body: Any) -> int:
+        matched = [(hid, s) for hid, s in self.hooks()
+                   if s.type == "state" and s.resource == "HOST" and s.state == state]
+        return self._queue(matched, host_id, body)
+
+    def api_call(self, call: str, args: list[Any], value: Any) -> int:
+        matched = [(hid, s) for hid, s in self.hooks() if s.type == "api" and s.call == call]
+        if not matched:
+            return 0
+        message = _b64(api_message(call, args, value))
+        oid = value if isinstance(value, int) and not isinstance(value, bool) else next(
+            (a for a in args if isinstance(a, int) and not isinstance(a, bool)), -1)
+        for hid, spec in matched:
+            self._put(Job(hid, spec, expand(spec.arguments, {
+                "ID": str(oid), "API": message, "TEMPLATE": message})))
+        return len(matched)
+
+    def _queue(self, matched: list[tuple[int, HookSpec]], oid: int, body: Any) -> int:
+        if not matched:
+            return 0
+        template = _b64(body() if callable(body) else body)
+        for hid, spec in matched:
+            self._put(Job(hid, spec, expand(spec.arguments,
+                                                 {"ID": str(oid), "TEMPLATE": template})))
+        return len(matched)
+
+    def retry(self, hook_id: int, spec: HookSpec, arguments: str) -> None:
+        self._put(Job(hook_id, spec, arguments, retry=True))
+
+    # execution -----------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                # The change that queued the job may still be committing (it was queued
+                # from the commit itself): the write lock is free once it is done.
+                with self.cloud.db._write_lock:
+                    pass
+                self.run(job)
+            except Exception:
+                log.exception("hook %d failed to run", job.hook_id)
+
+    def run(self, job: Job) -> int:
+        """Run one job and record it; returns its exit code (-1: could not run/timed out)."""
+        spec = job.spec
+        stdin = spec.arguments_stdin.upper() in ("YES", "TRUE")
+        try:
+            argv = shlex.split(spec.command) + ([] if stdin else shlex.split(job.arguments))
+        except ValueError as e:
+            return self._record(job, "", f"bad COMMAND or ARGUMENTS: {e}", -1)
+        cwd = Path(self.cloud.config.data_dir)
+        try:
+            done = subprocess.run(argv, input=job.arguments.encode() if stdin else None,
+                                  stdin=None if stdin else subprocess.DEVNULL,
+                                  capture_output=True, timeout=spec.timeout,
+                                  cwd=cwd if cwd.is_dir() else None,
+                                  env={**os.environ, "NUBO_HOOK_ID": str(job.hook_id)})
+        except subprocess.TimeoutExpired as e:
+            return self._record(job, _clean(e.stdout),
+                                _clean(e.stderr) + f"\ntimed out after {spec.timeout} s", -1)
+        except OSError as e:
+            return self._record(job, "", f"cannot run {argv[0] if argv else ''}: {e}", -1)
+        if done.returncode != 0:
+            log.warning("hook %d exited with %d", job.hook_id, done.returncode)
+        return self._record(job, _clean(done.stdout), _clean(done.stderr), done.returncode)
+
+    def _record(self, job: Job, stdout: str, stderr: str, code: int) -> int:
+        now = self.cloud.now()
+        with self.cloud.db.write() as conn:
+            if conn.execute(select(hook_pool.c.oid)
+                            .where(hook_pool.c.oid == job.hook_id)).first() is None:
+                return code  # deleted while it ran
+            last = conn.execute(select(func.max(hook_log.c.exec_id))
+                                .where(hook_log.c.hook_id == job.hook_id)).scalar()
+            exec_id = 0 if last is None else last + 1
+            body = execution_record(job.hook_id, exec_id, now, job.arguments,
+                                    job.spec.command, stdout, stderr, code, job.retry)
+            conn.execute(insert(hook_log).values(hook_id=job.hook_id, exec_id=exec_id,
+                                                 timestamp=now, rc=code, body=body))
+            conn.execute(delete(hook_log).where(hook_log.c.hook_id == job.hook_id,
+                                                hook_log.c.exec_id <= exec_id - self.keep))
+        return code

@@ -1,0 +1,70 @@
+"""The fault-tolerance hook end to end: a host goes to ERROR (its probe fails), the HOST
+ERROR state hook runs ``python -m nubo.hooks.ft``, which recreates the host's VMs."""
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import uuid
+
+import pyone
+import pytest
+from lxml import etree
+
+from server import NuboServer
+from waits import ACTIVE, PENDING, RUNNING, wait_for, wait_state
+from xsd import raw_call
+
+ERROR = 3
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = NuboServer(tmp_path_factory.mktemp("hooks-ft") / "data",
+                   extra_config="host_monitoring_interval = 1\n").start()
+    yield s
+    assert s.stop() == 0
+
+
+def records(server, hook_id: int) -> list[etree._Element]:
+    xml = raw_call(server.endpoint, "one.hooklog.info", server.session, 0, 0, hook_id, 0)[1]
+    return etree.fromstring(xml.encode()).findall("HOOK_EXECUTION_RECORD")
+
+
+def test_a_host_in_error_gets_its_vms_recreated(server):
+    one = pyone.OneServer(server.endpoint, session=server.session)
+    hook = one.hook.allocate(
+        f'NAME = "host-error"\nTYPE = "state"\nRESOURCE = "HOST"\nSTATE = "ERROR"\n'
+        f'COMMAND = "{sys.executable} -m nubo.hooks.ft"\n'
+        f'ARGUMENTS = "$TEMPLATE --endpoint {server.endpoint}"\nTIMEOUT = 60')
+    host = one.host.allocate(uniq("ft-host"), "dummy", "dummy", -1)
+    wait_for("host monitored", lambda: one.host.info(host).STATE == 2)
+    vm_ids = [one.vm.allocate(f'NAME = "{uniq("ft")}"\nCPU = 0.1\nMEMORY = 32', False)
+              for _ in range(2)]
+    for vm_id in vm_ids:
+        one.vm.deploy(vm_id, host)
+        wait_state(one, vm_id, (ACTIVE, RUNNING))
+    one.host.update(host, 'DUMMY_FAIL = "MONITOR"', 1)
+    wait_for("host in ERROR", lambda: one.host.info(host).STATE == ERROR)
+    record = wait_for("the hook's execution", lambda: records(server, hook), timeout=30)[0]
+    result = record.find("EXECUTION_RESULT")
+    assert result.findtext("CODE") == "0", etree.tostring(record).decode()
+    for vm_id in vm_ids:
+        assert f"VM {vm_id}: recreated" in result.findtext("STDOUT")
+        vm = one.vm.info(vm_id)
+        assert vm.STATE == PENDING or (vm.STATE, vm.LCM_STATE) == (ACTIVE, 15)
+
+
+def test_the_ft_script_refuses_a_bad_template():
+    done = subprocess.run([sys.executable, "-m", "nubo.hooks.ft", "not-base64!"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    host = base64.b64encode(b"<HOST><ID>1</ID><VMS/></HOST>").decode()
+    done = subprocess.run([sys.executable, "-m", "nubo.hooks.ft", host, "--auth",
+                           "/nonexistent", "--endpoint", "http://127.0.0.1:9/RPC2"],
+                          capture_output=True, text=True, timeout=30, env={"HOME": "/nonexistent"})
+    assert done.returncode != 0
