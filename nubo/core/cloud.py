@@ -6,13 +6,16 @@ transactions the Cloud hands out.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from nubo.auth import passwords
 from nubo.auth.acl import AclRule
@@ -30,6 +33,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ONEADMIN_GROUP = 0
+
+#: How long (seconds) an authenticated session is reused without checking its secret
+#: again, as long as the user's row (its version) is unchanged.
+SESSION_TTL = 3.0
+_SESSION_CACHE_MAX = 4096
+
+_u = schema.user_pool
+_Q_USER_FULL = select(_u.c.oid, _u.c.version, _u.c.password_hash, _u.c.enabled,
+                      _u.c.body).where(_u.c.name == bindparam("name"))
+_Q_USER_STAMP = select(_u.c.oid, _u.c.version, _u.c.enabled).where(
+    _u.c.name == bindparam("name"))
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,10 @@ class Cloud:
         self._acl_lock = threading.Lock()
         self._acl_index: AclIndex | None = None
         self._acl_stamp: tuple = ()
+        # Authenticated sessions: HMAC of the session string (never the secret) ->
+        # (user oid, row version, token expiration or None, valid until, Session).
+        self._session_key = os.urandom(32)
+        self._sessions: dict[bytes, tuple[int, int, int | None, float, Session]] = {}
 
     def now(self) -> int:
         return int(self.clock())
@@ -90,27 +108,53 @@ class Cloud:
 
     # sessions ---------------------------------------------------------------
     def authenticate(self, session: str) -> Session:
-        """Check ``user:password`` or ``user:token``; the secret is never logged."""
+        """Check ``user:password`` or ``user:token``; the secret is never logged.
+
+        A session authenticated in the last few seconds is taken again without its
+        secret checked (one small query), as long as the user's row is unchanged:
+        every change of the user (enable, password, tokens, groups) bumps its version.
+        """
         name, sep, secret = session.partition(":")
         if not sep or not name:
             raise AuthenticationError("User couldn't be authenticated, aborting call.")
+        key = hmac.new(self._session_key, session.encode("utf-8", "surrogatepass"),
+                       hashlib.sha256).digest()
+        cached = self._sessions.get(key)
+        if cached is not None:
+            oid, version, expiration, until, sess = cached
+            if time.monotonic() < until and (expiration is None or expiration < 0
+                                             or expiration > self.now()):
+                with self.db.read() as conn:
+                    row = conn.execute(_Q_USER_STAMP, {"name": name}).first()
+                if row is None or not row.enabled:
+                    self._sessions.pop(key, None)
+                    raise AuthenticationError("User couldn't be authenticated, aborting call.")
+                if row.oid == oid and row.version == version:
+                    return sess
+            self._sessions.pop(key, None)
         with self.db.read() as conn:
-            row = conn.execute(
-                select(schema.user_pool.c.oid, schema.user_pool.c.password_hash,
-                       schema.user_pool.c.enabled, schema.user_pool.c.body)
-                .where(schema.user_pool.c.name == name)).first()
+            row = conn.execute(_Q_USER_FULL, {"name": name}).first()
             if row is None or not row.enabled:
                 raise AuthenticationError("User couldn't be authenticated, aborting call.")
-            egid = self._check_secret(conn, row.oid, name, secret, row.password_hash)
+            egid, expiration = self._check_secret(conn, row.oid, name, secret,
+                                                  row.password_hash)
         u = xmlobj.parse(self.pools.users.cls, row.body)
         gid = egid if egid is not None and egid >= 0 else u.gid
         groups = frozenset(u.groups) if egid is None or egid < 0 else frozenset({egid})
         gname = u.gname if gid == u.gid else self._group_name(gid)
-        return Session(Requester(uid=u.id, gid=gid, group_ids=groups), uname=u.name, gname=gname)
+        sess = Session(Requester(uid=u.id, gid=gid, group_ids=groups), uname=u.name,
+                       gname=gname)
+        if gid == u.gid:  # a group name read elsewhere may change without the user's row
+            if len(self._sessions) >= _SESSION_CACHE_MAX:
+                self._sessions.clear()
+            self._sessions[key] = (row.oid, row.version, expiration,
+                                   time.monotonic() + SESSION_TTL, sess)
+        return sess
 
     def _check_secret(self, conn: Connection, uid: int, name: str, secret: str,
-                      stored: str) -> int | None:
-        """Return None for a password login, or the token's effective group.
+                      stored: str) -> tuple[int | None, int | None]:
+        """Return (None, None) for a password login, or the token's effective group
+        and expiration.
 
         The token is looked up first: it is one indexed query, while a wrong
         password costs a full KDF run (failures are never cached).
@@ -120,9 +164,9 @@ class Cloud:
                            .where(schema.user_token.c.digest == digest,
                                   schema.user_token.c.uid == uid)).first()
         if tok is not None and (tok.expiration < 0 or tok.expiration > self.now()):
-            return tok.egid
+            return tok.egid, tok.expiration
         if stored and self.credentials.verify(name, secret, stored):
-            return None
+            return None, None
         raise AuthenticationError("User couldn't be authenticated, aborting call.")
 
     def _group_name(self, gid: int) -> str:

@@ -31,7 +31,6 @@ from nubo.drivers import DriverManager, DriverResult
 from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_event,
                             on_outcome)
 from nubo.model import xmlobj
-from nubo.model.infra import Host
 from nubo.store.schema import vm_operation, vm_pool
 
 log = logging.getLogger("nubo.lcm")
@@ -89,6 +88,7 @@ class LifeCycleManager:
                 decision = decide(loaded.view, action, **params)
                 if prepare is not None:
                     prepare(conn, loaded, decision)
+                    loaded.hosts.clear()  # it may have changed hosts (move_usage)
                 awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
                                  next_seq=self._next_seq(), ds_id=ds_id, tm_mad=tm_mad,
                                  uid=uid, gid=gid)
@@ -207,15 +207,14 @@ class LifeCycleManager:
         as committed), read in the committing transaction."""
         vm = loaded.vm
         payload = xmlobj.render(vm, "VM")
-        hosts: dict[int, Host] = {}
         out = []
         for op in decision.ops:
             if op.action in _NOT_SENT:
                 continue
             host = None
             if op.host is not None:
-                host = hosts.get(op.host) or self.cloud.pools.hosts.get(conn, op.host)
-                hosts[op.host] = host
+                host = loaded.hosts.get(op.host) or self.cloud.pools.hosts.get(conn, op.host)
+                loaded.hosts[op.host] = host
             driver = host.vm_mad if host else (vm.history[-1].vm_mad if vm.history else "")
             seq = awaited.seq if awaited and op.awaited and op.ref == awaited.ref else None
             out.append(Outbound(vm.id, driver, op, host.name if host else None, payload, seq))

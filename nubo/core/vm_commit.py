@@ -9,9 +9,9 @@ so the API actions, the driver answers and (later) monitoring share it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from nubo.core.pools import Pools
 from nubo.hooks import events as hook_events
@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 # Bookkeeping tasks of a decision this slice does not do yet (images, leases, VNC
 # ports, snapshots, hotplug state): logged so that their absence is visible.
 _DEFERRED_TASKS = frozenset({"release_resources", "drop_snapshots"})
+
+# The awaited-operation statements of every transition, built once.
+_Q_AWAITED = select(vm_operation).where(vm_operation.c.vm_id == bindparam("vm_id"))
+_Q_DROP_AWAITED = delete(vm_operation).where(vm_operation.c.vm_id == bindparam("b_vm_id"))
+_Q_ADD_AWAITED = insert(vm_operation)
 
 
 @dataclass(frozen=True)
@@ -48,21 +53,30 @@ class Loaded:
     vm: VirtualMachine
     view: VmView
     awaited: Awaited | None
+    #: The hosts read (and parsed) in this transaction, by id, reused by ``commit`` and
+    #: the life-cycle manager; whoever changes a host in the transaction by other means
+    #: must clear it.
+    hosts: dict[int, Host] = field(default_factory=dict)
 
 
 def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
     """The VM, its view (hosts counting it read from their VMS lists) and its awaited op."""
     vm = pools.vms.get(conn, vm_id)
-    row = conn.execute(select(vm_operation).where(vm_operation.c.vm_id == vm_id)).first()
+    row = conn.execute(_Q_AWAITED, {"vm_id": vm_id}).first()
     awaited = None if row is None else Awaited(OpRef(row.driver, row.action), row.host_id,
                                                 row.seq)
     hosts = set()
+    parsed: dict[int, Host] = {}
     for record in vm.history[-2:]:
-        host = pools.hosts.find(conn, record.hid)
+        host = parsed.get(record.hid)
+        if host is None:
+            host = pools.hosts.find(conn, record.hid)
+            if host is not None:
+                parsed[record.hid] = host
         if host is not None and vm_id in host.vms:
             hosts.add(record.hid)
     view = view_of(vm, hosts=frozenset(hosts), awaiting=awaited.ref if awaited else None)
-    return Loaded(vm, view, awaited)
+    return Loaded(vm, view, awaited, parsed)
 
 
 # ------------------------------------------------------------------------ history
@@ -278,7 +292,8 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
     vm = loaded.vm
     host_ids = {e.host for e in decision.history if isinstance(e, NewRecord) and e.host is not None}
     host_ids |= {e.host for e in decision.capacity}
-    hosts = {hid: pools.hosts.get(conn, hid) for hid in host_ids}
+    hosts = {hid: loaded.hosts.get(hid) or pools.hosts.get(conn, hid) for hid in host_ids}
+    loaded.hosts.update(hosts)
     for effect in decision.history:
         apply_history(vm, effect, now, hosts, ds_id, tm_mad, uid, gid)
     for cap in decision.capacity:
@@ -309,12 +324,12 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
 
 def _store_awaited(conn: Connection, vm: VirtualMachine, decision: Decision,
                    seq: int) -> Awaited | None:
-    conn.execute(delete(vm_operation).where(vm_operation.c.vm_id == vm.id))
+    conn.execute(_Q_DROP_AWAITED, {"b_vm_id": vm.id})
     if decision.awaiting is None:
         return None
     op = next((o for o in decision.ops if o.awaited and o.ref == decision.awaiting), None)
     host_id = op.host if op is not None and op.host is not None else -1
     awaited = Awaited(decision.awaiting, host_id, seq)
-    conn.execute(insert(vm_operation).values(vm_id=vm.id, seq=seq, driver=awaited.ref.driver,
-                                             action=awaited.ref.action, host_id=host_id))
+    conn.execute(_Q_ADD_AWAITED, {"vm_id": vm.id, "seq": seq, "driver": awaited.ref.driver,
+                                   "action": awaited.ref.action, "host_id": host_id})
     return awaited

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from nubo.errors import AllocateError, NoExistsError
@@ -33,6 +33,14 @@ class Pool(Generic[T]):
     noun: str  # as OpenNebula's messages name it: "virtual machine", "host"…
     columns: Callable[[T], dict[str, Any]]
     short: Callable[[T], str] | None = None
+
+    def __post_init__(self) -> None:
+        # The hot single-row statements, built once: building a select() and its
+        # cache key costs more than running it.
+        t = self.table
+        self._q_body = select(t.c.body).where(t.c.oid == bindparam("oid"))
+        self._q_update = (update(t).where(t.c.oid == bindparam("b_oid"))
+                          .values(version=t.c.version + 1))
 
     @property
     def tag(self) -> str:
@@ -68,8 +76,8 @@ class Pool(Generic[T]):
     def update(self, conn: Connection, obj: T) -> T:
         row = self._row(obj)
         oid = row.pop("oid")
-        result = conn.execute(update(self.table).where(self.table.c.oid == oid)
-                              .values(**row, version=self.table.c.version + 1))
+        row["b_oid"] = oid
+        result = conn.execute(self._q_update, row)
         if result.rowcount != 1:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
         return obj
@@ -79,7 +87,7 @@ class Pool(Generic[T]):
 
     # reads ----------------------------------------------------------------
     def body(self, conn: Connection, oid: int) -> str:
-        body = conn.execute(select(self.table.c.body).where(self.table.c.oid == oid)).scalar()
+        body = conn.execute(self._q_body, {"oid": oid}).scalar()
         if body is None:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
         return body
@@ -88,7 +96,7 @@ class Pool(Generic[T]):
         return xmlobj.parse(self.cls, self.body(conn, oid))
 
     def find(self, conn: Connection, oid: int) -> T | None:
-        body = conn.execute(select(self.table.c.body).where(self.table.c.oid == oid)).scalar()
+        body = conn.execute(self._q_body, {"oid": oid}).scalar()
         return None if body is None else xmlobj.parse(self.cls, body)
 
     def exists(self, conn: Connection, oid: int) -> bool:

@@ -59,8 +59,10 @@ def _check_password(password: str) -> None:
 
 def _store_password(call: Call, conn: Connection, user: User, password: str) -> None:
     call.cloud.credentials.invalidate_user(user.name)
+    # The version moves too: sessions authenticated with the old password are dropped.
     conn.execute(schema.user_pool.update().where(schema.user_pool.c.oid == user.id)
-                 .values(password_hash=passwords.hash_password(password)))
+                 .values(password_hash=passwords.hash_password(password),
+                         version=schema.user_pool.c.version + 1))
 
 
 def create_user(call: Call, conn: Connection, name: str, password: str, driver: str,
