@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from control_plane import Client, rss_mb  # noqa: E402
 from dbs import create_database, drop_database  # noqa: E402
-from server import NuboServer  # noqa: E402
+from server import NuboServer, child_pids  # noqa: E402
 
 ACTIVE, DONE = 3, 6
 RUNNING = 3
@@ -62,16 +62,6 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def children(pid: int) -> list[int]:
-    pids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            pids += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return pids
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -150,7 +140,7 @@ def phase(name: str, calls: Calls, server: NuboServer, bodies: list[bytes], stat
           lcm: int | None, total: int, timeout: float) -> dict[str, float]:
     """Send the calls, then poll until ``total`` VMs are in (state, lcm)."""
     pid = server.proc.pid
-    drivers = children(pid)
+    drivers = child_pids(pid)
     cpu0, dcpu0 = cpu_seconds(pid), cpu_of(drivers)
     t0 = time.perf_counter()
     done_sending: list[float] = []

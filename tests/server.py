@@ -10,6 +10,17 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (nubo serve's driver processes), from /proc."""
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
 _LISTENING = re.compile(r"nubo listening on (http://\S+)")
 
 

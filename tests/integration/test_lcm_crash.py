@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyone
 
-from server import NuboServer
+from server import NuboServer, child_pids
 from waits import ACTIVE, DONE, PENDING, RUNNING, wait_for
 
 HOSTS, VMS = 10, 100
@@ -27,16 +27,6 @@ CPU, MEMORY = 1, 128  # HOST_SHARE counts 100 CPU and 131072 KB per VM
 TRANSIENT = {1, 2}
 #: Failure states a deploy may end in (PROLOG_FAILURE, BOOT_FAILURE).
 FAILED = {36, 39}
-
-
-def _driver_pids(pid: int) -> list[int]:
-    pids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            pids += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return pids
 
 
 def _alive(pid: int) -> bool:
@@ -70,7 +60,7 @@ def test_sigkill_during_a_deploy_burst_loses_and_duplicates_nothing(tmp_path, mo
         vms = [one.vm.allocate(f'NAME = "crash-{i}"\nCPU = {CPU}\nMEMORY = {MEMORY}', False)
                for i in range(VMS)]
         assert server.proc is not None
-        drivers = _driver_pids(server.proc.pid)
+        drivers = child_pids(server.proc.pid)
         answered: list[int] = []
         half = threading.Event()
         local = threading.local()
