@@ -229,14 +229,18 @@ def _delete_marked(name: str, flag: str):
         doomed = _marked(vm, name, flag)
         if name == "NIC":
             _free_nic_leases(conn, pools, vm, doomed)
+        elif name == "DISK":
+            from nubo.core import vm_resources
+            for disk in doomed:
+                vm_resources.release_image(conn, pools, vm.id, disk)
         _drop_vectors(vm, name, doomed)
     return task
 
 
 def _release_resources(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-    """free_vm_resources: every lease the VM holds (images, VNC ports: not kept yet)."""
-    from nubo.core import leases
-    leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+    """free_vm_resources: every lease and image the VM holds (VNC ports: not kept yet)."""
+    from nubo.core import vm_resources
+    vm_resources.release(conn, pools, vm)
 
 
 def _revert_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:

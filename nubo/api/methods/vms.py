@@ -22,6 +22,7 @@ from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
+from nubo.core import vm_resources
 from nubo.errors import ApiError
 from nubo.model.vm import ANY_STATE, CLONING_FAILURE, DONE, NOT_DONE
 from nubo.model.vm_search import matches, parse_query
@@ -78,6 +79,7 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
     problem = allocation_problem(vm.name)
     if problem:
         raise VmTemplateError(problem)
+    vm_resources.acquire(conn, pools, vm, session.uid)
     pools.vms.insert(conn, vm)
     return oid
 
