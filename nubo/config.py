@@ -48,6 +48,9 @@ class Config:
     # The front-end's name in transfer scripts (where images are copied from); empty:
     # this machine's host name.
     frontend_name: str = ""
+    # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
+    # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.
+    sched_timezone: str = ""
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from nubo.core.pools import Pools
+from nubo.core.vmgroups import leave_vm_group
 from nubo.errors import NoExistsError
 from nubo.hooks import events as hook_events
 from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, Release,
@@ -326,6 +327,7 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
             vm.deploy_id = chosen
     if decision.state == VmState.DONE and vm.etime == 0:
         vm.etime = now
+        leave_vm_group(conn, pools, vm)  # vmgroup: a finished VM leaves its role
     loaded.body = pools.vms.store(conn, vm)
     hook_events.vm_committed(conn, vm, loaded.view)  # state hooks run once this commits
     return _store_awaited(conn, vm, decision, next_seq)
