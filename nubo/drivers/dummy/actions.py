@@ -117,9 +117,11 @@ class DummyDriver:
         vm = self.state.find(req.oid, None)
         if vm is None:
             return False, f"VM {req.oid} is not running"
-        if req.host is None:
-            return False, "MIGRATE needs the destination host"
-        self.state.place(vm.oid, req.host, vm.cpu, vm.memory, vm.deploy_id)
+        # Sent to the source host (HOST); the destination is the VM's newest record.
+        destination = doc.last("HISTORY_RECORDS/HISTORY/HOSTNAME")
+        if not destination:
+            return False, "MIGRATE needs the destination host (the VM's last HISTORY)"
+        self.state.place(vm.oid, destination, vm.cpu, vm.memory, vm.deploy_id)
         return True, ""
 
     def _vmm_poll(self, req: Request, doc: Doc) -> Outcome:
