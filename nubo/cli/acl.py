@@ -49,5 +49,5 @@ NOUN = Noun("acl", "ACL rules", ACL, (
          '{cmd} create "@1 VM+IMAGE/* CREATE"', _create,
          (arg("rule", nargs="+", metavar="RULE",
               help='the rule, e.g. "#5 HOST+VM/@12 USE+MANAGE #0"'),)),
-    list_verb(ACL, COLUMNS), delete_verb(ACL),
+    list_verb(ACL, COLUMNS), delete_verb(ACL, method="delrule"),
 ), classic="oneacl")

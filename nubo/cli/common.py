@@ -204,11 +204,11 @@ def chmod_verb(kind: Kind, recursive: bool = False) -> Verb:
                 (refs(f"{kind.label}s"), arg("mode", help="octal, e.g. 640"), *more))
 
 
-def delete_verb(kind: Kind, *extra: tuple[str, str]) -> Verb:
+def delete_verb(kind: Kind, *extra: tuple[str, str], method: str = "delete") -> Verb:
     """``delete RANGE``; ``extra`` are (flag, help) booleans passed on to one.*.delete."""
     def call(ctx: Context, a: argparse.Namespace, oid: int) -> None:
         values = [getattr(a, f.lstrip("-").replace("-", "_")) for f, _ in extra]
-        ctx.conn.call(kind.method("delete"), oid, *values)
+        ctx.conn.call(kind.method(method), oid, *values)
         ctx.note(f"{kind.label} {oid}: deleted")
     return Verb("delete", f"delete {kind.label}s", "{cmd} delete 3,5-7", each(kind, call),
                 (refs(f"{kind.label}s"), *(flag(f, help=h) for f, h in extra)))

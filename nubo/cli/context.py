@@ -25,8 +25,9 @@ class Context:
     @cached_property
     def conn(self) -> Connection:
         a = self.args
-        return Connection(settings_from(getattr(a, "endpoint", None), getattr(a, "user", None),
-                                        getattr(a, "password", None)))
+        return Connection(settings_from(getattr(a, "conn_endpoint", None),
+                                        getattr(a, "conn_user", None),
+                                        getattr(a, "conn_password", None)))
 
     @cached_property
     def resolve(self) -> Resolver:

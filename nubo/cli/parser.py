@@ -14,10 +14,13 @@ def connection_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     """--endpoint, --user, --password, --verbose; on a verb, given only when typed."""
     d = {"default": argparse.SUPPRESS} if suppress else {}
     g = p.add_argument_group("connection")
-    g.add_argument("--endpoint", metavar="URL", help="XML-RPC endpoint (default: $ONE_XMLRPC "
-                   "or http://localhost:2633/RPC2)", **d)
-    g.add_argument("--user", help="user name (default: from $ONE_AUTH, ~/.one/one_auth)", **d)
-    g.add_argument("--password", help="the user's password or login token", **d)
+    # dests of their own: verbs have arguments called user and password (oneuser passwd)
+    g.add_argument("--endpoint", dest="conn_endpoint", metavar="URL", help="XML-RPC endpoint "
+                   "(default: $ONE_XMLRPC or http://localhost:2633/RPC2)", **d)
+    g.add_argument("--user", dest="conn_user", metavar="USER",
+                   help="user name (default: from $ONE_AUTH, ~/.one/one_auth)", **d)
+    g.add_argument("--password", dest="conn_password", metavar="PASSWORD",
+                   help="the user's password or login token", **d)
     taken = "-v" in p._option_string_actions  # onehost create -v is --vm, as OpenNebula's
     g.add_argument(*(["--verbose"] if taken else ["-v", "--verbose"]), action="store_true",
                    help="say what was done, on stderr", **d)
