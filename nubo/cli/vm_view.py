@@ -50,7 +50,8 @@ def host(el: Element) -> str:
 
 
 def _kb(path: str, unit: str = "K"):
-    return lambda e: units.size(text(e, path, "0") or "0", unit)
+    """A size column: '-' where the size is not known (yet)."""
+    return lambda e: units.size(text(e, path), unit)
 
 
 def _num(path: str):
