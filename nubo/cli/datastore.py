@@ -29,7 +29,7 @@ def _pick(names: tuple[str, ...], el: Element, path: str) -> str:
 
 def _mb(name: str, path: str) -> Column:
     return Column(name, lambda e: units.size(text(e, path, "0") or "0", "M"),
-                  key=lambda e: float(text(e, path, "0") or 0), right=True)
+                  key=lambda e: float(text(e, path, "0") or 0) * 1024, right=True)
 
 
 COLUMNS = (

@@ -38,7 +38,7 @@ def _pick(names: tuple[str, ...], el: Element, path: str) -> str:
 COLUMNS = (
     ID, USER, GROUP, NAME, Column("DATASTORE", lambda e: text(e, "DATASTORE"), shrink=True),
     Column("SIZE", lambda e: units.size(text(e, "SIZE", "0") or "0", "M"),
-           key=lambda e: float(text(e, "SIZE", "0") or 0), right=True),
+           key=lambda e: float(text(e, "SIZE", "0") or 0) * 1024, right=True),
     Column("TYPE", lambda e: _pick(SHORT_TYPES, e, "TYPE")),
     Column("PER", lambda e: "Yes" if text(e, "PERSISTENT") == "1" else "No"),
     Column("STAT", lambda e: _pick(SHORT, e, "STATE"), colour=state_colour),

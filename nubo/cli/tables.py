@@ -31,7 +31,8 @@ ELLIPSIS = "…"
 class Column:
     """One column: its header, its cell text and the value it sorts and compares by.
 
-    ``key`` defaults to the cell text (a number when it is one); ``shrink``
+    ``key`` defaults to the cell text (a number when it is one); sizes key in KB, so
+    that ``--filter MEM>1G`` compares like with like; ``shrink``
     columns are cut to fit the terminal; ``hidden`` ones only show with --list.
     """
 

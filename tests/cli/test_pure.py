@@ -46,7 +46,7 @@ def _pool(*rows: tuple[int, str, str]) -> list[etree._Element]:
 
 
 MEM = Column("MEM", lambda e: units.size(e.findtext("MEM") or "0", "M"),
-             key=lambda e: float(e.findtext("MEM") or 0), right=True)
+             key=lambda e: float(e.findtext("MEM") or 0) * 1024, right=True)
 COLS = (ID, NAME, MEM)
 ROWS = _pool((0, "web-1", "512"), (1, "database-primary", "4096"), (2, "db", "1024"))
 
