@@ -206,14 +206,14 @@ class LifeCycleManager:
         """The decision's operations with their driver, host name and payload (the VM
         as committed), read in the committing transaction."""
         vm = loaded.vm
-        payload = xmlobj.render(vm, "VM")
+        payload = loaded.body if loaded.body is not None else xmlobj.render(vm, "VM")
         out = []
         for op in decision.ops:
             if op.action in _NOT_SENT:
                 continue
             host = None
             if op.host is not None:
-                host = loaded.hosts.get(op.host) or self.cloud.pools.hosts.get(conn, op.host)
+                host = loaded.hosts.get(op.host) or self.cloud.pools.hosts.take(conn, op.host)
                 loaded.hosts[op.host] = host
             driver = host.vm_mad if host else (vm.history[-1].vm_mad if vm.history else "")
             seq = awaited.seq if awaited and op.awaited and op.ref == awaited.ref else None

@@ -15,6 +15,7 @@ from sqlalchemy.sql import ColumnElement
 from nubo.errors import AllocateError, NoExistsError
 from nubo.model import xmlobj
 from nubo.store.schema import pool_control
+from nubo.store.write_cache import WriteCache
 
 T = TypeVar("T")
 
@@ -33,12 +34,15 @@ class Pool(Generic[T]):
     noun: str  # as OpenNebula's messages name it: "virtual machine", "host"…
     columns: Callable[[T], dict[str, Any]]
     short: Callable[[T], str] | None = None
+    #: Parsed objects kept by the writer (see nubo.store.write_cache); None: parse each time.
+    write_cache: WriteCache[T] | None = None
 
     def __post_init__(self) -> None:
         # The hot single-row statements, built once: building a select() and its
         # cache key costs more than running it.
         t = self.table
         self._q_body = select(t.c.body).where(t.c.oid == bindparam("oid"))
+        self._q_versioned = select(t.c.version, t.c.body).where(t.c.oid == bindparam("oid"))
         self._q_update = (update(t).where(t.c.oid == bindparam("b_oid"))
                           .values(version=t.c.version + 1))
 
@@ -74,16 +78,25 @@ class Pool(Generic[T]):
         return obj
 
     def update(self, conn: Connection, obj: T) -> T:
+        self.store(conn, obj)
+        return obj
+
+    def store(self, conn: Connection, obj: T) -> str:
+        """``update``, returning the body it wrote (the driver payload of a VM)."""
         row = self._row(obj)
         oid = row.pop("oid")
         row["b_oid"] = oid
         result = conn.execute(self._q_update, row)
         if result.rowcount != 1:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
-        return obj
+        if self.write_cache is not None:
+            self.write_cache.stored(conn, oid, obj)
+        return row["body"]
 
     def delete(self, conn: Connection, oid: int) -> None:
         conn.execute(delete(self.table).where(self.table.c.oid == oid))
+        if self.write_cache is not None:
+            self.write_cache.forget(oid)
 
     # reads ----------------------------------------------------------------
     def body(self, conn: Connection, oid: int) -> str:
@@ -98,6 +111,17 @@ class Pool(Generic[T]):
     def find(self, conn: Connection, oid: int) -> T | None:
         body = conn.execute(self._q_body, {"oid": oid}).scalar()
         return None if body is None else xmlobj.parse(self.cls, body)
+
+    def take(self, conn: Connection, oid: int) -> T | None:
+        """``find`` for a write transaction that may change the object (and then stores
+        it with ``update``): served from the write cache when the row is unchanged."""
+        if self.write_cache is None:
+            return self.find(conn, oid)
+        row = conn.execute(self._q_versioned, {"oid": oid}).first()
+        if row is None:
+            return None
+        return self.write_cache.take(conn, oid, row.version,
+                                     lambda: xmlobj.parse(self.cls, row.body))
 
     def exists(self, conn: Connection, oid: int) -> bool:
         return conn.execute(select(self.table.c.oid).where(self.table.c.oid == oid)).first() \
