@@ -44,10 +44,10 @@ def _create(ctx: Context, a: argparse.Namespace) -> None:
     ctx.created(ctx.conn.call("one.acl.addrule", *parts))
 
 
-NOUN = Noun("acl", "ACL rules", ACL, (
+NOUN = Noun("acl", ACL, (
     Verb("create", "add an ACL rule: USER RESOURCES/ID RIGHTS [ZONE]",
          '{cmd} create "@1 VM+IMAGE/* CREATE"', _create,
          (arg("rule", nargs="+", metavar="RULE",
               help='the rule, e.g. "#5 HOST+VM/@12 USE+MANAGE #0"'),)),
     list_verb(ACL, COLUMNS), delete_verb(ACL, method="delrule"),
-), classic="oneacl")
+))

@@ -51,7 +51,7 @@ def member(verb: str, member: Kind, what: str) -> Verb:
                                            help=f"the {member.label}: id or name")))
 
 
-NOUN = Noun("cluster", "clusters", CLUSTER, (
+NOUN = Noun("cluster", CLUSTER, (
     Verb("create", "create a cluster", "{cmd} create production", _create,
          (arg("name", help="the cluster's name"),)),
     list_verb(CLUSTER, COLUMNS), show_verb(CLUSTER, sections),
@@ -59,4 +59,4 @@ NOUN = Noun("cluster", "clusters", CLUSTER, (
     member("addhost", HOST, "host"), member("delhost", HOST, "host"),
     member("adddatastore", DATASTORE, "datastore"), member("deldatastore", DATASTORE, "datastore"),
     member("addvnet", VNET, "vnet"), member("delvnet", VNET, "vnet"),
-), classic="onecluster")
+))

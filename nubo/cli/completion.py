@@ -35,10 +35,11 @@ def _options(p: argparse.ArgumentParser) -> str:
 def tree() -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str], dict[str, str]]:
     """(noun -> help, noun -> {verb: help}, "noun verb" -> options, classic -> noun)."""
     from nubo.cli.main import _extra_verbs
-    from nubo.cli.nouns import NOUNS
+    from nubo.cli.nouns import all_nouns
     from nubo.cli.parser import top_parser
-    top = top_parser(NOUNS, _extra_verbs())
-    nouns, verbs, opts = _helps(top), {}, {}
+    nouns = all_nouns()
+    top = top_parser(nouns, _extra_verbs())
+    helps, verbs, opts = _helps(top), {}, {}
     for name, p in _subcommands(top).items():
         subs = _subcommands(p)
         if subs:
@@ -47,7 +48,7 @@ def tree() -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str], d
                 opts[f"{name} {verb}"] = _options(vp)
         else:
             opts[name] = _options(p)
-    return nouns, verbs, opts, {n.classic: n.name for n in NOUNS if n.classic}
+    return helps, verbs, opts, {n.classic: n.name for n in nouns if n.classic}
 
 
 def _q(text: str) -> str:

@@ -8,10 +8,9 @@ from nubo.cli.common import (create_from_file, delete_verb, list_verb, owned, sh
                              update_verb)
 from nubo.cli.kinds import DATASTORE
 from nubo.cli.show import GROUP, ID, NAME, USER, Section, col, owner_rows, permissions, \
-    template, text
+    state_colour, template, text
 from nubo.cli.tables import Column
 from nubo.cli.verbs import Noun
-from nubo.cli.vm_view import state_colour
 
 Element = etree._Element
 
@@ -62,10 +61,10 @@ def sections(el: Element) -> list[Section]:
     ]
 
 
-NOUN = Noun("datastore", "datastores", DATASTORE, (
+NOUN = Noun("datastore", DATASTORE, (
     create_from_file(DATASTORE, cluster=True, example="{cmd} create ds.tmpl -c production"),
     list_verb(DATASTORE, COLUMNS), show_verb(DATASTORE, sections),
     update_verb(DATASTORE), *owned(DATASTORE), delete_verb(DATASTORE),
     simple(DATASTORE, "enable", "enable datastores", "enable", True),
     simple(DATASTORE, "disable", "disable datastores: no new images or VMs", "enable", False),
-), classic="onedatastore")
+))

@@ -45,9 +45,9 @@ def _admin(verb: str) -> Verb:
                 (ref("id", "group"), arg("user", help="the user: id or name")))
 
 
-NOUN = Noun("group", "groups", GROUP, (
+NOUN = Noun("group", GROUP, (
     Verb("create", "create a group", "{cmd} create developers", _create,
          (arg("name", help="the group's name"),)),
     list_verb(GROUP, COLUMNS), show_verb(GROUP, sections), update_verb(GROUP),
     delete_verb(GROUP), _admin("addadmin"), _admin("deladmin"),
-), classic="onegroup")
+))

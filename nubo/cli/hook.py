@@ -36,11 +36,11 @@ def _retry(ctx: Context, a: argparse.Namespace) -> None:
     ctx.conn.call("one.hook.retry", ctx.resolve.one(HOOK, a.id), a.execution)
 
 
-NOUN = Noun("hook", "hooks", HOOK, (
+NOUN = Noun("hook", HOOK, (
     create_from_file(HOOK, example="{cmd} create on-running.hook"),
     list_verb(HOOK, COLUMNS), show_verb(HOOK, sections), update_verb(HOOK),
     rename_verb(HOOK), delete_verb(HOOK), *lock_verbs(HOOK),
     Verb("retry", "run a hook execution again", "{cmd} retry 0 3", _retry,
          (ref("id", "hook"), arg("execution", type=int, metavar="EXECUTION_ID",
                                  help="the execution to retry"))),
-), classic="onehook")
+))

@@ -11,10 +11,9 @@ from nubo.cli.common import (delete_verb, list_verb, rename_verb, show_verb, sim
 from nubo.cli.context import Context
 from nubo.cli.errors import CliError
 from nubo.cli.kinds import CLUSTER, HOST
-from nubo.cli.show import ID, NAME, Section, col, template, text
+from nubo.cli.show import ID, NAME, Section, col, state_colour, template, text
 from nubo.cli.tables import Column
 from nubo.cli.verbs import Noun, Verb, arg, refs
-from nubo.cli.vm_view import state_colour
 
 Element = etree._Element
 
@@ -101,7 +100,7 @@ def _flush(ctx: Context, a: argparse.Namespace) -> None:
         raise CliError(f"{failed} VMs could not be rescheduled")
 
 
-NOUN = Noun("host", "hosts (hypervisors)", HOST, (
+NOUN = Noun("host", HOST, (
     Verb("create", "add a host, with its information and virtualization drivers",
          "{cmd} create host-3 --im dummy --vm dummy -c production", _create,
          (arg("name", help="the host's name (its hostname)"),
@@ -117,4 +116,4 @@ NOUN = Noun("host", "hosts (hypervisors)", HOST, (
     simple(HOST, "offline", "take hosts offline: no VMs, no monitoring", "status", 2),
     Verb("flush", "disable hosts and reschedule their VMs elsewhere", "{cmd} flush host-3",
          _flush, (refs("hosts"),)),
-), classic="onehost")
+))

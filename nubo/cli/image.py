@@ -12,11 +12,10 @@ from nubo.cli.common import (delete_verb, list_verb, lock_verbs, owned, read_fil
 from nubo.cli.context import Context
 from nubo.cli.errors import UsageError
 from nubo.cli.kinds import DATASTORE, IMAGE
-from nubo.cli.show import GROUP, ID, NAME, USER, Section, owner_rows, permissions, template, \
-    text
+from nubo.cli.show import GROUP, ID, NAME, USER, Section, owner_rows, permissions, state_colour, \
+    template, text
 from nubo.cli.tables import Column
 from nubo.cli.verbs import Noun, Verb, arg, flag, ref
-from nubo.cli.vm_view import state_colour
 
 Element = etree._Element
 
@@ -88,7 +87,7 @@ def _chtype(ctx: Context, a: argparse.Namespace) -> None:
     ctx.conn.call("one.image.chtype", ctx.resolve.one(IMAGE, a.id), a.type.upper())
 
 
-NOUN = Noun("image", "disk images", IMAGE, (
+NOUN = Noun("image", IMAGE, (
     Verb("create", "register an image in a datastore",
          "{cmd} create --name data --type DATABLOCK --size 10G -d default", _create,
          (FILE, arg("-d", "--datastore", required=True, help="the image datastore (id or name)"),
@@ -113,4 +112,4 @@ NOUN = Noun("image", "disk images", IMAGE, (
           arg("-d", "--datastore", help="the datastore of the copy (default: the same)"))),
     Verb("chtype", "change an image's type", "{cmd} chtype 3 DATABLOCK", _chtype,
          (ref("id", "image"), arg("type", type=str.upper, choices=TYPES, help="the new type"))),
-), classic="oneimage")
+))

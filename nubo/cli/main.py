@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nubo.cli.context import Context
 from nubo.cli.errors import USAGE, CliError
-from nubo.cli.nouns import NOUNS, by_classic
+from nubo.cli.nouns import REGISTRY, by_classic, entry
 from nubo.cli.parser import classic_parser, top_parser
 from nubo.cli.verbs import Verb, arg
 
@@ -63,8 +63,25 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None, prog: str,
         return 0
 
 
+_VALUED = frozenset({"--endpoint", "--user", "--password"})
+
+
+def chosen_noun(argv: list[str]) -> str | None:
+    """The noun of a command line (the first word that is not an option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run(top_parser(NOUNS, _extra_verbs()), argv, "nubo")
+    argv = sys.argv[1:] if argv is None else argv
+    found = entry(chosen_noun(argv) or "")
+    nouns = [e.load() if e is found else e for e in REGISTRY]
+    return run(top_parser(nouns, _extra_verbs()), argv, "nubo")
 
 
 def classic(argv: list[str] | None = None, name: str | None = None) -> int:

@@ -5,6 +5,7 @@ import argparse
 from collections.abc import Sequence
 
 from nubo.cli.formats import FORMATS
+from nubo.cli.nouns import Entry
 from nubo.cli.verbs import Noun, Verb
 
 _FMT = argparse.RawDescriptionHelpFormatter
@@ -103,7 +104,8 @@ def classic_parser(noun: Noun) -> argparse.ArgumentParser:
     return p
 
 
-def top_parser(nouns: Sequence[Noun], extra: Sequence[Verb]) -> argparse.ArgumentParser:
+def top_parser(nouns: Sequence[Noun | Entry], extra: Sequence[Verb]) -> argparse.ArgumentParser:
+    """``nouns`` loaded (with their verbs) or registry entries (listed, verbs not built)."""
     p = argparse.ArgumentParser(
         prog="nubo", formatter_class=_FMT,
         description="nubo, a virtual infrastructure manager with an OpenNebula-compatible "
@@ -115,7 +117,10 @@ def top_parser(nouns: Sequence[Noun], extra: Sequence[Verb]) -> argparse.Argumen
     connection_options(p, suppress=False)
     sub = p.add_subparsers(dest="noun_name", required=True, metavar="COMMAND")
     for noun in nouns:
-        add_noun(sub, noun, f"nubo {noun.name}")
+        if isinstance(noun, Noun):
+            add_noun(sub, noun, f"nubo {noun.name}")
+        else:
+            sub.add_parser(noun.name, help=noun.help)
     for verb in extra:
         add_verb(sub, verb, "nubo")
     return p

@@ -44,6 +44,19 @@ def render(sections: Sequence[Section], colour: bool = False) -> str:
     return "\n".join(blocks)
 
 
+def state_colour(short: str) -> str | None:
+    """The colour of a short state name in any table (VMs, hosts, images, datastores)."""
+    if short in ("runn", "on", "rdy", "used"):
+        return "green"
+    if short in ("fail", "unkn", "err", "retry"):
+        return "red"
+    if short in ("done", "off", "dsbl", "disa"):
+        return "dim"
+    if short in ("pend", "hold", "poff", "susp", "stop", "unde", "init"):
+        return None
+    return "yellow"
+
+
 def text(el: Element, path: str, default: str = "") -> str:
     value = el.findtext(path)
     return default if value is None else value

@@ -55,7 +55,7 @@ def _clone(ctx: Context, a: argparse.Namespace) -> None:
 
 RECURSIVE = ("--recursive", "also its images")
 
-NOUN = Noun("template", "VM templates", TEMPLATE, (
+NOUN = Noun("template", TEMPLATE, (
     Verb("create", "create a template from a file and/or options",
          "{cmd} create --name small --cpu 1 --memory 512M --disk ubuntu", _create,
          (build.FILE, *build.VM_OPTIONS)),
@@ -72,4 +72,4 @@ NOUN = Noun("template", "VM templates", TEMPLATE, (
     Verb("clone", "copy a template", "{cmd} clone small small-copy", _clone,
          (ref("id", "template"), arg("name", help="the copy's name"),
           flag("--recursive", help="also copy its images"))),
-), classic="onetemplate")
+))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from nubo.cli import host as host_view, vm_view
 from nubo.cli.context import Context
 from nubo.cli.kinds import HOST, VM
 from nubo.cli.live import watch
@@ -12,6 +11,7 @@ from nubo.cli.verbs import Verb, arg
 
 
 def _frame(ctx: Context) -> str:
+    from nubo.cli import host as host_view, vm_view  # only when top runs: start-up stays quick
     opts = TableOptions(width=ctx.width, colour=ctx.colour)
     hosts = ctx.conn.xml(HOST.pool, *HOST.pool_args).findall(HOST.tag)
     vms = ctx.conn.xml(VM.pool, *VM.pool_args).findall(VM.tag)

@@ -66,7 +66,7 @@ def _group_verb(name: str, help: str, method: str) -> Verb:  # noqa: A002
                 (ref("id", "user"), arg("group", help="the group: id or name")))
 
 
-NOUN = Noun("user", "users", USER, (
+NOUN = Noun("user", USER, (
     Verb("create", "create a user", "{cmd} create alice s3cret --group users", _create,
          (arg("name", help="the user name"), arg("password", help="the password"),
           arg("--driver", default="core", help="authentication driver (default core)"),
@@ -90,5 +90,5 @@ NOUN = Noun("user", "users", USER, (
     _group_verb("delgroup", "remove a user from a secondary group", "delgroup"),
     simple(USER, "enable", "enable users", "enable", True),
     simple(USER, "disable", "disable users: they cannot log in", "enable", False),
-), classic="oneuser")
+))
 

@@ -55,11 +55,13 @@ class Verb:
 
 @dataclass(frozen=True)
 class Noun:
+    """An object family's verbs; ``help`` and ``classic`` (onevm) come from nouns.REGISTRY."""
+
     name: str
-    help: str
     kind: Kind | None
     verbs: tuple[Verb, ...]
-    classic: str = ""  # OpenNebula's command for this family (onevm), if it has one
+    help: str = ""
+    classic: str = ""
 
     def verb(self, name: str) -> Verb:
         return next(v for v in self.verbs if v.name == name or name in v.aliases)

@@ -152,7 +152,7 @@ ENFORCE = flag("--enforce", help="refuse if the host lacks the capacity")
 _HOST = arg("host", metavar="HOST", help="the host: id or name")
 _DS = arg("datastore", nargs="?", metavar="DATASTORE", help="the system datastore (id or name)")
 
-NOUN = Noun("vm", "virtual machines", VM, (
+NOUN = Noun("vm", VM, (
     Verb("create", "create VMs from a template file and/or options",
          "{cmd} create --name web-1 --cpu 1 --memory 512M --disk ubuntu --nic private",
          _create, (build.FILE, *build.VM_OPTIONS, build.HOLD,
@@ -223,4 +223,4 @@ NOUN = Noun("vm", "virtual machines", VM, (
          (VMS, arg("state", metavar="STATE", help="e.g. runn, poff, done, RUNNING"),
           arg("--timeout", type=float, default=300, metavar="SECONDS",
               help="give up after this long (default 300)"))),
-), classic="onevm")
+))

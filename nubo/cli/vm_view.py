@@ -4,8 +4,8 @@ from __future__ import annotations
 from lxml import etree
 
 from nubo.cli import units
-from nubo.cli.show import GROUP, ID, NAME, USER, Section, col, owner_rows, permissions, table, \
-    template, text
+from nubo.cli.show import GROUP, ID, NAME, USER, Section, col, owner_rows, permissions, \
+    state_colour, table, template, text
 from nubo.cli.tables import Column
 from nubo.lifecycle.states import (HISTORY_ACTIONS, PLACED_STATES, LcmState, VmState, short_name,
                                    state_str)
@@ -25,18 +25,6 @@ def long_state(el: Element) -> str:
         return state_str(int(text(el, "STATE", "0")), int(text(el, "LCM_STATE", "0")))
     except ValueError:
         return "?"
-
-
-def state_colour(short: str) -> str | None:
-    if short in ("runn", "on", "rdy", "used"):
-        return "green"
-    if short in ("fail", "unkn", "err", "retry"):
-        return "red"
-    if short in ("done", "off", "dsbl", "disa"):
-        return "dim"
-    if short in ("pend", "hold", "poff", "susp", "stop", "unde", "init"):
-        return None
-    return "yellow"
 
 
 def host(el: Element) -> str:

@@ -28,8 +28,8 @@ def sections(el: Element) -> list[Section]:
             template(el, "TEMPLATE", "TEMPLATE CONTENTS")]
 
 
-NOUN = Noun("vmgroup", "VM groups", VMGROUP, (
+NOUN = Noun("vmgroup", VMGROUP, (
     create_from_file(VMGROUP, example="{cmd} create web-tier.vmgroup"),
     list_verb(VMGROUP, COLUMNS), show_verb(VMGROUP, sections), update_verb(VMGROUP),
     *owned(VMGROUP), delete_verb(VMGROUP), *lock_verbs(VMGROUP),
-), classic="onevmgroup")
+))

@@ -109,7 +109,7 @@ def _reserve(ctx: Context, a: argparse.Namespace) -> None:
     ctx.created(ctx.conn.call("one.vn.reserve", ctx.resolve.one(VNET, a.id), "\n".join(parts)))
 
 
-NOUN = Noun("vnet", "virtual networks", VNET, (
+NOUN = Noun("vnet", VNET, (
     create_from_file(VNET, cluster=True, example="{cmd} create private.net -c production"),
     list_verb(VNET, COLUMNS), show_verb(VNET, sections),
     update_verb(VNET), *owned(VNET), delete_verb(VNET), *lock_verbs(VNET),
@@ -132,4 +132,4 @@ NOUN = Noun("vnet", "virtual networks", VNET, (
           arg("-a", "--address-range", type=int, metavar="AR_ID", help="from this range"),
           arg("--addr", metavar="IP", help="starting at this address"),
           arg("--vnet", help="add to this existing reservation"))),
-), classic="onevnet")
+))

@@ -53,12 +53,12 @@ def test_api_errors_are_exit_1_on_stderr(cli: Cli) -> None:
 
 
 def test_help_everywhere_with_an_example(cli: Cli) -> None:
-    from nubo.cli.nouns import NOUNS
+    from nubo.cli.nouns import all_nouns
     top = cli("--help").stdout
-    for noun in NOUNS:
+    for noun in all_nouns():
         assert noun.name in top
     # Every verb's help, in one process per noun (the help is built from the same tables).
-    for noun in NOUNS:
+    for noun in all_nouns():
         out = cli(noun.name, "--help").stdout
         assert "example:" in out
         for verb in noun.verbs:
@@ -77,8 +77,8 @@ def test_every_verb_has_help_and_an_example() -> None:
     import pytest
 
     from nubo.cli.main import main
-    from nubo.cli.nouns import NOUNS
-    for noun in NOUNS:
+    from nubo.cli.nouns import all_nouns
+    for noun in all_nouns():
         for verb in noun.verbs:
             buf = io.StringIO()
             with contextlib.redirect_stdout(buf), pytest.raises(SystemExit) as done:
