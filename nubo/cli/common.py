@@ -48,11 +48,36 @@ def emit_object(ctx: Context, args: argparse.Namespace, el: Element,
         ctx.out(show.render(sections(el), ctx.colour))
 
 
-def list_verb(kind: Kind, columns: Sequence[Column], example: str = "{cmd} list",
-              pool: Callable[[Context, argparse.Namespace], Element] | None = None,
-              args: tuple = ()) -> Verb:
-    """``list``: the pool as a table (or -x/-j/--yaml), once or --watch."""
-    fetch = pool or (lambda ctx, a: ctx.conn.xml(kind.pool, *kind.pool_args))
+_OWNER_FILTERS = {"a": -2, "all": -2, "m": -3, "mine": -3, "g": -1, "group": -1,
+                  "G": -4, "primary": -4}
+
+
+def owner_filter(ctx: Context, text: str | None) -> int:
+    """OpenNebula's list filter: a(ll), m(ine), g(roup: mine and my groups'), G (primary
+    group), or a user's id or name; the API's filter flag."""
+    if not text:
+        return -2
+    if text in _OWNER_FILTERS:
+        return _OWNER_FILTERS[text]
+    return ctx.resolve.one(USER, text)
+
+
+def list_verb(kind: Kind, columns: Sequence[Column], example: str = "{cmd} list") -> Verb:
+    """``list [FILTER]``: the pool as a table (or -x/-j/--yaml), once or --watch.
+
+    Pools of owned objects (whose pool call takes a filter flag) take OpenNebula's
+    optional owner FILTER.
+    """
+    owned_pool = len(kind.pool_args) >= 3
+
+    def fetch(ctx: Context, a: argparse.Namespace) -> Element:
+        if owned_pool:
+            flag_ = owner_filter(ctx, a.owner_filter)
+            return ctx.conn.xml(kind.pool, flag_, *kind.pool_args[1:])
+        return ctx.conn.xml(kind.pool, *kind.pool_args)
+    args = (arg("owner_filter", nargs="?", metavar="FILTER",
+                help="a (all, default), m (mine), g (mine and my groups'), G (my primary "
+                "group), or a user"),) if owned_pool else ()
 
     def run(ctx: Context, a: argparse.Namespace) -> None:
         def frame() -> str:

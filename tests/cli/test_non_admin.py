@@ -26,6 +26,12 @@ def test_a_plain_user_on_a_non_default_endpoint(cli: Cli, hosts: list[str], uniq
     listed = cli("vm", "list", "--csv", "--no-header", "--list", "NAME,USER", *ep,
                  env=env).stdout.split()
     assert listed == [f"{mine},{alice}"]  # only her own VM
+    # OpenNebula's owner filter: a user's VMs, or mine.
+    assert cli("vm", "list", alice, "--csv", "--no-header", "--list", "NAME").stdout.split() \
+        == [mine]
+    assert mine not in cli("vm", "list", "m").stdout and mine in cli("vm", "list", "a").stdout
+    # Connection options before the noun work as after the verb.
+    assert mine in cli("--endpoint", cli.endpoint, "vm", "list", env=env).stdout
     cli("vm", "hold", mine, *ep, env=env)
     cli("vm", "release", mine, *ep, env=env)
     assert f"USER                : {alice}" in cli("vm", "show", mine, *ep, env=env).stdout
