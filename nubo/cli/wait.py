@@ -80,6 +80,9 @@ def wait_vm(ctx: Context, vm_id: int, done: Callable[[Seen], bool], what: str,
             ctx.stderr.flush()
         if done(seen):
             break
+        if seen.state == VmState.DONE:
+            _end(ctx, progress)
+            raise CliError(f"VM {vm_id} is DONE: it will never reach {what}")
         if seen.failed:
             _end(ctx, progress)
             detail = f": {seen.error}" if seen.error else ""

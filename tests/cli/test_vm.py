@@ -175,6 +175,8 @@ def test_wait_for_a_state(cli: Cli, hosts: list[str], unique) -> None:
     assert proc.returncode == 2 and "unknown VM state 'bogus'" in proc.stderr
     cli("vm", "terminate", vm, "--hard")
     cli("vm", "wait", vm, "done")
+    proc = cli("vm", "wait", vm, "runn", ok=False)
+    assert proc.returncode == 1 and "is DONE: it will never reach runn" in proc.stderr
 
 
 def test_machine_readable_output(cli: Cli, unique) -> None:
