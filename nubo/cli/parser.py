@@ -123,7 +123,19 @@ def top_parser(nouns: Sequence[Noun | Entry], extra: Sequence[Verb]) -> argparse
             sub.add_parser(noun.name, help=noun.help)
     for verb in extra:
         add_verb(sub, verb, "nubo")
+    _add_sched(sub)
     return p
+
+
+def _add_sched(sub: argparse._SubParsersAction) -> None:
+    """``nubo sched`` (the scheduler, nubo/sched/cli.py) brings its own parser, if present."""
+    try:
+        from nubo.sched import cli as sched_cli
+    except ImportError:
+        return
+    sched_cli.add_parser(sub)
+    sub.choices["sched"].set_defaults(run=lambda _ctx, args: sched_cli.run(args),
+                                      verb="sched")
 
 
 __all__ = ["FORMATS", "add_noun", "add_verb", "classic_parser", "connection_options",
