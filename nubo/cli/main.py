@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     found = entry(chosen_noun(argv) or "")
     nouns = [e.load() if e is found else e for e in REGISTRY]
-    return run(top_parser(nouns, _extra_verbs()), argv, "nubo")
+    return run(top_parser(nouns, _extra_verbs(), sched=found is None), argv, "nubo")
 
 
 def classic(argv: list[str] | None = None, name: str | None = None) -> int:

@@ -104,8 +104,10 @@ def classic_parser(noun: Noun) -> argparse.ArgumentParser:
     return p
 
 
-def top_parser(nouns: Sequence[Noun | Entry], extra: Sequence[Verb]) -> argparse.ArgumentParser:
-    """``nouns`` loaded (with their verbs) or registry entries (listed, verbs not built)."""
+def top_parser(nouns: Sequence[Noun | Entry], extra: Sequence[Verb],
+               sched: bool = True) -> argparse.ArgumentParser:
+    """``nouns`` loaded (with their verbs) or registry entries (listed, verbs not built);
+    ``sched`` adds ``nubo sched`` (left out when the command is about a noun)."""
     p = argparse.ArgumentParser(
         prog="nubo", formatter_class=_FMT,
         description="nubo, a virtual infrastructure manager with an OpenNebula-compatible "
@@ -123,7 +125,8 @@ def top_parser(nouns: Sequence[Noun | Entry], extra: Sequence[Verb]) -> argparse
             sub.add_parser(noun.name, help=noun.help)
     for verb in extra:
         add_verb(sub, verb, "nubo")
-    _add_sched(sub)
+    if sched:
+        _add_sched(sub)
     return p
 
 
