@@ -17,6 +17,25 @@ def field(cli: Cli, noun: str, ref: str, *path: str) -> str:
     return data
 
 
+def owned_verbs(cli: Cli, noun: str, oid: str, new_name: str, tag: str) -> None:
+    """update, chmod, chown, chgrp, lock, unlock and rename of an object with an owner."""
+    cli(noun, "update", oid, "-", "--append", input="NOTE=from-the-cli\n")
+    assert field(cli, noun, oid, tag, "TEMPLATE", "NOTE") == "from-the-cli"
+    cli(noun, "chmod", oid, "640")
+    perms = field(cli, noun, oid, tag, "PERMISSIONS")
+    assert [perms[k] for k in ("OWNER_U", "OWNER_M", "GROUP_U", "GROUP_M", "OTHER_U")] == \
+        ["1", "1", "1", "0", "0"]
+    cli(noun, "chown", oid, "oneadmin", "users")
+    assert field(cli, noun, oid, tag, "GNAME") == "users"
+    cli(noun, "chgrp", oid, "oneadmin")
+    assert field(cli, noun, oid, tag, "GNAME") == "oneadmin"
+    cli(noun, "lock", oid)
+    assert cli(noun, "rename", oid, new_name, ok=False).returncode == 1
+    cli(noun, "unlock", oid)
+    cli(noun, "rename", oid, new_name)
+    assert field(cli, noun, new_name, tag, "ID") == oid
+
+
 def test_hosts(cli: Cli, unique, tmp_path: Path) -> None:
     name = unique("h")
     hid = cli.id("host", "create", name, "--im", "dummy", "--vm", "dummy", "-c", "default")
@@ -68,10 +87,12 @@ def test_datastores(cli: Cli, unique) -> None:
     assert cli("datastore", "list", "--csv", "--no-header", "--list", "STAT",
                "--filter", f"ID={did}").stdout.strip() == "off"
     cli("datastore", "enable", did)
-    cli("datastore", "chmod", did, "660")
+    cli("datastore", "chmod", did, "640")
     cli("datastore", "chown", did, "oneadmin", "users")
+    assert field(cli, "datastore", did, "DATASTORE", "GNAME") == "users"
     cli("datastore", "chgrp", did, "oneadmin")
     cli("datastore", "update", did, "-", "-a", input="NOTE=x\n")
+    assert field(cli, "datastore", did, "DATASTORE", "TEMPLATE", "NOTE") == "x"
     cli("datastore", "rename", did, unique("ds2"))
     cli("datastore", "delete", unique("ds2"))
 
@@ -91,11 +112,7 @@ def test_images(cli: Cli, unique) -> None:
     clone = str(cli.id("image", "clone", name, unique("copy")))
     cli("image", "chtype", clone, "OS")
     assert field(cli, "image", clone, "IMAGE", "TYPE") == "0"
-    cli("image", "update", clone, "-", input="NOTE=x\n")
-    cli("image", "chmod", clone, "600")
-    cli("image", "chown", clone, "oneadmin")
-    cli("image", "chgrp", clone, "users")
-    cli("image", "rename", clone, unique("copy2"))
+    owned_verbs(cli, "image", clone, unique("copy2"), "IMAGE")
     cli("image", "lock", clone)
     assert cli("image", "delete", clone, ok=False).returncode == 1
     cli("image", "unlock", clone)
@@ -119,13 +136,7 @@ def test_virtual_networks(cli: Cli, unique) -> None:
     cli("vnet", "delete", res)
     cli("vnet", "rmar", name, "1")
     assert isinstance(field(cli, "vnet", name, "VNET", "AR_POOL", "AR"), dict)
-    cli("vnet", "update", name, "-", "-a", input="NOTE=x\n")
-    cli("vnet", "chmod", nid, "640")
-    cli("vnet", "chown", nid, "oneadmin", "oneadmin")
-    cli("vnet", "chgrp", nid, "users")
-    cli("vnet", "lock", nid)
-    cli("vnet", "unlock", nid)
-    cli("vnet", "rename", nid, unique("net2"))
+    owned_verbs(cli, "vnet", nid, unique("net2"), "VNET")
     assert cli("vnet", "list", "--csv", "--no-header", "--list", "NAME,LEASES",
                "--filter", f"ID={nid}").stdout.strip() == f"{unique('net2')},0"
     cli("vnet", "delete", nid)
@@ -145,11 +156,8 @@ def test_templates(cli: Cli, unique) -> None:
     cli("vm", "delete", ",".join(vms))
     copy = str(cli.id("template", "clone", name, unique("copy")))
     assert "TEMPLATE CONTENTS" in cli("template", "show", copy).stdout
-    cli("template", "update", copy, "-", "--append", input="NOTE=x\n")
+    owned_verbs(cli, "template", copy, unique("copy2"), "VMTEMPLATE")
     cli("template", "chmod", copy, "644", "--recursive")
-    cli("template", "chown", copy, "oneadmin", "users")
-    cli("template", "chgrp", copy, "oneadmin")
-    cli("template", "rename", copy, unique("copy2"))
     cli("template", "lock", copy, "--level", "manage")
     cli("template", "unlock", copy)
     cli("template", "delete", f"{copy},{tid}", "--recursive")
@@ -226,11 +234,5 @@ def test_vm_groups(cli: Cli, unique) -> None:
     gid = str(cli.id("vmgroup", "create", "-", input=f'NAME={name}\nROLE=[NAME=web]\n'))
     assert "web" in cli("vmgroup", "list").stdout
     assert "ROLES" in cli("vmgroup", "show", name).stdout
-    cli("vmgroup", "update", gid, "-", "--append", input="NOTE=x\n")
-    cli("vmgroup", "chmod", gid, "640")
-    cli("vmgroup", "chown", gid, "oneadmin", "users")
-    cli("vmgroup", "chgrp", gid, "oneadmin")
-    cli("vmgroup", "lock", gid)
-    cli("vmgroup", "unlock", gid)
-    cli("vmgroup", "rename", gid, unique("vg2"))
+    owned_verbs(cli, "vmgroup", gid, unique("vg2"), "VM_GROUP")
     cli("vmgroup", "delete", gid)
