@@ -235,4 +235,10 @@ def test_vm_groups(cli: Cli, unique) -> None:
     assert "web" in cli("vmgroup", "list").stdout
     assert "ROLES" in cli("vmgroup", "show", name).stdout
     owned_verbs(cli, "vmgroup", gid, unique("vg2"), "VM_GROUP")
+    cli("vmgroup", "role-add", gid, "-", input="ROLE=[NAME=cache, POLICY=AFFINED]\n")
+    cli("vmgroup", "role-update", gid, "0", "-", input="ROLE=[NAME=web, POLICY=AFFINED]\n")
+    cli("vmgroup", "role-delete", gid, "1")
+    roles = field(cli, "vmgroup", gid, "VM_GROUP", "ROLES", "ROLE")
+    roles = [roles] if isinstance(roles, dict) else roles
+    assert [(r["NAME"], r.get("POLICY")) for r in roles] == [("web", "AFFINED")]
     cli("vmgroup", "delete", gid)
