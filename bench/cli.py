@@ -35,7 +35,7 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
 
 
 def report(label: str, seconds: list[float]) -> None:
-    print(f"{label:<44} median {statistics.median(seconds) * 1000:7.1f} ms   "
+    print(f"{label:<48} median {statistics.median(seconds) * 1000:7.1f} ms   "
           f"max {max(seconds) * 1000:7.1f} ms")
 
 

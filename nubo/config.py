@@ -42,6 +42,15 @@ class Config:
     # Seconds host and VM monitoring records are kept (one.host.monitoring,
     # one.vm.monitoring...); older ones are pruned at each probe round (0: never).
     monitoring_expiration: int = 43200
+    # The driver that runs transfer scripts (PROLOG, EPILOG, ...: OpenNebula's one_tm);
+    # each script line names the TM_MAD of its datastore (docs/drivers.md, TRANSFER).
+    transfer_driver: str = "dummy"
+    # The front-end's name in transfer scripts (where images are copied from); empty:
+    # this machine's host name.
+    frontend_name: str = ""
+    # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
+    # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.
+    sched_timezone: str = ""
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)

@@ -8,6 +8,7 @@ from nubo.model.resources import Image, VirtualNetwork, VmTemplate, vnet_short_b
 from nubo.model.user import Group, User
 from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
+from nubo.model.vmgroup import VmGroup
 from nubo.store import schema
 from nubo.store.pools import Pool, owner_columns
 from nubo.store.write_cache import WriteCache
@@ -29,6 +30,7 @@ class Pools:
     vms: Pool[VirtualMachine]
     images: Pool[Image]
     vnets: Pool[VirtualNetwork]
+    vmgroups: Pool[VmGroup]
 
 
 def make_pools() -> Pools:
@@ -51,4 +53,5 @@ def make_pools() -> Pools:
         vnets=Pool(schema.network_pool, VirtualNetwork, "virtual network",
                    lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)},
                    short=vnet_short_body),
+        vmgroups=Pool(schema.vmgroup_pool, VmGroup, "VM group", owner_columns),
     )

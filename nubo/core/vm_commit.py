@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from nubo.core.pools import Pools
+from nubo.core.vmgroups import leave_vm_group
 from nubo.errors import NoExistsError
 from nubo.hooks import events as hook_events
 from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, Release,
@@ -229,14 +230,18 @@ def _delete_marked(name: str, flag: str):
         doomed = _marked(vm, name, flag)
         if name == "NIC":
             _free_nic_leases(conn, pools, vm, doomed)
+        elif name == "DISK":
+            from nubo.core import vm_resources
+            for disk in doomed:
+                vm_resources.release_image(conn, pools, vm.id, disk)
         _drop_vectors(vm, name, doomed)
     return task
 
 
 def _release_resources(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-    """free_vm_resources: every lease the VM holds (images, VNC ports: not kept yet)."""
-    from nubo.core import leases
-    leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+    """free_vm_resources: every lease and image the VM holds (VNC ports: not kept yet)."""
+    from nubo.core import vm_resources
+    vm_resources.release(conn, pools, vm)
 
 
 def _revert_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
@@ -322,6 +327,7 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
             vm.deploy_id = chosen
     if decision.state == VmState.DONE and vm.etime == 0:
         vm.etime = now
+        leave_vm_group(conn, pools, vm)  # vmgroup: a finished VM leaves its role
     loaded.body = pools.vms.store(conn, vm)
     hook_events.vm_committed(conn, vm, loaded.view)  # state hooks run once this commits
     return _store_awaited(conn, vm, decision, next_seq)

@@ -27,6 +27,21 @@ def owner_columns(obj: Any) -> dict[str, int]:
             "other_u": p.other_u}
 
 
+def next_id(conn: Connection, name: str) -> int:
+    """Reserve the next id of counter ``name`` (a pool's table, or "sched_action"), in the
+    caller's transaction; ids are never reused."""
+    last = conn.execute(select(pool_control.c.last_oid)
+                        .where(pool_control.c.tablename == name)).scalar()
+    if last is None:
+        oid = 0
+        conn.execute(insert(pool_control).values(tablename=name, last_oid=oid))
+    else:
+        oid = last + 1
+        conn.execute(update(pool_control).where(pool_control.c.tablename == name)
+                     .values(last_oid=oid))
+    return oid
+
+
 @dataclass
 class Pool(Generic[T]):
     table: Table
@@ -53,17 +68,7 @@ class Pool(Generic[T]):
     # ids ------------------------------------------------------------------
     def next_oid(self, conn: Connection) -> int:
         """Reserve the next id; the counter row lives in the same transaction."""
-        name = self.table.name
-        last = conn.execute(select(pool_control.c.last_oid)
-                            .where(pool_control.c.tablename == name)).scalar()
-        if last is None:
-            oid = 0
-            conn.execute(insert(pool_control).values(tablename=name, last_oid=oid))
-        else:
-            oid = last + 1
-            conn.execute(update(pool_control).where(pool_control.c.tablename == name)
-                         .values(last_oid=oid))
-        return oid
+        return next_id(conn, self.table.name)
 
     # rows -----------------------------------------------------------------
     def _row(self, obj: T) -> dict[str, Any]:

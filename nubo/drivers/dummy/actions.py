@@ -177,6 +177,21 @@ class DummyDriver:
     def _tm_default(self, req: Request, doc: Doc) -> Outcome:
         return True, ""
 
+    def _tm_transfer(self, req: Request, doc: Doc) -> Outcome:
+        """A transfer script (nubo.core.transfer): every line must be a command the
+        transfer drivers know; DUMMY_FAIL may name the operation (PROLOG, EPILOG...)
+        or one of its commands (CLONE, MKSWAP...)."""
+        action, lines = doc.get("ACTION") or "", (doc.get("SCRIPT") or "").splitlines()
+        verbs = {line.split(None, 1)[0].upper() for line in lines if line.strip()}
+        unknown = sorted(verbs - TM_ACTIONS)
+        if unknown:
+            return False, f"unknown transfer command {unknown[0]}"
+        fail = doc.names_list("DUMMY_FAIL") if b"DUMMY_FAIL" in req.payload else set()
+        hit = sorted(({action.upper()} | verbs) & fail)
+        if hit:
+            return False, f"DUMMY_FAIL: injected failure of {hit[0]}"
+        return True, ""
+
     # ------------------------------------------------------------------ ds
     def _ds_cp(self, req: Request, doc: Doc) -> Outcome:
         size = int(doc.number("SIZE", 1024))
