@@ -103,4 +103,20 @@ def vm_template(args: argparse.Namespace, file_text: str | None) -> str:
     return tmpl.render()
 
 
+def schedule_time(text: str) -> str:
+    """``--schedule``: an epoch, ``+SECONDS`` (after the VM's start), or a local
+    ``YYYY-MM-DD HH:MM[:SS]``; as SCHED_ACTION's TIME takes it."""
+    import time
+    value = text.strip()
+    if re.fullmatch(r"\+?\d+", value):
+        return value
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            return str(int(time.mktime(time.strptime(value, fmt))))
+        except ValueError:
+            continue
+    raise UsageError(f"--schedule: '{text}' is not a time (an epoch, +SECONDS, or "
+                     "YYYY-MM-DD HH:MM)")
+
+
 HOLD = flag("--hold", help="create it on hold: the scheduler leaves it alone until released")

@@ -44,13 +44,19 @@ def verb(name: str, help: str, example: str, call: Call,  # noqa: A002
 
 
 def action(name: str, help: str, hard: str = "") -> Verb:  # noqa: A002
-    """One of one.vm.action's actions; ``hard`` names what --hard does instead."""
+    """One of one.vm.action's actions; ``hard`` names what --hard does instead.
+    With --schedule it becomes a SCHED_ACTION the core runs when due."""
     def call(ctx: Context, a: argparse.Namespace, vm_id: int) -> None:
-        ctx.conn.call("one.vm.action", f"{name}-hard" if getattr(a, "hard", False) else name,
-                      vm_id)
+        what = f"{name}-hard" if getattr(a, "hard", False) else name
+        if a.schedule:
+            ctx.conn.call("one.vm.schedadd", vm_id, f'SCHED_ACTION=[ACTION="{what}", '
+                          f'TIME="{build.schedule_time(a.schedule)}"]')
+        else:
+            ctx.conn.call("one.vm.action", what, vm_id)
     extra = (flag("--hard", help=hard),) if hard else ()
     return verb(name, help, f"{{cmd}} {name} 3,5,7-9" + (" --hard" if hard else ""), call,
-                *extra)
+                *extra, arg("--schedule", metavar="TIME", help="do it later: an epoch, "
+                            "+SECONDS after the VM started, or YYYY-MM-DD HH:MM"))
 
 
 def _create(ctx: Context, a: argparse.Namespace) -> None:
@@ -148,6 +154,14 @@ def _call(method: str, *names: str) -> Call:
     return call
 
 
+def _call_file(method: str, *names: str) -> Call:
+    """``one.vm.<method>(id, a.<name>..., the file's text)``."""
+    def call(ctx: Context, a: argparse.Namespace, vm_id: int) -> None:
+        ctx.conn.call(method, vm_id, *(getattr(a, n) for n in names), read_file(a.file))
+    return call
+
+
+_SCHED_ID = arg("sched_id", type=int, metavar="SCHED_ID", help="the scheduled action's id")
 ENFORCE = flag("--enforce", help="refuse if the host lacks the capacity")
 _HOST = arg("host", metavar="HOST", help="the host: id or name")
 _DS = arg("datastore", nargs="?", metavar="DATASTORE", help="the system datastore (id or name)")
@@ -218,6 +232,16 @@ NOUN = Noun("vm", VM, (
          "{cmd} updateconf 3 conf.tmpl", _updateconf,
          arg("file", nargs="?", metavar="FILE", help="template file (default: $EDITOR)"),
          flag("-a", "--append", help="merge instead of replacing"), one=True),
+    verb("sched-add", "add scheduled actions (SCHED_ACTION=[...] in a file)",
+         "{cmd} sched-add 3 nightly.tmpl", _call_file("one.vm.schedadd"),
+         arg("file", metavar="FILE", help="a file with SCHED_ACTION=[...] ('-': stdin)"),
+         one=True),
+    verb("sched-update", "change a scheduled action", "{cmd} sched-update 3 0 new.tmpl",
+         _call_file("one.vm.schedupdate", "sched_id"), _SCHED_ID,
+         arg("file", metavar="FILE", help="a file with SCHED_ACTION=[...] ('-': stdin)"),
+         one=True),
+    verb("sched-delete", "delete a scheduled action", "{cmd} sched-delete 3 0",
+         _call("one.vm.scheddelete", "sched_id"), _SCHED_ID, one=True),
     Verb("wait", "wait until VMs reach a state (short or long name)",
          "{cmd} wait 3,5 runn --timeout 120", _wait,
          (VMS, arg("state", metavar="STATE", help="e.g. runn, poff, done, RUNNING"),

@@ -81,6 +81,17 @@ _SNAPSHOTS = (col("ID", "SNAPSHOT_ID", right=True), col("NAME", "NAME"),
               Column("TIME", lambda e: units.date(text(e, "TIME", "0"))))
 
 
+_SCHEDULED = (col("ID", "ID", right=True), col("ACTION", "ACTION"),
+              Column("TIME", lambda e: _when(text(e, "TIME"))),
+              col("REPEAT", "REPEAT"), Column("DONE", lambda e: _when(text(e, "DONE"))),
+              col("MESSAGE", "MESSAGE"))
+
+
+def _when(value: str) -> str:
+    return value if value.startswith("+") or not value.lstrip("-").isdigit() else \
+        units.date(value)
+
+
 def _action(e: Element) -> str:
     try:
         return HISTORY_ACTIONS[int(text(e, "ACTION", "0"))]
@@ -123,6 +134,7 @@ def sections(el: Element) -> list[Section]:
         table("VM DISKS", el.findall("TEMPLATE/DISK"), _DISKS),
         table("VM NICS", el.findall("TEMPLATE/NIC"), _NICS),
         table("SNAPSHOTS", el.findall("TEMPLATE/SNAPSHOT"), _SNAPSHOTS),
+        table("SCHEDULED ACTIONS", el.findall("TEMPLATE/SCHED_ACTION"), _SCHEDULED),
         table("VIRTUAL MACHINE HISTORY", el.findall("HISTORY_RECORDS/HISTORY"), _HISTORY),
         template(el, "USER_TEMPLATE", "USER TEMPLATE"),
         template(el, "TEMPLATE", "VIRTUAL MACHINE TEMPLATE"),

@@ -193,3 +193,21 @@ def test_machine_readable_output(cli: Cli, unique) -> None:
     assert csv_out[0] == "ID,USER,GROUP,NAME,STAT,CPU,MEM,HOST,TIME"
     assert csv_out[1].startswith(f"{vm},oneadmin,oneadmin,{name},hold,1,64M,,")
     cli("vm", "delete", vm)
+
+
+def test_scheduled_actions(cli: Cli, unique) -> None:
+    vm = str(cli.id("vm", "create", "--name", unique("s"), "--cpu", "1", "--memory", "64"))
+    cli("vm", "poweroff", vm, "--schedule", "+3600")
+    cli("vm", "terminate", vm, "--hard", "--schedule", "2030-01-01 10:00")
+    cli("vm", "sched-add", vm, "-", input='SCHED_ACTION=[ACTION="hold", TIME="+7200"]\n')
+    section = cli("vm", "show", vm).stdout.split("SCHEDULED ACTIONS", 1)[1].split("\n\n")[0]
+    rows = [line.split()[:2] for line in section.strip().splitlines()[1:]]
+    assert rows == [["0", "poweroff"], ["1", "terminate-hard"], ["2", "hold"]]
+    cli("vm", "sched-update", vm, "2", "-", input='SCHED_ACTION=[ACTION="release", '
+        'TIME="+7200"]\n')
+    cli("vm", "sched-delete", vm, "0")
+    actions = json.loads(cli("vm", "show", vm, "-j").stdout)["VM"]["TEMPLATE"]["SCHED_ACTION"]
+    assert [a["ACTION"] for a in actions] == ["terminate-hard", "release"]
+    proc = cli("vm", "hold", vm, "--schedule", "tomorrow", ok=False)
+    assert proc.returncode == 2 and "--schedule: 'tomorrow' is not a time" in proc.stderr
+    cli("vm", "delete", vm)
