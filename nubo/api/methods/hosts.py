@@ -73,7 +73,14 @@ def host_allocate(call: Call, name: str, im_mad: str, vmm_mad: str, cluster_id: 
         pools.hosts.insert(conn, host)
         cluster.hosts = set_member(cluster.hosts, host.id, True)
         pools.clusters.update(conn, cluster)
+    _probe_now(call, host.id)
     return host.id
+
+
+def _probe_now(call: Call, hid: int) -> None:
+    """A new or re-enabled host is probed at once, not at the next monitoring round."""
+    if call.cloud.monitor is not None:
+        call.cloud.monitor.probe(hid)
 
 
 @api("one.host.delete", Int("id"))
@@ -103,6 +110,8 @@ def host_status(call: Call, hid: int, status: int) -> int:
         # PREV_STATE is the state as of the last update, which is this one.
         host.state = host.prev_state = _STATUS[status]
         call.cloud.pools.hosts.update(conn, host)
+    if status == 0:
+        _probe_now(call, hid)
     return hid
 
 
