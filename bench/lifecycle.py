@@ -8,7 +8,8 @@ polled with one.vmpool.info and its state filter. Prints VMs per second to
 RUNNING and to DONE (wall time from the first call of the phase until the last VM
 got there), the core's CPU time per VM (utime+stime of the ``nubo serve``
 process from /proc/PID/stat, before and after each phase; its driver
-processes are shown apart), and the core's RSS.
+processes are shown apart), the core's RSS, and whether the API stays responsive
+during the burst: the latency of a one.vm.info sent every 50 ms (p50, p99, max).
 
     .venv/bin/python bench/lifecycle.py                      # 10,000 VMs, 1,000 hosts, SQLite
     .venv/bin/python bench/lifecycle.py --backend postgresql
@@ -151,7 +152,11 @@ def phase(name: str, calls: Calls, server: NuboServer, bodies: list[bytes], stat
         done_sending.append(time.perf_counter() - t0)
 
     sender = threading.Thread(target=send)
+    probe_stop = threading.Event()
+    latencies: list[float] = []
+    probe = threading.Thread(target=probe_latency, args=(server, probe_stop, latencies))
     sender.start()
+    probe.start()
     proxy = xmlrpc.client.ServerProxy(server.endpoint)
     seen = 0
     # A listing of 10,000 VMs costs the server (and this client) a few ms: poll
@@ -166,20 +171,40 @@ def phase(name: str, calls: Calls, server: NuboServer, bodies: list[bytes], stat
         if time.perf_counter() - t0 > timeout:
             raise SystemExit(f"{name}: only {seen}/{total} after {timeout:.0f} s")
     wall = time.perf_counter() - t0
+    probe_stop.set()
+    probe.join()
     sender.join()
     if errors:
         raise SystemExit(f"{name}: {len(errors)} calls failed")
     cpu = cpu_seconds(pid) - cpu0
     dcpu = cpu_of(drivers) - dcpu0
+    latencies.sort()
     return {"wall": wall, "sent": done_sending[0], "cpu": cpu, "driver_cpu": dcpu,
-            "rss": rss_mb(pid)}
+            "rss": rss_mb(pid), "p50": _quantile(latencies, 0.5),
+            "p99": _quantile(latencies, 0.99), "max": latencies[-1] if latencies else 0.0}
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
+def probe_latency(server: NuboServer, stop: threading.Event, out: list[float]) -> None:
+    """Is the API responsive during the burst? one.vm.info of VM 0 every 50 ms, timed."""
+    client = Client(server.endpoint)
+    body = xmlrpc.client.dumps((server.session, 0), "one.vm.info").encode()
+    while not stop.wait(0.05):
+        t = time.perf_counter()
+        client.call(body)
+        out.append(time.perf_counter() - t)
 
 
 def show(name: str, r: dict[str, float], vms: int) -> None:
     print(f"  {name:12} {vms / r['wall']:8.0f} VMs/s   ({vms} VMs in {r['wall']:.1f} s, calls "
           f"answered in {r['sent']:.1f} s)   core CPU {r['cpu'] / vms * 1000:.2f} ms/VM "
           f"({r['cpu'] / r['wall'] * 100:.0f} % of a core), drivers "
-          f"{r['driver_cpu'] / vms * 1000:.2f} ms/VM   RSS {r['rss']:.0f} MB")
+          f"{r['driver_cpu'] / vms * 1000:.2f} ms/VM   RSS {r['rss']:.0f} MB\n"
+          f"  {'':12} one.vm.info during the burst: p50 {r['p50'] * 1000:.1f} ms, "
+          f"p99 {r['p99'] * 1000:.1f} ms, max {r['max'] * 1000:.1f} ms")
 
 
 def main() -> None:
