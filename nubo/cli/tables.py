@@ -33,7 +33,9 @@ class Column:
 
     ``key`` defaults to the cell text (a number when it is one); sizes key in KB, so
     that ``--filter MEM>1G`` compares like with like; ``shrink``
-    columns are cut to fit the terminal; ``hidden`` ones only show with --list.
+    columns are cut to fit the terminal; ``hidden`` ones only show with --list;
+    ``alias`` is another spelling a ``--filter COL=...`` matches (STATE: ``runn`` as
+    well as ``RUNNING``).
     """
 
     name: str
@@ -43,6 +45,7 @@ class Column:
     shrink: bool = False
     hidden: bool = False
     colour: Callable[[str], str | None] | None = None
+    alias: Callable[[Element], str] | None = None
 
 
 @dataclass
@@ -83,7 +86,10 @@ class _Filter:
         if self.op == "~":
             return self.value.lower() in cell.lower()
         if self.op in ("=", "!="):
-            return (cell.lower() == self.value.lower()) == (self.op == "=")
+            want = self.value.lower()
+            same = cell.lower() == want or (self.column.alias is not None
+                                            and self.column.alias(el).lower() == want)
+            return same == (self.op == "=")
         have, want = _key(self.column, el, cell), number(self.value)
         if not isinstance(have, (int, float)) or want is None:
             have, want = cell.lower(), self.value.lower()  # type: ignore[assignment]

@@ -63,7 +63,7 @@ COLUMNS = (
     Column("HOST", host, shrink=True),
     Column("TIME", lambda e: units.lifetime(text(e, "STIME"), text(e, "ETIME")),
            key=_num("STIME"), right=True),
-    Column("STATE", long_state, hidden=True),
+    Column("STATE", long_state, hidden=True, alias=short_state),
     Column("UCPU", lambda e: text(e, "MONITORING/CPU", "0"), key=_num("MONITORING/CPU"),
            right=True, hidden=True),
     Column("UMEM", _kb("MONITORING/MEMORY"), key=_num("MONITORING/MEMORY"), right=True,

@@ -71,6 +71,18 @@ def test_table_columns_filters_sort_csv() -> None:
             render(ROWS, COLS, bad)
 
 
+def test_a_filter_matches_a_columns_alias_too() -> None:
+    # STATE shows RUNNING; `--filter STATE=runn` (the issue's own example) must match it.
+    from nubo.cli.vm_view import COLUMNS
+    state = next(c for c in COLUMNS if c.name == "STATE")
+    vms = [etree.fromstring(f"<VM><ID>{i}</ID><STATE>{s}</STATE><LCM_STATE>{lcm}</LCM_STATE>"
+                            "</VM>") for i, s, lcm in ((0, 3, 3), (1, 1, 0))]
+    for spec, want in (("STATE=runn", "0\n"), ("STATE=RUNNING", "0\n"),
+                       ("STATE!=runn", "1\n")):
+        assert render(vms, (ID, state), TableOptions(filters=[spec], columns=["ID"],
+                                                     header=False, csv=True)) == want
+
+
 def test_table_fits_the_width_and_colours_only_when_asked() -> None:
     narrow = render(ROWS, (ID, NAME, MEM), TableOptions(width=20))
     assert max(len(line) for line in narrow.splitlines()) <= 20
