@@ -26,6 +26,7 @@ from nubo.core.cloud import Cloud
 from nubo.drivers import DriverManager, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
+from nubo.model.xmlobj import RawXml
 from nubo.model.infra import HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Host
 from nubo.store.schema import host_monitoring, host_pool, vm_monitoring
 from nubo.template import Template, TemplateSyntaxError, parse
@@ -132,6 +133,7 @@ class HostMonitor:
                 new_state = HOST_ERROR
             else:
                 _apply_figures(host, figures)
+                host.monitoring = RawXml(last_monitoring(host.id, figures, now))
                 host.template.remove("ERROR")
                 new_state = HOST_MONITORED
                 vmm.store_record(conn, host_monitoring, host.id, now,
@@ -168,6 +170,23 @@ class HostMonitor:
                               last_poll=now if record is not None else 0)
             except Exception:
                 log.exception("VM %d: acting on its host's probe failed", vm.vm_id)
+
+
+def last_monitoring(host_id: int, figures: Template, now: int) -> str:
+    """The host body's MONITORING (host.xsd): the last probe's time and figures, as
+    oned shows them in one.host.info (CPU in hundredths of a core, memory in KB)."""
+    def number(name: str) -> int:
+        try:
+            return int(float(figures.get(name) or 0))
+        except (TypeError, ValueError):
+            return 0
+    return (f"<MONITORING><TIMESTAMP>{now}</TIMESTAMP><ID>{host_id}</ID><CAPACITY>"
+            f"<FREE_CPU>{number('FREECPU')}</FREE_CPU>"
+            f"<FREE_MEMORY>{number('FREEMEMORY')}</FREE_MEMORY>"
+            f"<USED_CPU>{number('USEDCPU')}</USED_CPU>"
+            f"<USED_MEMORY>{number('USEDMEMORY')}</USED_MEMORY></CAPACITY>"
+            f"<SYSTEM><NETRX>{number('NETRX')}</NETRX><NETTX>{number('NETTX')}</NETTX>"
+            "</SYSTEM></MONITORING>")
 
 
 def _vm_records(figures: Template, watched: list[vmm.Watched], now: int) -> dict[int, str]:

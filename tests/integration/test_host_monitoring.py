@@ -32,6 +32,7 @@ def test_a_dummy_host_becomes_monitored_with_its_capacity(monitored):
     host = one.host.info(hid)
     assert host.HOST_SHARE.MAX_CPU == 1600 and host.HOST_SHARE.TOTAL_MEM == 16 * 1024 * 1024
     assert host.TEMPLATE["HYPERVISOR"] == "dummy"
+    assert host.MONITORING.TIMESTAMP > 0 and host.MONITORING.CAPACITY.FREE_CPU == 1600
     assert_valid(raw_call(monitored.endpoint, "one.host.info", monitored.session, hid)[1],
                  "host.xsd")
 
