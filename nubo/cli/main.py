@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from nubo.config import ConfigError, load_config
+from nubo.sched import cli as sched_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: 127.0.0.1:2633)")
     s.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file "
                    "(see docs/configuration.md)")
+    sched_cli.add_parser(sub)  # nubo sched: nubo/sched/cli.py
     return p
 
 
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         from nubo.core.daemon import serve
         serve(cfg)
         return 0
+    if args.command == "sched":
+        return sched_cli.run(args)
     return 2
 
 

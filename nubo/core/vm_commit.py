@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from nubo.core import sched_events
 from nubo.core.pools import Pools
 from nubo.hooks import events as hook_events
 from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, Release,
@@ -319,6 +320,7 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
         vm.etime = now
     pools.vms.update(conn, vm)
     hook_events.vm_committed(conn, vm, loaded.view)  # state hooks run once this commits
+    sched_events.note_decision(conn, decision)  # wake the scheduler (PENDING, capacity freed)
     return _store_awaited(conn, vm, decision, next_seq)
 
 

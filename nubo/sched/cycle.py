@@ -16,7 +16,8 @@ What makes 10,000 VMs x 2,500 hosts cheap:
   the group's size (or has no datastore left for it) is dropped for good, since
   usage only grows within a cycle. When a placement changes a host's usage, the
   groups whose rank reads usage (RUNNING_VMS, FREE_CPU...) get a fresh entry for
-  it; the old one is recognised as stale by the host's version;
+  it before they next pick (from the cycle's change log); the old one is recognised
+  as stale by the host's version;
 - a rank's score is computed once per (rank, host version).
 
 Requirements are evaluated once per cycle (as OpenNebula does), ranks whenever
@@ -66,6 +67,7 @@ class _Group:
     empty_reason: str | None = None
     heap: list[Entry] | None = None
     dropped: set[str] = field(default_factory=set)
+    seen: int = 0  # how much of the cycle's change log this group's heap reflects
 
 
 def _bits(mask: int) -> list[int]:
@@ -94,7 +96,9 @@ class _Cycle:
         self.config = config
         self.vmgroups = groups or GroupPlacements({})
         self.groups: dict[tuple, _Group] = {}
-        self.dynamic_groups: list[_Group] = []
+        #: Indexes of the hosts placed on, in order: groups whose rank reads usage catch
+        #: up on it before they pick (several changes to one host make one fresh entry).
+        self.changes: list[int] = []
         self.rank_scores: dict[object, dict[int, tuple[int, float]]] = {}
         self.per_host: Counter[int] = Counter()
         self.result = CycleResult()
@@ -165,8 +169,14 @@ class _Cycle:
             group.heap = [(-self.score(group, i), self.hosts[i].id, self.hosts[i].version, i)
                           for i in _bits(group.mask)]
             heapq.heapify(group.heap)
-            if group.dynamic:
-                self.dynamic_groups.append(group)
+            group.seen = len(self.changes)
+        elif group.dynamic and group.seen < len(self.changes):
+            for index in set(self.changes[group.seen:]):
+                if group.mask >> index & 1:
+                    host = self.hosts[index]
+                    heapq.heappush(group.heap, (-self.score(group, index), host.id,
+                                                host.version, index))
+            group.seen = len(self.changes)
         return group.heap
 
     # -- placing -------------------------------------------------------------------
@@ -229,17 +239,17 @@ class _Cycle:
         return Placement(vm.id, host.id, ds.id)
 
     def _rerank(self, group: _Group, entry: Entry) -> None:
-        """The placed-on host goes back in its group's heap; groups whose rank reads
-        usage get a fresh entry for it."""
+        """The placed-on host goes back in its group's heap (with a fresh rank if the rank
+        reads usage); other groups catch up from the change log when they next pick."""
         index = entry[3]
         host = self.hosts[index]
-        if not group.dynamic:
+        self.changes.append(index)
+        if group.dynamic:
+            heapq.heappush(group.heap, (-self.score(group, index), host.id,  # type: ignore
+                                        host.version, index))
+            group.seen = len(self.changes)
+        else:
             heapq.heappush(group.heap, entry)  # type: ignore[arg-type]
-        bit = 1 << index
-        for other in self.dynamic_groups:
-            if other.mask & bit and other.heap is not None:
-                heapq.heappush(other.heap, (-self.score(other, index), host.id, host.version,
-                                            index))
 
     def message(self, vm: VmRecord, group: _Group) -> str | None:
         if group.empty_reason is not None:

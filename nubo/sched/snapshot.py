@@ -5,6 +5,8 @@ is walked once: 10,000 extended VM bodies are a few tens of MB.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lxml import etree
 
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
@@ -75,7 +77,7 @@ def _reserved(text: str | None, total: int) -> int:
 def cluster_templates(xml: str | bytes) -> dict[int, dict[str, str]]:
     """one.clusterpool.info: each cluster's TEMPLATE single values, by cluster id."""
     out = {}
-    for el in _root(xml).iter("CLUSTER"):
+    for el in _root(xml).iterchildren("CLUSTER"):
         tmpl = el.find("TEMPLATE")
         out[_int(el.findtext("ID"), -1)] = {c.tag: c.text or "" for c in (tmpl if tmpl is not None
                                                                            else ())
@@ -88,7 +90,7 @@ def parse_hosts(xml: str | bytes, clusters: dict[int, dict[str, str]] | None = N
     """one.hostpool.info's HOST_POOL (host.xsd) as HostRecords, by id."""
     clusters = clusters or {}
     hosts = []
-    for el in _root(xml).iter("HOST"):
+    for el in _root(xml).iterchildren("HOST"):
         share = el.find("HOST_SHARE")
         template = el.find("TEMPLATE")
         cid = _int(el.findtext("CLUSTER_ID"), -1)
@@ -133,7 +135,7 @@ def parse_hosts(xml: str | bytes, clusters: dict[int, dict[str, str]] | None = N
 def parse_datastores(xml: str | bytes) -> list[DatastoreRecord]:
     """one.datastorepool.info's DATASTORE_POOL (datastore.xsd) as DatastoreRecords."""
     out = []
-    for el in _root(xml).iter("DATASTORE"):
+    for el in _root(xml).iterchildren("DATASTORE"):
         tmpl: dict[str, list[str]] = {}
         _flatten(el.find("TEMPLATE"), tmpl)
         top: dict[str, list[str]] = {}
@@ -168,6 +170,20 @@ def _disk_mb(template: etree._Element | None) -> int:
     return total
 
 
+def _vm_values(el: etree._Element, template: etree._Element | None,
+               user: etree._Element | None) -> dict[str, str]:
+    """What ``$`` references read: TEMPLATE, then USER_TEMPLATE, then the top level."""
+    values: dict[str, list[str]] = {}
+    _flatten(user, values)
+    system: dict[str, list[str]] = {}
+    _flatten(template, system)
+    top: dict[str, list[str]] = {}
+    for child in el:
+        if isinstance(child.tag, str) and not len(child):
+            _put(top, child.tag, child.text or "")
+    return {k: v[0] for k, v in _merge([system, values, top]).items() if v}
+
+
 def parse_vms(xml: str | bytes, failed_hosts: dict[int, set[int]] | None = None
               ) -> list[VmRecord]:
     """one.vmpool.infoextended's VM_POOL as VmRecords.
@@ -177,23 +193,21 @@ def parse_vms(xml: str | bytes, failed_hosts: dict[int, set[int]] | None = None
     """
     failed_hosts = failed_hosts or {}
     out = []
-    for el in _root(xml).iter("VM"):
+    for el in _root(xml).iterchildren("VM"):
         vid = _int(el.findtext("ID"), -1)
         template = el.find("TEMPLATE")
         user = el.find("USER_TEMPLATE")
-        values: dict[str, list[str]] = {}
-        _flatten(user, values)
-        system: dict[str, list[str]] = {}
-        _flatten(template, system)
-        top: dict[str, list[str]] = {}
-        for child in el:
-            if isinstance(child.tag, str) and not len(child):
-                _put(top, child.tag, child.text or "")
-        merged = _merge([system, values, top])
-        first = {k: v[0] for k, v in merged.items() if v}
 
-        def user_first(name: str) -> str:
-            return (values.get(name) or system.get(name) or [""])[0]
+        def text(name: str, where: tuple = (user, template)) -> str:
+            for level in where:
+                if level is not None:
+                    found = level.findtext(name)
+                    if found is not None:
+                        return found
+            return ""
+        req, rank = text("SCHED_REQUIREMENTS"), text("SCHED_RANK")
+        ds_req, ds_rank = text("SCHED_DS_REQUIREMENTS"), text("SCHED_DS_RANK")
+        refs = "$" in req or "$" in rank or "$" in ds_req or "$" in ds_rank
         avoid = set(failed_hosts.get(vid, ()))
         host_id = ds_id = -1
         for record in el.iterfind("HISTORY_RECORDS/HISTORY"):
@@ -205,16 +219,18 @@ def parse_vms(xml: str | bytes, failed_hosts: dict[int, set[int]] | None = None
         vmgroup = None
         if group is not None and group.findtext("VMGROUP_ID"):
             vmgroup = (_int(group.findtext("VMGROUP_ID"), -1), group.findtext("ROLE") or "")
-        cpu = float(first.get("CPU") or 0) if _number(first.get("CPU")) else 0.0
+        system = (template,)
+        cpu = text("CPU", system)
         out.append(VmRecord(
-            id=vid, cpu=int(round(cpu * 100)), mem=_int(first.get("MEMORY")) * 1024,
-            disk_mb=_disk_mb(template), requirements=user_first("SCHED_REQUIREMENTS"),
-            automatic_requirements=(system.get("AUTOMATIC_REQUIREMENTS") or [""])[0],
-            rank=user_first("SCHED_RANK"), ds_requirements=user_first("SCHED_DS_REQUIREMENTS"),
-            automatic_ds_requirements=(system.get("AUTOMATIC_DS_REQUIREMENTS") or [""])[0],
-            ds_rank=user_first("SCHED_DS_RANK"), priority=_int(user_first("USER_PRIORITY")),
-            values=first, vmgroup=vmgroup, avoid=frozenset(avoid), host_id=host_id,
-            ds_id=ds_id, sched_message=(values.get("SCHED_MESSAGE") or [""])[0]))
+            id=vid, cpu=int(round(float(cpu) * 100)) if _number(cpu) else 0,
+            mem=_int(text("MEMORY", system)) * 1024, disk_mb=_disk_mb(template),
+            requirements=req, automatic_requirements=text("AUTOMATIC_REQUIREMENTS", system),
+            rank=rank, ds_requirements=ds_req,
+            automatic_ds_requirements=text("AUTOMATIC_DS_REQUIREMENTS", system),
+            ds_rank=ds_rank, priority=_int(text("USER_PRIORITY")),
+            values=_vm_values(el, template, user) if refs else {}, vmgroup=vmgroup,
+            avoid=frozenset(avoid), host_id=host_id, ds_id=ds_id,
+            sched_message=text("SCHED_MESSAGE", (user,))))
     return out
 
 
@@ -229,8 +245,25 @@ def _number(text: str | None) -> bool:
 def vm_hosts(xml: str | bytes) -> dict[int, int]:
     """The host each VM of a (short or extended) VM_POOL is on: its last history record."""
     out = {}
-    for el in _root(xml).iter("VM"):
+    for el in _root(xml).iterchildren("VM"):
         records = el.findall("HISTORY_RECORDS/HISTORY")
         if records:
             out[_int(el.findtext("ID"), -1)] = _int(records[-1].findtext("HID"), -1)
     return out
+
+
+@dataclass(frozen=True)
+class VmState:
+    id: int
+    state: int
+    lcm_state: int
+    resched: bool
+    placements: int  # history records
+
+
+def vm_states(xml: str | bytes) -> list[VmState]:
+    """Each VM's state of a (short or extended) VM_POOL."""
+    return [VmState(_int(el.findtext("ID"), -1), _int(el.findtext("STATE"), -1),
+                    _int(el.findtext("LCM_STATE"), -1), el.findtext("RESCHED") == "1",
+                    len(el.findall("HISTORY_RECORDS/HISTORY")))
+            for el in _root(xml).iterchildren("VM")]

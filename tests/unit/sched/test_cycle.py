@@ -111,17 +111,20 @@ def test_reserved_capacity_and_datastore_space() -> None:
 
 
 def test_vm_bodies_become_records() -> None:
-    template = parse('NAME = "a"\nCPU = 0.5\nMEMORY = 512\nSCHED_REQUIREMENTS = "ID > 1"\n'
+    template = parse('NAME = "a"\nCPU = 0.5\nMEMORY = 512\nSCHED_REQUIREMENTS = "ID > $NIC[NETWORK_ID]"\n'
                      'SCHED_RANK = "FREE_CPU"\nUSER_PRIORITY = 3\n'
                      'DISK = [ TYPE = "fs", SIZE = 2048 ]\nDISK = [ IMAGE_ID = 4, SIZE = 10 ]\n'
                      'VMGROUP = [ VMGROUP_ID = 2, ROLE = "web" ]\nNIC = [ NETWORK_ID = 7 ]')
     vm = build_vm(5, template, uid=0, gid=0, uname="oneadmin", gname="oneadmin", now=1)
     [record] = parse_vms(f"<VM_POOL>{xmlobj.render(vm, 'VM')}</VM_POOL>", {5: {9}})
     assert (record.id, record.cpu, record.mem, record.disk_mb) == (5, 50, 512 * 1024, 2048)
-    assert record.requirements == "ID > 1" and record.rank == "FREE_CPU"
+    assert record.requirements == "ID > $NIC[NETWORK_ID]" and record.rank == "FREE_CPU"
     assert record.priority == 3 and record.vmgroup == (2, "web")
     assert "PUBLIC_CLOUD" in record.automatic_requirements
+    # $ references read the VM's values (kept only for VMs whose expressions have some)
     assert record.values["NIC/NETWORK_ID"] == "7" and record.values["ID"] == "5"
+    pool = hosts(10)
+    assert run_cycle(pool, SYSTEM, [record], SchedConfig()).placements[0].host_id == 8
     assert record.avoid == frozenset({9})
     assert vm_hosts(f"<VM_POOL>{xmlobj.render(vm, 'VM')}</VM_POOL>") == {}
 
