@@ -60,6 +60,15 @@ class Config:
     sched_max_host: int = 0            # VMs dispatched to one host per cycle (0: no limit)
     sched_concurrency: int = 16        # one.vm.deploy calls in flight
     sched_retries: int = 3             # placements tried for a VM whose deploy fails
+    # The driver that runs transfer scripts (PROLOG, EPILOG, ...: OpenNebula's one_tm);
+    # each script line names the TM_MAD of its datastore (docs/drivers.md, TRANSFER).
+    transfer_driver: str = "dummy"
+    # The front-end's name in transfer scripts (where images are copied from); empty:
+    # this machine's host name.
+    frontend_name: str = ""
+    # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
+    # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.
+    sched_timezone: str = ""
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)

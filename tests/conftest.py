@@ -43,3 +43,19 @@ def client_for(nubo: NuboServer):
     def make(session: str):
         return pyone.OneServer(nubo.endpoint, session=session)
     return make
+
+
+@pytest.fixture
+def shared_networks(nubo: NuboServer) -> dict[str, int]:
+    """Networks "public" and "private" of oneadmin that every user may USE (created once
+    per server), for templates whose NICs name them with NETWORK_UNAME = "oneadmin"."""
+    import pyone
+    one = pyone.OneServer(nubo.endpoint, session=nubo.session)
+    found = {n.NAME: n.ID for n in one.vnpool.info(-2, -1, -1).VNET}
+    for i, name in enumerate(("public", "private")):
+        if name not in found:
+            found[name] = one.vn.allocate(
+                f'NAME = "{name}"\nBRIDGE = "br{i}"\nVN_MAD = "bridge"\n'
+                f'AR = [ TYPE = "IP4", IP = "198.51.100.{i * 100 + 1}", SIZE = "99" ]', -1)
+            one.vn.chmod(found[name], 1, 1, 0, 1, 0, 0, 1, 0, 0)
+    return found

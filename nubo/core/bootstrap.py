@@ -15,7 +15,8 @@ from nubo.api.rm import Call
 from nubo.auth.acl import default_rules
 from nubo.core.cloud import Cloud, Session
 from nubo.auth.authorize import Requester
-from nubo.model.infra import DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM, Cluster, Datastore
+from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,
+                              Cluster, Datastore)
 from nubo.model.permissions import Permissions
 from nubo.store import schema
 from nubo.template import Template, parse
@@ -92,7 +93,7 @@ def _create_datastore(cloud: Cloud, conn: Connection, oid: int, name: str, ds_ty
     ds = Datastore(id=oid, uid=0, gid=0, uname="oneadmin", gname="oneadmin", name=name,
                    permissions=Permissions.from_octal("640"),
                    ds_mad=template.get("DS_MAD") or "-", tm_mad=template.get("TM_MAD") or "",
-                   base_path=f"/var/lib/one//datastores/{oid}", type=ds_type, disk_type=0,
+                   base_path=f"{DATASTORE_LOCATION}{oid}", type=ds_type, disk_type=0,
                    state=DS_READY, clusters=[0], template=template)
     pools.datastores.insert(conn, ds)
 

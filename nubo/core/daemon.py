@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from nubo.api import sched_runner
 from nubo.api.http import build_app, run_server
 from nubo.api.rm import RequestManager
 from nubo.config import Config, driver_specs
@@ -14,6 +15,7 @@ from nubo.core.bootstrap import bootstrap
 from nubo.core.cloud import Cloud
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.monitor import HostMonitor
+from nubo.core.sched_timer import ScheduledActionTimer, install, time_zone
 from nubo.drivers import DriverManager
 from nubo.sched.supervisor import SchedulerProcess
 from nubo.store.db import Database
@@ -72,6 +74,9 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
     monitor = HostMonitor(cloud, drivers, cfg.host_monitoring_interval)
     rm = RequestManager(cloud)
+    timer = ScheduledActionTimer(cloud, lambda vm, action: sched_runner.run(cloud, vm, action),
+                                 time_zone(cfg.sched_timezone))  # scheduled actions
+    install(cloud, timer)
     app = build_app(rm.dispatch, path=cfg.rpc_path, max_body_bytes=cfg.max_body_bytes,
                     max_threads=cfg.api_threads,
                     metrics=lambda: _store_metrics(cloud))
@@ -99,12 +104,14 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         log.info("drivers started: %s", ", ".join(drivers.names))
         lifecycle.reconcile()
         monitor.start()
+        timer.start()
         run_server(app, cfg.host, cfg.port, on_started=started)
     finally:
         # Drivers first: their in-flight actions end as "shutdown" and the VMs keep
         # their awaited operation; then the workers finish what was already queued.
         for child in scheduler:
             child.stop()
+        timer.close()
         monitor.close()
         drivers.close()
         lifecycle.close()

@@ -17,6 +17,7 @@ worker pool.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, select, update
 
+from nubo.core import transfer
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
 from nubo.drivers import DriverManager, DriverResult
@@ -67,6 +69,7 @@ class LifeCycleManager:
         self._seq_lock = threading.Lock()
         self._last_seq = 0
         self._closing = False
+        self._frontend = cloud.config.frontend_name or socket.gethostname()
 
     # -- entry points ----------------------------------------------------------------
     def act(self, vm_id: int, action: str, *, ds_id: int = 0, tm_mad: str = "",
@@ -206,18 +209,24 @@ class LifeCycleManager:
         """The decision's operations with their driver, host name and payload (the VM
         as committed), read in the committing transaction."""
         vm = loaded.vm
-        payload = xmlobj.render(vm, "VM")
+        payload = loaded.body if loaded.body is not None else xmlobj.render(vm, "VM")
         out = []
         for op in decision.ops:
             if op.action in _NOT_SENT:
                 continue
             host = None
             if op.host is not None:
-                host = loaded.hosts.get(op.host) or self.cloud.pools.hosts.get(conn, op.host)
+                host = loaded.hosts.get(op.host) or self.cloud.pools.hosts.take(conn, op.host)
                 loaded.hosts[op.host] = host
-            driver = host.vm_mad if host else (vm.history[-1].vm_mad if vm.history else "")
             seq = awaited.seq if awaited and op.awaited and op.ref == awaited.ref else None
-            out.append(Outbound(vm.id, driver, op, host.name if host else None, payload, seq))
+            hostname = host.name if host else None
+            if op.driver == "tm":
+                out.append(Outbound(vm.id, self.cloud.config.transfer_driver, op, hostname,
+                                    transfer.payload(vm, op.action, payload, self._frontend),
+                                    seq))
+                continue
+            driver = host.vm_mad if host else (vm.history[-1].vm_mad if vm.history else "")
+            out.append(Outbound(vm.id, driver, op, hostname, payload, seq))
         return out
 
     def _send(self, outbound: list[Outbound]) -> None:
@@ -253,9 +262,8 @@ class LifeCycleManager:
 def driver_action(op: DriverOp) -> str:
     """The protocol action for an operation.
 
-    Transfer operations (PROLOG, EPILOG, ...) go as one ``TRANSFER`` action, as
-    OpenNebula sends a whole transfer script; the script itself
-    (nubo.lifecycle.transfer) comes with the transfer-driver work.
+    Transfer operations (PROLOG, EPILOG, ...) go as one ``TRANSFER`` action to the
+    transfer driver, as OpenNebula sends a whole transfer script (nubo.core.transfer).
     """
     return "TRANSFER" if op.driver == "tm" else op.action
 

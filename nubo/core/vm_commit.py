@@ -15,6 +15,8 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from nubo.core import sched_events
 from nubo.core.pools import Pools
+from nubo.core.vmgroups import leave_vm_group
+from nubo.errors import NoExistsError
 from nubo.hooks import events as hook_events
 from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, Release,
                             Reserve, SetAction, Stamp, VmState, VmView, view_of)
@@ -58,11 +60,15 @@ class Loaded:
     #: the life-cycle manager; whoever changes a host in the transaction by other means
     #: must clear it.
     hosts: dict[int, Host] = field(default_factory=dict)
+    #: The VM's body as ``commit`` stored it (the payload of its driver operations).
+    body: str | None = None
 
 
 def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
     """The VM, its view (hosts counting it read from their VMS lists) and its awaited op."""
-    vm = pools.vms.get(conn, vm_id)
+    vm = pools.vms.take(conn, vm_id)
+    if vm is None:
+        raise NoExistsError(f"Error getting virtual machine [{vm_id}].", vm_id)
     row = conn.execute(_Q_AWAITED, {"vm_id": vm_id}).first()
     awaited = None if row is None else Awaited(OpRef(row.driver, row.action), row.host_id,
                                                 row.seq)
@@ -71,7 +77,7 @@ def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
     for record in vm.history[-2:]:
         host = parsed.get(record.hid)
         if host is None:
-            host = pools.hosts.find(conn, record.hid)
+            host = pools.hosts.take(conn, record.hid)
             if host is not None:
                 parsed[record.hid] = host
         if host is not None and vm_id in host.vms:
@@ -225,14 +231,18 @@ def _delete_marked(name: str, flag: str):
         doomed = _marked(vm, name, flag)
         if name == "NIC":
             _free_nic_leases(conn, pools, vm, doomed)
+        elif name == "DISK":
+            from nubo.core import vm_resources
+            for disk in doomed:
+                vm_resources.release_image(conn, pools, vm.id, disk)
         _drop_vectors(vm, name, doomed)
     return task
 
 
 def _release_resources(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-    """free_vm_resources: every lease the VM holds (images, VNC ports: not kept yet)."""
-    from nubo.core import leases
-    leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+    """free_vm_resources: every lease and image the VM holds (VNC ports: not kept yet)."""
+    from nubo.core import vm_resources
+    vm_resources.release(conn, pools, vm)
 
 
 def _revert_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
@@ -293,7 +303,7 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
     vm = loaded.vm
     host_ids = {e.host for e in decision.history if isinstance(e, NewRecord) and e.host is not None}
     host_ids |= {e.host for e in decision.capacity}
-    hosts = {hid: loaded.hosts.get(hid) or pools.hosts.get(conn, hid) for hid in host_ids}
+    hosts = {hid: loaded.hosts.get(hid) or _take_host(conn, pools, hid) for hid in host_ids}
     loaded.hosts.update(hosts)
     for effect in decision.history:
         apply_history(vm, effect, now, hosts, ds_id, tm_mad, uid, gid)
@@ -318,10 +328,18 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
             vm.deploy_id = chosen
     if decision.state == VmState.DONE and vm.etime == 0:
         vm.etime = now
-    pools.vms.update(conn, vm)
+        leave_vm_group(conn, pools, vm)  # vmgroup: a finished VM leaves its role
+    loaded.body = pools.vms.store(conn, vm)
     hook_events.vm_committed(conn, vm, loaded.view)  # state hooks run once this commits
     sched_events.note_decision(conn, decision)  # wake the scheduler (PENDING, capacity freed)
     return _store_awaited(conn, vm, decision, next_seq)
+
+
+def _take_host(conn: Connection, pools: Pools, hid: int) -> Host:
+    host = pools.hosts.take(conn, hid)
+    if host is None:
+        raise NoExistsError(f"Error getting host [{hid}].", hid)
+    return host
 
 
 def _store_awaited(conn: Connection, vm: VirtualMachine, decision: Decision,

@@ -22,6 +22,11 @@ DISK_TYPE_NAMES = {"FILE": 0, "CDROM": 1, "BLOCK": 2, "RBD": 3, "RBD_CDROM": 4, 
                    "GLUSTER_CDROM": 6, "SHEEPDOG": 7, "SHEEPDOG_CDROM": 8, "ISCSI": 9}
 
 
+#: oned.conf's DATASTORE_LOCATION: where datastores live on the hosts (a datastore's
+#: BASE_PATH is this plus its id; a VM's system directory is BASE_PATH/VM_ID).
+DATASTORE_LOCATION = "/var/lib/one//datastores/"
+
+
 @dataclass
 class HostDatastores:
     disk_usage: int = 0

@@ -152,7 +152,14 @@ def parse(cls: type[T], xml: str | bytes) -> T:
 
 
 def from_element(cls: type[T], elem: etree._Element) -> T:
-    """Build a dataclass from an element (its children in schema order)."""
+    """Build a dataclass from an element (its children in schema order).
+
+    The children are indexed by tag in one pass: ``elem.find`` per field would
+    rescan them, and the VM's and host's bodies have dozens of fields.
+    """
+    children: dict[str, list[etree._Element]] = {}
+    for child in elem:
+        children.setdefault(child.tag, []).append(child)
     kwargs: dict[str, Any] = {}
     for spec in _specs(cls):
         if spec.kind == "raw":
@@ -161,17 +168,20 @@ def from_element(cls: type[T], elem: etree._Element) -> T:
                 for e in _raw_children(elem, spec)))
             continue
         if spec.kind == "objects":
-            parent = elem.find(spec.wrap) if spec.wrap else elem
-            items = [] if parent is None else parent.findall(spec.tag)
+            if spec.wrap:
+                parent = children.get(spec.wrap)
+                items = [] if parent is None else parent[0].findall(spec.tag)
+            else:
+                items = children.get(spec.tag, ())
             kwargs[spec.name] = [from_element(spec.sub, e) for e in items]
             continue
-        child = elem.find(spec.tag)
-        if child is None:
+        found = children.get(spec.tag)
+        if found is None:
             if spec.optional:
                 kwargs[spec.name] = None
                 continue
             raise ValueError(f"<{elem.tag}> has no <{spec.tag}>")
-        kwargs[spec.name] = _CONVERT[spec.kind](spec, child)
+        kwargs[spec.name] = _CONVERT[spec.kind](spec, found[0])
     return cls(**kwargs)
 
 

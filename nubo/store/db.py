@@ -10,7 +10,7 @@ import logging
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -21,6 +21,10 @@ from sqlalchemy.pool import QueuePool
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: conn.info keys of a write transaction: callables run once it has committed, and a
+#: scratch dict for its duration (both fresh for each transaction).
+AFTER_COMMIT = "nubo.after_commit"
+TRANSACTION = "nubo.transaction"
 
 
 class Database:
@@ -79,9 +83,22 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction for a change: committed on exit, rolled back on error."""
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        """A transaction for a change: committed on exit, rolled back on error.
+
+        Callables appended to ``conn.info[AFTER_COMMIT]`` run after the commit, still
+        under the write lock (nubo.store.write_cache puts its objects back then).
+        """
+        with self._write_lock:
+            after: list[Callable[[], None]] = []
+            with self.engine.begin() as conn:
+                conn.info[AFTER_COMMIT] = after
+                conn.info[TRANSACTION] = {}
+                try:
+                    yield conn
+                finally:
+                    del conn.info[AFTER_COMMIT], conn.info[TRANSACTION]
+            for fn in after:
+                fn()
 
     def size_bytes(self) -> int:
         """Size of the database on disk, for the benchmark and /metrics."""

@@ -15,6 +15,7 @@ from sqlalchemy.sql import ColumnElement
 from nubo.errors import AllocateError, NoExistsError
 from nubo.model import xmlobj
 from nubo.store.schema import pool_control
+from nubo.store.write_cache import WriteCache
 
 T = TypeVar("T")
 
@@ -26,6 +27,21 @@ def owner_columns(obj: Any) -> dict[str, int]:
             "other_u": p.other_u}
 
 
+def next_id(conn: Connection, name: str) -> int:
+    """Reserve the next id of counter ``name`` (a pool's table, or "sched_action"), in the
+    caller's transaction; ids are never reused."""
+    last = conn.execute(select(pool_control.c.last_oid)
+                        .where(pool_control.c.tablename == name)).scalar()
+    if last is None:
+        oid = 0
+        conn.execute(insert(pool_control).values(tablename=name, last_oid=oid))
+    else:
+        oid = last + 1
+        conn.execute(update(pool_control).where(pool_control.c.tablename == name)
+                     .values(last_oid=oid))
+    return oid
+
+
 @dataclass
 class Pool(Generic[T]):
     table: Table
@@ -33,12 +49,15 @@ class Pool(Generic[T]):
     noun: str  # as OpenNebula's messages name it: "virtual machine", "host"…
     columns: Callable[[T], dict[str, Any]]
     short: Callable[[T], str] | None = None
+    #: Parsed objects kept by the writer (see nubo.store.write_cache); None: parse each time.
+    write_cache: WriteCache[T] | None = None
 
     def __post_init__(self) -> None:
         # The hot single-row statements, built once: building a select() and its
         # cache key costs more than running it.
         t = self.table
         self._q_body = select(t.c.body).where(t.c.oid == bindparam("oid"))
+        self._q_versioned = select(t.c.version, t.c.body).where(t.c.oid == bindparam("oid"))
         self._q_update = (update(t).where(t.c.oid == bindparam("b_oid"))
                           .values(version=t.c.version + 1))
 
@@ -49,17 +68,7 @@ class Pool(Generic[T]):
     # ids ------------------------------------------------------------------
     def next_oid(self, conn: Connection) -> int:
         """Reserve the next id; the counter row lives in the same transaction."""
-        name = self.table.name
-        last = conn.execute(select(pool_control.c.last_oid)
-                            .where(pool_control.c.tablename == name)).scalar()
-        if last is None:
-            oid = 0
-            conn.execute(insert(pool_control).values(tablename=name, last_oid=oid))
-        else:
-            oid = last + 1
-            conn.execute(update(pool_control).where(pool_control.c.tablename == name)
-                         .values(last_oid=oid))
-        return oid
+        return next_id(conn, self.table.name)
 
     # rows -----------------------------------------------------------------
     def _row(self, obj: T) -> dict[str, Any]:
@@ -74,16 +83,25 @@ class Pool(Generic[T]):
         return obj
 
     def update(self, conn: Connection, obj: T) -> T:
+        self.store(conn, obj)
+        return obj
+
+    def store(self, conn: Connection, obj: T) -> str:
+        """``update``, returning the body it wrote (the driver payload of a VM)."""
         row = self._row(obj)
         oid = row.pop("oid")
         row["b_oid"] = oid
         result = conn.execute(self._q_update, row)
         if result.rowcount != 1:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
-        return obj
+        if self.write_cache is not None:
+            self.write_cache.stored(conn, oid, obj)
+        return row["body"]
 
     def delete(self, conn: Connection, oid: int) -> None:
         conn.execute(delete(self.table).where(self.table.c.oid == oid))
+        if self.write_cache is not None:
+            self.write_cache.forget(oid)
 
     # reads ----------------------------------------------------------------
     def body(self, conn: Connection, oid: int) -> str:
@@ -98,6 +116,17 @@ class Pool(Generic[T]):
     def find(self, conn: Connection, oid: int) -> T | None:
         body = conn.execute(self._q_body, {"oid": oid}).scalar()
         return None if body is None else xmlobj.parse(self.cls, body)
+
+    def take(self, conn: Connection, oid: int) -> T | None:
+        """``find`` for a write transaction that may change the object (and then stores
+        it with ``update``): served from the write cache when the row is unchanged."""
+        if self.write_cache is None:
+            return self.find(conn, oid)
+        row = conn.execute(self._q_versioned, {"oid": oid}).first()
+        if row is None:
+            return None
+        return self.write_cache.take(conn, oid, row.version,
+                                     lambda: xmlobj.parse(self.cls, row.body))
 
     def exists(self, conn: Connection, oid: int) -> bool:
         return conn.execute(select(self.table.c.oid).where(self.table.c.oid == oid)).first() \

@@ -95,6 +95,8 @@ vm_pool = _owned(
     listing_extra=("state",),
 )
 Index("ix_vm_pool_state", vm_pool.c.state)
+# VM groups (one.vmgroup.*): names unique per owner, as oned's VMGroupPool::exist.
+vmgroup_pool = _owned("vmgroup_pool")
 
 acl = Table(
     "acl", metadata,

@@ -13,12 +13,17 @@ BODY = """CPU = 1
 VCPU = 2
 MEMORY = 512
 DISK = [ TYPE = "fs", SIZE = 1024 ]
-NIC = [ NETWORK = "public" ]
+NIC = [ NETWORK = "public", NETWORK_UNAME = "oneadmin" ]
 CONTEXT = [ NETWORK = "YES", TOKEN = "NO" ]
 GRAPHICS = [ TYPE = "VNC", LISTEN = "0.0.0.0" ]
 LOGO = "images/logos/ubuntu.png"
 DESCRIPTION = "Ubuntu & friends <22.04>"
 """
+
+
+@pytest.fixture(autouse=True)
+def _networks(shared_networks):
+    """The templates' NICs name "public" and "private": they must exist."""
 
 
 def uniq(prefix: str) -> str:

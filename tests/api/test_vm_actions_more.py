@@ -154,6 +154,12 @@ def test_migrate_moves_the_vm_and_its_usage(one, nubo, live):
     assert usage(one, source) == (0, 0, 0) and host_vms(one, source) == []
     assert usage(one, target) == (1, 50, 64 * 1024) and host_vms(one, target) == [vm_id]
     valid(nubo, vm_id)
+    # The hypervisor (dummy) moved it too: an operation on the target host finds it there.
+    one.vm.snapshotcreate(vm_id, "after-migrate")
+    wait_state(one, vm_id, (ACTIVE, RUNNING))
+    snapshots = one.vm.info(vm_id).TEMPLATE.get("SNAPSHOT")
+    snapshots = snapshots if isinstance(snapshots, list) else [snapshots]
+    assert [s["NAME"] for s in snapshots if s] == ["after-migrate"], snapshots
     one.vm.action("terminate-hard", vm_id)
     wait_state(one, vm_id, (DONE, 0))
     assert usage(one, target) == (0, 0, 0)

@@ -150,12 +150,23 @@ def test_a_burst_of_vms_is_counted_and_freed_exactly_once(one, nubo, host):
     assert_valid(raw(nubo, "one.host.info", host)[1], "host.xsd")
 
 
-def test_a_host_whose_driver_is_not_configured_fails_the_prolog(one, nubo):
+def test_a_host_whose_driver_is_not_configured_fails_the_boot(one, nubo):
+    # The disks reach it through the transfer driver (dummy); its VM driver is missing.
     host = one.host.allocate(uniq("kvm-host"), "kvm", "kvm", -1)
     vm_id = new_vm(one)
     one.vm.deploy(vm_id, host)
-    wait_state(one, vm_id, (ACTIVE, PROLOG_FAILURE))
+    wait_state(one, vm_id, (ACTIVE, BOOT_FAILURE))
     assert "no driver named 'kvm'" in str(one.vm.info(vm_id).USER_TEMPLATE["ERROR"])
     one.vm.action("terminate", vm_id)
     wait_state(one, vm_id, (DONE, 0))
     assert one.host.info(host).HOST_SHARE.RUNNING_VMS == 0
+
+
+def test_a_failing_transfer_command_fails_the_prolog(one, nubo):
+    host = one.host.allocate(uniq("tm-fail"), "dummy", "dummy", -1)
+    vm_id = new_vm(one, 'DISK = [ TYPE = "swap", SIZE = 128 ]\nDUMMY_FAIL = "MKSWAP"')
+    one.vm.deploy(vm_id, host)
+    wait_state(one, vm_id, (ACTIVE, PROLOG_FAILURE))
+    assert "MKSWAP" in str(one.vm.info(vm_id).USER_TEMPLATE["ERROR"])
+    one.vm.action("terminate", vm_id)
+    wait_state(one, vm_id, (DONE, 0))

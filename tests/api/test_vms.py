@@ -16,9 +16,9 @@ VCPU = 2
 MEMORY = 1024
 DISK = [ TYPE = "fs", SIZE = 2048, FORMAT = "raw" ]
 DISK = [ TYPE = "swap", SIZE = 512 ]
-NIC = [ NETWORK = "public", MODEL = "virtio", NAME = "eth0" ]
-NIC = [ NETWORK = "private" ]
-NIC_ALIAS = [ NETWORK = "public", PARENT = "eth0" ]
+NIC = [ NETWORK = "public", NETWORK_UNAME = "oneadmin", MODEL = "virtio", NAME = "eth0" ]
+NIC = [ NETWORK = "private", NETWORK_UNAME = "oneadmin" ]
+NIC_ALIAS = [ NETWORK = "public", NETWORK_UNAME = "oneadmin", PARENT = "eth0" ]
 CONTEXT = [ NETWORK = "YES", SSH_PUBLIC_KEY = "$USER[SSH_PUBLIC_KEY]",
             START_SCRIPT = "echo 'a & b' > /tmp/x" ]
 GRAPHICS = [ TYPE = "VNC", LISTEN = "0.0.0.0" ]
@@ -29,6 +29,11 @@ SCHED_REQUIREMENTS = "HYPERVISOR = kvm"
 DESCRIPTION = "a <b> & ]]> c"
 OWNER_TEAM = "infra"
 """
+
+
+@pytest.fixture(autouse=True)
+def _networks(shared_networks):
+    """The templates' NICs name "public" and "private": they must exist."""
 
 
 def uniq(prefix: str) -> str:
@@ -87,12 +92,12 @@ def test_ten_kilobyte_template(one, nubo):
     assert_valid(raw(nubo, "one.vmpool.info", -2, vid, vid, -1)[1], "vm_pool.xsd")
 
 
-def test_names_hold_and_xml_templates(one):
+def test_names_hold_and_xml_templates(one, shared_networks):
     vid = one.vm.allocate(SMALL, True)
     vm = one.vm.info(vid)
     assert vm.NAME == f"one-{vid}" and vm.STATE == 2
     xml_id = one.vm.allocate("<TEMPLATE><CPU>1</CPU><MEMORY>32</MEMORY><NAME>x1</NAME>"
-                             "<NIC><NETWORK_ID>0</NETWORK_ID></NIC></TEMPLATE>")
+                             f"<NIC><NETWORK_ID>{shared_networks['public']}</NETWORK_ID></NIC></TEMPLATE>")
     vm = one.vm.info(xml_id)
     assert vm.NAME == "x1" and vm.STATE == 1 and vm.TEMPLATE["NIC"]["NIC_ID"] == "0"
     assert one.vm.info(one.vm.allocate(SMALL + "SUBMIT_ON_HOLD = YES")).STATE == 2

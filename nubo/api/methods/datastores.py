@@ -21,12 +21,10 @@ from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import InternalError
-from nubo.model.infra import (DISK_TYPE_NAMES, DS_BACKUP, DS_DISABLED, DS_FILE, DS_IMAGE,
-                              DS_READY, DS_SYSTEM, DS_TYPE_NAMES, Datastore)
+from nubo.model.infra import (DATASTORE_LOCATION, DISK_TYPE_NAMES, DS_BACKUP, DS_DISABLED,
+                              DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM, DS_TYPE_NAMES, Datastore)
 from nubo.template import Template
 
-# oned.conf's DATASTORE_LOCATION: BASE_PATH is this plus the datastore id.
-DATASTORE_LOCATION = "/var/lib/one//datastores/"
 
 # DS_MAD_CONF: the attributes each image driver requires in the template.
 DS_MAD_CONF: dict[str, tuple[str, ...]] = {

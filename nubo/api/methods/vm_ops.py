@@ -24,7 +24,7 @@ from nubo.api.methods.vms import VM
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
-from nubo.core import leases
+from nubo.core import vm_resources
 from nubo.core.vm_commit import Loaded, move_usage, vm_size
 from nubo.errors import ActionError, ApiError, NoExistsError
 from nubo.lifecycle import MIGRATE_KINDS, RECOVER_OPERATIONS, Decision, LcmState, VmState
@@ -223,14 +223,16 @@ def vm_attach(call: Call, vm_id: int, template: str) -> int:
     image_id = disk.get("IMAGE_ID")
     if image_id is not None and image_id.isdigit():
         with call.cloud.db.read() as conn:
-            image = fetch(call, conn, IMAGE, int(image_id), A.USE)
-        disk.set("IMAGE", image.name)
+            fetch(call, conn, IMAGE, int(image_id), A.USE)
     for key in ("DISK_ID", "ATTACH"):
         disk.remove(key)
 
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
         disks = loaded.vm.template.get_vectors("DISK")
         disk.set("DISK_ID", str(_next_id(disks, "DISK_ID")))
+        if image_id is not None and image_id.isdigit():
+            image = call.cloud.pools.images.get(conn, int(image_id))
+            vm_resources.take_image(conn, call.cloud.pools, vm_id, disk, image)
         disk.set("ATTACH", "YES")
         loaded.vm.template.add(disk)
         loaded.vm.template = order_system_template(loaded.vm.template)
@@ -287,15 +289,7 @@ def vm_attachnic(call: Call, vm_id: int, template: str) -> int:
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
         nics = loaded.vm.template.get_vectors("NIC")
         nic_id = _next_id([*nics, *loaded.vm.template.get_vectors("NIC_ALIAS")], "NIC_ID")
-        lease = leases.allocate(conn, call.cloud.pools.vnets, vnet.id, ("VM", vm_id),
-                                ip=nic.get("IP"), mac=nic.get("MAC"))
-        for key, value in lease.attributes().items():
-            nic.set(key, value)
-        nic.set("NETWORK", vnet.name)
-        nic.set("NETWORK_ID", str(vnet.id))
-        nic.set("NIC_ID", str(nic_id))
-        if not nic.get("NAME"):
-            nic.set("NAME", f"NIC{nic_id}")
+        vm_resources.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
         loaded.vm.template = order_system_template(loaded.vm.template)

@@ -19,10 +19,13 @@ from nubo.api.methods.filters import ALL, listing, pool_xml, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.methods.images import IMAGE
+from nubo.api.methods.vmgroups import join_vm_group
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
+from nubo.core import vm_resources
+from nubo.core import sched_actions, sched_timer
 from nubo.errors import ApiError
 from nubo.core import sched_events
 from nubo.model.vm import ANY_STATE, CLONING_FAILURE, DONE, NOT_DONE, PENDING
@@ -80,6 +83,10 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
     problem = allocation_problem(vm.name)
     if problem:
         raise VmTemplateError(problem)
+    vm_resources.acquire(conn, pools, vm, session.uid)
+    join_vm_group(call, conn, vm)  # vmgroup: VMGROUP = [ VMGROUP_ID, ROLE ]
+    if sched_actions.take_from_template(conn, vm):  # vmgroup branch: SCHED_ACTION vectors
+        sched_timer.changed(call.cloud, oid, conn)
     pools.vms.insert(conn, vm)
     sched_events.note(conn, vm.state == PENDING)  # wake the scheduler
     return oid

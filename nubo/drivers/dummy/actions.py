@@ -117,9 +117,11 @@ class DummyDriver:
         vm = self.state.find(req.oid, None)
         if vm is None:
             return False, f"VM {req.oid} is not running"
-        if req.host is None:
-            return False, "MIGRATE needs the destination host"
-        self.state.place(vm.oid, req.host, vm.cpu, vm.memory, vm.deploy_id)
+        # Sent to the source host (HOST); the destination is the VM's newest record.
+        destination = doc.last("HISTORY_RECORDS/HISTORY/HOSTNAME")
+        if not destination:
+            return False, "MIGRATE needs the destination host (the VM's last HISTORY)"
+        self.state.place(vm.oid, destination, vm.cpu, vm.memory, vm.deploy_id)
         return True, ""
 
     def _vmm_poll(self, req: Request, doc: Doc) -> Outcome:
@@ -175,6 +177,21 @@ class DummyDriver:
 
     # ------------------------------------------------------------------ tm
     def _tm_default(self, req: Request, doc: Doc) -> Outcome:
+        return True, ""
+
+    def _tm_transfer(self, req: Request, doc: Doc) -> Outcome:
+        """A transfer script (nubo.core.transfer): every line must be a command the
+        transfer drivers know; DUMMY_FAIL may name the operation (PROLOG, EPILOG...)
+        or one of its commands (CLONE, MKSWAP...)."""
+        action, lines = doc.get("ACTION") or "", (doc.get("SCRIPT") or "").splitlines()
+        verbs = {line.split(None, 1)[0].upper() for line in lines if line.strip()}
+        unknown = sorted(verbs - TM_ACTIONS)
+        if unknown:
+            return False, f"unknown transfer command {unknown[0]}"
+        fail = doc.names_list("DUMMY_FAIL") if b"DUMMY_FAIL" in req.payload else set()
+        hit = sorted(({action.upper()} | verbs) & fail)
+        if hit:
+            return False, f"DUMMY_FAIL: injected failure of {hit[0]}"
         return True, ""
 
     # ------------------------------------------------------------------ ds

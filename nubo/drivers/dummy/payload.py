@@ -83,3 +83,13 @@ class Doc:
         """A comma-separated list attribute as a set of upper-case words."""
         value = self.get(name)
         return {w.strip().upper() for w in value.split(",") if w.strip()} if value else set()
+
+    def last(self, path: str) -> str | None:
+        """The text of the last element at ``path`` of an XML payload (e.g. the
+        HOSTNAME of a VM's newest HISTORY record), None if there is none."""
+        if not self._parsed:
+            self._parse()
+        if self._xml is None:
+            return None
+        found = self._xml.findall(path)
+        return (found[-1].text or "").strip() if found else None

@@ -1,0 +1,161 @@
+"""What a VM takes from the cloud when it is created, and gives back once it is DONE:
+a lease of each NIC's network, and each image its DISKs use.
+
+At allocate oned completes every DISK with its image's SOURCE, TM_MAD, DATASTORE and
+CLONE/SAVE (the transfer scripts need them), counts the VM in the image (RUNNING_VMS,
+VMS, state USED or USED_PERS), and gives every NIC a lease with its IP, MAC and bridge.
+All of it happens in the allocating transaction, so a refusal (an image already used
+persistently, a network out of addresses) leaves nothing behind. Giving back is
+idempotent (the VM leaves an image's VMS list once; lease rows are deleted once), so
+a release that runs again after a crash frees nothing twice.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from nubo.core import leases
+from nubo.core.pools import Pools
+from nubo.errors import ActionError, NoExistsError
+from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMAGE_USED_PERS,
+                                  Image)
+from nubo.model.vm import VirtualMachine, order_system_template
+from nubo.template import VectorAttribute
+
+#: Image states a VM may take an image in (a persistent one only while nobody has it).
+_TAKEABLE = frozenset({IMAGE_READY, IMAGE_USED})
+_VOLATILE = frozenset({"FS", "SWAP"})
+_IMAGE_DISK_TYPES = {"OS": "FILE", "DATABLOCK": "FILE", "CDROM": "CDROM"}
+
+
+def acquire(conn: Connection, pools: Pools, vm: VirtualMachine, uid: int) -> None:
+    """Complete the new VM's DISKs and NICs, taking images and leases for it."""
+    for disk_id, disk in enumerate(vm.template.get_vectors("DISK")):
+        disk.set("DISK_ID", str(disk_id))
+        kind = (disk.get("TYPE") or "").strip().upper()
+        if kind in _VOLATILE and not (disk.get("IMAGE_ID") or disk.get("IMAGE")):
+            disk.set("TYPE", kind)
+            continue
+        image = _image_of(conn, pools, disk, uid)
+        if image is not None:
+            take_image(conn, pools, vm.id, disk, image)
+    for nic_id, nic in enumerate(vm.template.get_vectors("NIC")):
+        vnet_id = _network_of(conn, pools, nic, uid)
+        if vnet_id is not None:
+            lease_nic(conn, pools, vm.id, nic, vnet_id, nic_id)
+    vm.template = order_system_template(vm.template)
+
+
+def _image_of(conn: Connection, pools: Pools, disk: VectorAttribute, uid: int) -> Image | None:
+    ref = (disk.get("IMAGE_ID") or "").strip()
+    if ref:
+        if not ref.isdigit():
+            raise ActionError(f"Wrong IMAGE_ID {ref!r} in DISK: it must be a number")
+        image = pools.images.find(conn, int(ref))
+        if image is None:
+            raise NoExistsError(f"Error getting image [{ref}].", int(ref))
+        return image
+    name = (disk.get("IMAGE") or "").strip()
+    if not name:
+        return None
+    owner = _owner(conn, pools, disk.get("IMAGE_UNAME"), disk.get("IMAGE_UID"), uid)
+    oid = pools.images.oid_by_name(conn, name, owner)
+    if oid is None:
+        raise NoExistsError(f"Error getting image [{name}].", -1)
+    return pools.images.get(conn, oid)
+
+
+def _network_of(conn: Connection, pools: Pools, nic: VectorAttribute, uid: int) -> int | None:
+    ref = (nic.get("NETWORK_ID") or "").strip()
+    if ref:
+        if not ref.isdigit():
+            raise ActionError(f"Wrong NETWORK_ID {ref!r} in NIC: it must be a number")
+        return int(ref)
+    name = (nic.get("NETWORK") or "").strip()
+    if not name:
+        return None
+    owner = _owner(conn, pools, nic.get("NETWORK_UNAME"), nic.get("NETWORK_UID"), uid)
+    oid = pools.vnets.oid_by_name(conn, name, owner)
+    if oid is None:
+        raise NoExistsError(f"Error getting virtual network [{name}].", -1)
+    return oid
+
+
+def _owner(conn: Connection, pools: Pools, uname: str | None, uid_text: str | None,
+           caller: int) -> int:
+    if uid_text and uid_text.strip().isdigit():
+        return int(uid_text)
+    if uname:
+        oid = pools.users.oid_by_name(conn, uname.strip())
+        if oid is None:
+            raise NoExistsError(f"Error getting user [{uname}].", -1)
+        return oid
+    return caller
+
+
+def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute,
+               image: Image) -> None:
+    """Count the VM in the image and copy into the DISK what the transfer needs."""
+    persistent = bool(image.persistent)
+    if image.state not in _TAKEABLE or (persistent and image.running_vms):
+        raise ActionError(f"Cannot acquire image {image.id}, it is already used"
+                          if persistent and image.running_vms else
+                          f"Cannot acquire image {image.id}, it is not ready")
+    ds = pools.datastores.find(conn, image.datastore_id)
+    kind = IMAGE_TYPE_NAMES.get(image.type, "OS")
+    for key, value in (("IMAGE", image.name), ("IMAGE_ID", str(image.id)),
+                       ("IMAGE_UNAME", image.uname), ("IMAGE_STATE", str(image.state)),
+                       ("SOURCE", image.source), ("DATASTORE", image.datastore),
+                       ("DATASTORE_ID", str(image.datastore_id)),
+                       ("TM_MAD", ds.tm_mad if ds is not None else ""),
+                       ("CLONE", "NO" if persistent else "YES"),
+                       ("SAVE", "YES" if persistent else "NO"),
+                       ("PERSISTENT", "YES" if persistent else "NO"),
+                       ("FORMAT", image.format or "raw"), ("SIZE", str(image.size)),
+                       ("TYPE", _IMAGE_DISK_TYPES.get(kind, "FILE"))):
+        if key in ("IMAGE", "IMAGE_ID") or not disk.get(key):
+            disk.set(key, value)
+    if kind == "CDROM":
+        disk.set("READONLY", "YES")
+    if vm_id not in image.vms:
+        image.vms = sorted([*image.vms, vm_id])
+        image.running_vms += 1
+    image.state = IMAGE_USED_PERS if persistent else IMAGE_USED
+    pools.images.update(conn, image)
+
+
+def lease_nic(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute, vnet_id: int,
+              nic_id: int) -> None:
+    """Give the NIC a lease of network ``vnet_id`` (its IP or MAC if it asks for one)."""
+    vnet = pools.vnets.find(conn, vnet_id)
+    if vnet is None:
+        raise NoExistsError(f"Error getting virtual network [{vnet_id}].", vnet_id)
+    lease = leases.allocate(conn, pools.vnets, vnet.id, ("VM", vm_id), ip=nic.get("IP"),
+                            mac=nic.get("MAC"))
+    for key, value in lease.attributes().items():
+        nic.set(key, value)
+    nic.set("NETWORK", vnet.name)
+    nic.set("NETWORK_ID", str(vnet.id))
+    nic.set("NIC_ID", str(nic_id))
+    if not nic.get("NAME"):
+        nic.set("NAME", f"NIC{nic_id}")
+
+
+def release(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+    """Give back every lease and image the VM holds (free_vm_resources)."""
+    leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+    for disk in vm.template.get_vectors("DISK"):
+        release_image(conn, pools, vm.id, disk)
+
+
+def release_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute) -> None:
+    ref = (disk.get("IMAGE_ID") or "").strip()
+    if not ref.isdigit():
+        return
+    image = pools.images.find(conn, int(ref))
+    if image is None or vm_id not in image.vms:
+        return
+    image.vms = [v for v in image.vms if v != vm_id]
+    image.running_vms = max(0, image.running_vms - 1)
+    if image.running_vms == 0 and image.state in (IMAGE_USED, IMAGE_USED_PERS):
+        image.state = IMAGE_READY
+    pools.images.update(conn, image)
