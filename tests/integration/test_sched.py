@@ -156,3 +156,28 @@ def test_the_scheduler_is_restarted_when_it_dies(cloud, one) -> None:
                          'SCHED_REQUIREMENTS = "AFTER = yes"', False)
     wait_state(one, vm, (ACTIVE, RUNNING), timeout=15)
     assert last_host(one, vm) == hid
+
+
+def test_vm_group_roles_are_kept_apart_and_on_their_hosts(one) -> None:
+    hosts = [monitored_host(one, f"group-{i}", template='POOL = "group"') for i in range(3)]
+    gid = one.vmgroup.allocate(
+        'NAME = "apart"\nROLE = [ NAME = "web", POLICY = "ANTI_AFFINED" ]\n'
+        f'ROLE = [ NAME = "pinned", HOST_AFFINED = "{hosts[2]}" ]')
+    vms = [one.vm.allocate(f'NAME = "web-{i}"\nCPU = 0.1\nMEMORY = 64\n'
+                           'SCHED_REQUIREMENTS = "POOL = group"\n'
+                           f'VMGROUP = [ VMGROUP_ID = {gid}, ROLE = "web" ]', False)
+           for i in range(4)]
+    for vm in vms[:3]:
+        wait_state(one, vm, (ACTIVE, RUNNING))
+    # Packing would put them all on one host: anti-affinity spreads them, one per host.
+    assert sorted(last_host(one, vm) for vm in vms[:3]) == sorted(hosts)
+    wait_for("the fourth VM's message", lambda: "affinity" in one.vm.info(vms[3])
+             .USER_TEMPLATE.get("SCHED_MESSAGE", ""))
+    assert one.vm.info(vms[3]).STATE == PENDING
+    pinned = one.vm.allocate('NAME = "pinned"\nCPU = 0.1\nMEMORY = 64\n'
+                             'SCHED_REQUIREMENTS = "POOL = group"\n'
+                             f'VMGROUP = [ VMGROUP_ID = {gid}, ROLE = "pinned" ]', False)
+    wait_state(one, pinned, (ACTIVE, RUNNING))
+    assert last_host(one, pinned) == hosts[2]
+    for vm in vms + [pinned]:
+        one.vm.action("terminate-hard", vm)
