@@ -112,6 +112,7 @@ class Scheduler:
         next_full = 0.0
         while not self.stop_event.is_set():
             full = time.monotonic() >= next_full
+            began = time.monotonic()
             try:
                 self.cycle(full=full)
                 self.check_inflight()
@@ -123,6 +124,9 @@ class Scheduler:
                 self.stop_event.wait(1.0)
             if full:
                 next_full = time.monotonic() + self.settings.interval
+            # Events right after a long cycle wait as long as it took (at most 1 s): a
+            # busy cloud's scheduler then takes at most about half of the API's time.
+            pause = max(DEBOUNCE, min(time.monotonic() - began, 1.0))
             while not self.stop_event.is_set():
                 left = next_full - time.monotonic()
                 if left <= 0:
@@ -131,7 +135,7 @@ class Scheduler:
                 new = self._wait(stamp, timeout)
                 if new != stamp:
                     stamp = new
-                    self.stop_event.wait(DEBOUNCE)
+                    self.stop_event.wait(pause)
                     break
                 if self.inflight and time.monotonic() - self._last_check >= INFLIGHT_CHECK:
                     self._check_logged()
@@ -153,10 +157,9 @@ class Scheduler:
             try:
                 seconds = max(0, min(30, math.ceil(timeout)))
                 return int(self.client.call("nubo.sched.wait", stamp, seconds))
-            except xmlrpc.client.Fault as f:
-                if f.faultCode != FAULT_NO_METHOD:
-                    raise
-                log.info("the endpoint has no nubo.sched.wait: periodic cycles only")
+            except xmlrpc.client.Fault as f:  # -506 from oned (xmlrpc-c) and nubo
+                log.info("the endpoint has no nubo.sched.wait (%s): periodic cycles only",
+                         f.faultString)
                 self.has_wait = False
             except (OSError, xmlrpc.client.Error, ApiFailure) as e:
                 log.warning("waiting for changes failed: %s", e)
