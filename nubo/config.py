@@ -69,6 +69,9 @@ class Config:
     # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
     # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.
     sched_timezone: str = ""
+    # How a REMOTE hook reaches its host: the command line (split as a shell would;
+    # {host} is the host's name) to which the hook's command line is appended.
+    hook_remote_command: str = "ssh -o BatchMode=yes -o ConnectTimeout=10 {host}"
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)

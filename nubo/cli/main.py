@@ -1,49 +1,93 @@
-"""The ``nubo`` command: ``nubo serve`` runs the core (more nouns come with the CLI issue)."""
+"""The ``nubo`` command and OpenNebula's one* commands: parse, run one verb, map errors.
+
+Errors go to stderr with the exit codes of :mod:`nubo.cli.errors`; data goes
+to stdout. ``nubo serve`` runs the core; every other command is an API client.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from nubo.config import ConfigError, load_config
-from nubo.sched import cli as sched_cli
+from nubo.cli.context import Context
+from nubo.cli.errors import USAGE, CliError
+from nubo.cli.nouns import REGISTRY, by_classic, entry
+from nubo.cli.parser import classic_parser, top_parser
+from nubo.cli.verbs import Verb, arg
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="nubo", description="nubo, a virtual infrastructure manager with an "
-        "OpenNebula-compatible XML-RPC API.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = sub.add_parser(
-        "serve", help="run the core in the foreground",
-        description="Run the nubo core in the foreground: the store, the request manager and "
-        "the XML-RPC API. On first start it creates the store and writes the oneadmin "
-        "credentials to DATA_DIR/one_auth (and ~/.one/one_auth if absent).",
-        epilog="example: nubo serve --data-dir /var/lib/nubo --listen 0.0.0.0:2633")
-    s.add_argument("--data-dir", type=Path, help="where the database, logs and one_auth live "
-                   "(default: ~/.local/share/nubo)")
-    s.add_argument("--listen", metavar="ADDR:PORT", help="address of the XML-RPC API "
-                   "(default: 127.0.0.1:2633)")
-    s.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file "
-                   "(see docs/configuration.md)")
-    sched_cli.add_parser(sub)  # nubo sched: nubo/sched/cli.py
-    return p
+def _serve(_ctx: Context, args: argparse.Namespace) -> int:
+    from nubo.config import ConfigError, load_config
+    try:
+        cfg = load_config(args.config, data_dir=args.data_dir, listen=args.listen)
+    except ConfigError as e:
+        print(f"nubo: {e.message}", file=sys.stderr)
+        return USAGE
+    from nubo.core.daemon import serve
+    serve(cfg)
+    return 0
+
+
+SERVE = Verb(
+    "serve", "run the core in the foreground",
+    "{cmd} serve --data-dir /var/lib/nubo --listen 0.0.0.0:2633", _serve,
+    (arg("--data-dir", type=Path, help="where the database, logs and one_auth live "
+         "(default: ~/.local/share/nubo)"),
+     arg("--listen", metavar="ADDR:PORT", help="address of the XML-RPC API "
+         "(default: 127.0.0.1:2633)"),
+     arg("--config", type=Path, metavar="FILE", help="TOML configuration file "
+         "(see docs/configuration.md)")),
+    connects=False)
+
+
+def _extra_verbs() -> list[Verb]:
+    from nubo.cli.completion import COMPLETION
+    from nubo.cli.top import TOP
+    return [SERVE, TOP, COMPLETION]
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None, prog: str,
+        classic: bool = False) -> int:
+    args = parser.parse_args(argv)
+    ctx = Context(args, classic=classic)
+    try:
+        return args.run(ctx, args) or 0
+    except CliError as e:
+        sys.stdout.flush()
+        print(f"{prog}: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `nubo vm list | head`: the reader has gone, nothing to say
+        sys.stderr.close()
+        return 0
+
+
+_VALUED = frozenset({"--endpoint", "--user", "--password"})
+
+
+def chosen_noun(argv: list[str]) -> str | None:
+    """The noun of a command line (the first word that is not an option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
-        try:
-            cfg = load_config(args.config, data_dir=args.data_dir, listen=args.listen)
-        except ConfigError as e:
-            print(f"nubo: {e.message}", file=sys.stderr)
-            return 2
-        from nubo.core.daemon import serve
-        serve(cfg)
-        return 0
-    if args.command == "sched":
-        return sched_cli.run(args)
-    return 2
+    argv = sys.argv[1:] if argv is None else argv
+    found = entry(chosen_noun(argv) or "")
+    nouns = [e.load() if e is found else e for e in REGISTRY]
+    return run(top_parser(nouns, _extra_verbs(), sched=found is None), argv, "nubo")
+
+
+def classic(argv: list[str] | None = None, name: str | None = None) -> int:
+    """Entry point of onevm, onehost...: the noun comes from the command's name."""
+    name = name or Path(sys.argv[0]).name
+    return run(classic_parser(by_classic(name)), argv, name, classic=True)
 
 
 if __name__ == "__main__":

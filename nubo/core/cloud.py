@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import Connection, bindparam, func, select
 
@@ -76,6 +76,9 @@ class Cloud:
     credentials: passwords.CredentialCache = field(default_factory=passwords.CredentialCache)
     # The life-cycle manager, when the core runs one (``nubo serve``); VM actions need it.
     lifecycle: LifeCycleManager | None = None
+    # The host monitor, when host monitoring is on: a new or re-enabled host is probed
+    # at once rather than at the next round (HostMonitor.probe).
+    monitor: Any = None
 
     def __post_init__(self) -> None:
         self._acl_lock = threading.Lock()

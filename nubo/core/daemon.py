@@ -73,6 +73,8 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     drivers = DriverManager(driver_specs(cfg))
     lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
     monitor = HostMonitor(cloud, drivers, cfg.host_monitoring_interval)
+    if cfg.host_monitoring_interval > 0:
+        cloud.monitor = monitor
     rm = RequestManager(cloud)
     timer = ScheduledActionTimer(cloud, lambda vm, action: sched_runner.run(cloud, vm, action),
                                  time_zone(cfg.sched_timezone))  # scheduled actions

@@ -63,29 +63,40 @@ class HostMonitor:
         self._answers.shutdown(wait=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval * (1 + random.uniform(0, 0.1))):
+        # The first round right away (a restarted core learns its hosts' state at once),
+        # then one every interval.
+        delay = 0.0
+        while not self._stop.wait(delay):
             try:
                 self.probe_all()
             except Exception:
                 log.exception("host monitoring round failed")
+            delay = self.interval * (1 + random.uniform(0, 0.1))
 
     def probe_all(self) -> int:
-        """Send MONITOR to every host that is not disabled or offline; returns how many.
+        """Send MONITOR to every host that is not disabled or offline; returns how many."""
+        count = self._probe(host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))
+        if self.expiration > 0:
+            with self.cloud.db.write() as conn:
+                vmm.prune(conn, self.cloud.now(), self.expiration)
+        return count
 
-        The VMs each host counts are read with it (their row versions), so that
-        the answer is compared with the VMs as they were when it was asked."""
+    def probe(self, host_id: int) -> int:
+        """Probe one host now (just created or enabled), outside the rounds."""
+        return self._probe((host_pool.c.oid == host_id)
+                           & host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))
+
+    def _probe(self, where) -> int:  # noqa: ANN001 - a SQLAlchemy clause
+        """MONITOR the hosts ``where`` selects. The VMs each host counts are read with it
+        (their row versions), so the answer is compared with the VMs as they were."""
         with self.cloud.db.read() as conn:
-            rows = conn.execute(select(host_pool.c.body).where(
-                host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))).all()
+            rows = conn.execute(select(host_pool.c.body).where(where)).all()
             hosts = [xmlobj.parse(Host, r.body) for r in rows]
             watched = {h.id: vmm.watched_vms(conn, list(h.vms)) for h in hosts}
         for host in hosts:
             self.drivers.submit_callback(
                 host.im_mad, "MONITOR", host.id, host.name, xmlobj.render(host, "HOST"),
                 lambda result, w=watched[host.id]: self._hand_over(result, w))
-        if self.expiration > 0:
-            with self.cloud.db.write() as conn:
-                vmm.prune(conn, self.cloud.now(), self.expiration)
         return len(hosts)
 
     def _hand_over(self, result: DriverResult, watched: list[vmm.Watched]) -> None:

@@ -135,6 +135,10 @@ def lease_nic(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute, 
         nic.set(key, value)
     nic.set("NETWORK", vnet.name)
     nic.set("NETWORK_ID", str(vnet.id))
+    for key, value in (("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type),
+                       ("VN_MAD", vnet.vn_mad)):
+        if value and not nic.get(key):
+            nic.set(key, value)
     nic.set("NIC_ID", str(nic_id))
     if not nic.get("NAME"):
         nic.set("NAME", f"NIC{nic_id}")

@@ -2,10 +2,10 @@
 
 ``vm_committed``/``host_committed`` are called by the code that writes the new state,
 in its transaction (nubo/core/vm_commit.py, nubo/core/monitor.py). They only note the
-change on the connection; an engine ``commit`` listener hands the notes to the hook
-manager, a ``rollback`` drops them, so a hook never runs for a change that was rolled
-back. The hook manager's workers wait for the write lock before running a hook, so the
-commit has completed when the hook starts (and reads the new state back).
+change on the transaction's after-commit list (nubo.store.db.AFTER_COMMIT), which runs
+once the transaction has committed and is dropped if it rolls back, so a hook never
+runs for a change that was rolled back. (Engine commit/rollback listeners would do the
+same but put every statement on SQLAlchemy's slower event-dispatching path.)
 
 Only engines whose cloud registered a hook manager (the request manager does, in
 ``nubo serve``) are watched: elsewhere these calls cost one dict look-up.
@@ -16,40 +16,37 @@ import logging
 import weakref
 from typing import Any, Callable
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
+
+from nubo.store.db import AFTER_COMMIT
 
 log = logging.getLogger("nubo.hooks")
 
-_KEY = "nubo.hook_events"
 # engine -> its cloud's HookManager, both held weakly (a dropped cloud is forgotten)
 _managers: weakref.WeakKeyDictionary[Any, weakref.ref[Any]] = weakref.WeakKeyDictionary()
 
 
 def register(engine: Any, manager: Any) -> None:
-    known = engine in _managers
     _managers[engine] = weakref.ref(manager)
-    if not known:
-        event.listen(engine, "commit", _on_commit)
-        event.listen(engine, "rollback", _on_rollback)
 
 
 def _note(conn: Connection, fire: Callable[[Any], None]) -> None:
     ref = _managers.get(conn.engine)
     manager = ref() if ref is not None else None
-    if manager is not None:
-        conn.info.setdefault(_KEY, []).append((manager, fire))
+    if manager is None:
+        return
+    after = conn.info.get(AFTER_COMMIT)
+    if after is None:  # not in a Database.write transaction: nothing to wait for
+        _fire(manager, fire)
+    else:
+        after.append(lambda: _fire(manager, fire))
 
 
-def _on_commit(conn: Connection) -> None:
-    for manager, fire in conn.info.pop(_KEY, ()):
-        try:
-            fire(manager)
-        except Exception:
-            log.exception("hooks not run for a committed change")
-
-
-def _on_rollback(conn: Connection) -> None:
-    conn.info.pop(_KEY, None)
+def _fire(manager: Any, fire: Callable[[Any], None]) -> None:
+    try:
+        fire(manager)
+    except Exception:
+        log.exception("hooks not run for a committed change")
 
 
 def vm_committed(conn: Connection, vm: Any, before: Any) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import delete, func, insert, select
 
 from nubo.model import xmlobj
@@ -44,6 +45,7 @@ class Job:
     spec: HookSpec
     arguments: str        # expanded: what the record shows and a retry reuses
     retry: bool = False
+    host: str = ""        # REMOTE hooks: where they run
 
 
 def _b64(text: str) -> str:
@@ -129,12 +131,13 @@ class HookManager:
         matched = [(hid, s) for hid, s in self.hooks()
                    if s.type == "state" and s.resource == "VM" and s.state == state
                    and (not s.lcm_state or s.lcm_state == lcm_state)]
-        return self._queue(matched, vm_id, body)
+        # A REMOTE hook runs where the VM is: its newest history record's host.
+        return self._queue(matched, vm_id, body, "HISTORY_RECORDS/HISTORY/HOSTNAME")
 
     def host_state(self, host_id: int, state: str, body: Any) -> int:
         matched = [(hid, s) for hid, s in self.hooks()
                    if s.type == "state" and s.resource == "HOST" and s.state == state]
-        return self._queue(matched, host_id, body)
+        return self._queue(matched, host_id, body, "NAME")
 
     def api_call(self, call: str, args: list[Any], value: Any) -> int:
         matched = [(hid, s) for hid, s in self.hooks() if s.type == "api" and s.call == call]
@@ -148,17 +151,24 @@ class HookManager:
                 "ID": str(oid), "API": message, "TEMPLATE": message})))
         return len(matched)
 
-    def _queue(self, matched: list[tuple[int, HookSpec]], oid: int, body: Any) -> int:
+    def _queue(self, matched: list[tuple[int, HookSpec]], oid: int, body: Any,
+               host_path: str) -> int:
         if not matched:
             return 0
-        template = _b64(body() if callable(body) else body)
+        xml = body() if callable(body) else body
+        template = _b64(xml)
+        host = ""
+        if any(spec.remote for _, spec in matched):
+            found = etree.fromstring(xml.encode()).findall(host_path)
+            host = (found[-1].text or "").strip() if found else ""
         for hid, spec in matched:
             self._put(Job(hid, spec, expand(spec.arguments,
-                                                 {"ID": str(oid), "TEMPLATE": template})))
+                                                 {"ID": str(oid), "TEMPLATE": template}),
+                          host=host if spec.remote else ""))
         return len(matched)
 
-    def retry(self, hook_id: int, spec: HookSpec, arguments: str) -> None:
-        self._put(Job(hook_id, spec, arguments, retry=True))
+    def retry(self, hook_id: int, spec: HookSpec, arguments: str, host: str = "") -> None:
+        self._put(Job(hook_id, spec, arguments, retry=True, host=host))
 
     # execution -----------------------------------------------------------------------
     def _work(self) -> None:
@@ -181,6 +191,12 @@ class HookManager:
             argv = shlex.split(spec.command) + ([] if stdin else shlex.split(job.arguments))
         except ValueError as e:
             return self._record(job, "", f"bad COMMAND or ARGUMENTS: {e}", -1)
+        if spec.remote:
+            if not job.host:
+                return self._record(job, "", "REMOTE hook: the object is on no host", -1)
+            # hook_remote_command ("ssh ... {host}") runs the command line on the host.
+            argv = [part.replace("{host}", job.host) for part in
+                    shlex.split(self.cloud.config.hook_remote_command)] + [shlex.join(argv)]
         cwd = Path(self.cloud.config.data_dir)
         try:
             done = subprocess.run(argv, input=job.arguments.encode() if stdin else None,
@@ -207,7 +223,8 @@ class HookManager:
                                 .where(hook_log.c.hook_id == job.hook_id)).scalar()
             exec_id = 0 if last is None else last + 1
             body = execution_record(job.hook_id, exec_id, now, job.arguments,
-                                    job.spec.command, stdout, stderr, code, job.retry)
+                                    job.spec.command, stdout, stderr, code, job.retry,
+                                    job.host)
             conn.execute(insert(hook_log).values(hook_id=job.hook_id, exec_id=exec_id,
                                                  timestamp=now, rc=code, body=body))
             conn.execute(delete(hook_log).where(hook_log.c.hook_id == job.hook_id,

@@ -49,6 +49,7 @@ class HookSpec:
     lcm_state: str
     timeout: int
     template: Template  # the TEMPLATE to store, in hook.xsd's order
+    remote: bool = False  # state hooks: run on the host (the VM's, or the host itself)
 
 
 def _get(t: Template, name: str) -> str:
@@ -65,9 +66,11 @@ def check(name: str, hook_type: str, template: Template) -> HookSpec:
     if not command:
         raise ApiError("No COMMAND for Hook")
     remote = _get(template, "REMOTE").upper()
-    if remote in ("YES", "TRUE"):
-        raise ApiError("REMOTE hooks are not supported by nubo yet: the hook runs on the "
-                       "front-end only")
+    if remote not in ("", "YES", "NO", "TRUE", "FALSE"):
+        raise ApiError(f"Invalid REMOTE: {remote}; use YES or NO")
+    on_host = remote in ("YES", "TRUE")
+    if on_host and hook_type != "state":
+        raise ApiError("REMOTE applies to STATE hooks only: an API hook runs on the front-end")
     try:
         timeout = int(_get(template, "TIMEOUT") or DEFAULT_TIMEOUT)
     except ValueError:
@@ -107,10 +110,11 @@ def check(name: str, hook_type: str, template: Template) -> HookSpec:
     values = {"ARGUMENTS": _get(template, "ARGUMENTS"),
               "ARGUMENTS_STDIN": _get(template, "ARGUMENTS_STDIN"),
               "CALL": call, "COMMAND": command, "LCM_STATE": lcm,
-              "REMOTE": "NO" if remote else "", "RESOURCE": resource, "STATE": state}
+              "REMOTE": ("YES" if on_host else "NO") if remote else "", "RESOURCE": resource,
+              "STATE": state}
     stored = Template([SingleAttribute(k, values[k]) for k in TEMPLATE_ORDER if values[k]])
     return HookSpec(hook_type, command, values["ARGUMENTS"], values["ARGUMENTS_STDIN"], call,
-                    resource, state, lcm, timeout, stored)
+                    resource, state, lcm, timeout, stored, on_host)
 
 
 def spec_of(hook: Hook, timeout: int) -> HookSpec:
@@ -118,11 +122,13 @@ def spec_of(hook: Hook, timeout: int) -> HookSpec:
     t = hook.template
     return HookSpec(hook.type, _get(t, "COMMAND"), _get(t, "ARGUMENTS"),
                     _get(t, "ARGUMENTS_STDIN"), _get(t, "CALL"), _get(t, "RESOURCE"),
-                    _get(t, "STATE"), _get(t, "LCM_STATE"), timeout or DEFAULT_TIMEOUT, t)
+                    _get(t, "STATE"), _get(t, "LCM_STATE"), timeout or DEFAULT_TIMEOUT, t,
+                    _get(t, "REMOTE").upper() in ("YES", "TRUE"))
 
 
 def execution_record(hook_id: int, exec_id: int, timestamp: int, arguments: str, command: str,
-                     stdout: str, stderr: str, code: int, retry: bool) -> str:
+                     stdout: str, stderr: str, code: int, retry: bool,
+                     remote_host: str = "") -> str:
     """A HOOK_EXECUTION_RECORD as hook.xsd's HOOKLOG holds it."""
     return ("<HOOK_EXECUTION_RECORD>"
             f"<HOOK_ID>{hook_id}</HOOK_ID><EXECUTION_ID>{exec_id}</EXECUTION_ID>"
@@ -130,5 +136,6 @@ def execution_record(hook_id: int, exec_id: int, timestamp: int, arguments: str,
             f"<EXECUTION_RESULT><COMMAND>{escape(command)}</COMMAND>"
             f"<STDOUT>{escape(stdout)}</STDOUT><STDERR>{escape(stderr)}</STDERR>"
             f"<CODE>{code}</CODE></EXECUTION_RESULT>"
+            + (f"<REMOTE_HOST>{escape(remote_host)}</REMOTE_HOST>" if remote_host else "")
             + ("<RETRY>yes</RETRY>" if retry else "")
             + "</HOOK_EXECUTION_RECORD>")

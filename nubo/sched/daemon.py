@@ -98,7 +98,6 @@ class Scheduler:
         self.stop_event = threading.Event()
         self.failed_hosts: dict[int, set[int]] = {}
         self.inflight: dict[int, tuple[int, float]] = {}  # vm -> (host, dispatched at)
-        self.attempts: dict[int, int] = {}
         self.has_wait = True
         self._last_check = 0.0
 
@@ -174,6 +173,9 @@ class Scheduler:
         vms = snapshot.parse_vms(call("one.vmpool.infoextended", -2, -1, -1, PENDING),
                                  self.failed_hosts)
         resched = self._flagged() if full else []
+        if full:  # forget the failed hosts of VMs that are neither pending nor watched
+            keep = {v.id for v in vms} | set(self.inflight)
+            self.failed_hosts = {k: v for k, v in self.failed_hosts.items() if k in keep}
         if not vms and not resched:
             return None
         clusters = snapshot.cluster_templates(call("one.clusterpool.info"))

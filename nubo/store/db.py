@@ -48,8 +48,8 @@ class Database:
     def _configure_sqlite(self, synchronous: str) -> None:
         @event.listens_for(self.engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
-            # Let SQLAlchemy's begin() emit BEGIN itself (pysqlite's implicit
-            # transactions would otherwise defer it and break isolation).
+            # nubo's transactions emit BEGIN themselves (_transaction): pysqlite's
+            # implicit transactions would defer it and break isolation.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -58,15 +58,11 @@ class Database:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(self.engine, "begin")
-        def _begin(conn) -> None:  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN")
-
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock, self._transaction() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         log.info("database schema at head (%s)", self.backend)
@@ -75,11 +71,24 @@ class Database:
         return not inspect(self.engine).has_table("pool_control")
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A connection for reads (one consistent snapshot per transaction)."""
+    def _transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on exit, rolled back on error.
+
+        On SQLite the BEGIN is sent here rather than from an engine "begin" event: any
+        connection event listener puts SQLAlchemy on its slower, event-dispatching
+        execution path for every statement, and the core runs hundreds of thousands.
+        """
         with self.engine.connect() as conn:
             with conn.begin():
+                if self.backend == "sqlite":
+                    conn.exec_driver_sql("BEGIN")
                 yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (one consistent snapshot per transaction)."""
+        with self._transaction() as conn:
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -90,7 +99,7 @@ class Database:
         """
         with self._write_lock:
             after: list[Callable[[], None]] = []
-            with self.engine.begin() as conn:
+            with self._transaction() as conn:
                 conn.info[AFTER_COMMIT] = after
                 conn.info[TRANSACTION] = {}
                 try:

@@ -121,7 +121,7 @@ def test_allocate_info_update_rename_delete_pool(one, nubo, hooks, script):
     ('TYPE = "state"\nCOMMAND = "/bin/true"\nRESOURCE = "HOST"\nSTATE = "RUNNING"',
      "Invalid STATE"),
     ('TYPE = "api"\nCOMMAND = "/bin/true"\nCALL = "one.vm.allocate"\nREMOTE = "YES"',
-     "REMOTE hooks are not supported"),
+     "REMOTE applies to STATE hooks only"),
 ])
 def test_allocate_refuses_bad_templates(one, text, message):
     with pytest.raises(pyone.OneException, match=message):

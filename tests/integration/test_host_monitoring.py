@@ -64,3 +64,20 @@ def test_an_enforced_deploy_needs_room_on_the_host(monitored):
     assert one.vm.deploy(fits, hid, True) == fits
     one.vm.deploy(big, hid, False)  # without enforce the host is overcommitted
     wait_for("both counted", lambda: one.host.info(hid).HOST_SHARE.RUNNING_VMS == 2)
+
+
+def test_a_new_or_re_enabled_host_is_probed_at_once(tmp_path):
+    # Rounds an hour apart: only the probe on creation and on enable can be seen here.
+    server = NuboServer(tmp_path / "data", extra_config="host_monitoring_interval = 3600\n")
+    server.start()
+    try:
+        one = pyone.OneServer(server.endpoint, session=server.session)
+        hid = one.host.allocate("eager", "dummy", "dummy", -1)
+        wait_for("new host MONITORED", lambda: host_state(one, hid) == MONITORED, timeout=10)
+        one.host.status(hid, 1)  # disable
+        assert host_state(one, hid) == 4
+        one.host.status(hid, 0)  # enable: INIT, then probed
+        wait_for("re-enabled host MONITORED", lambda: host_state(one, hid) == MONITORED,
+                 timeout=10)
+    finally:
+        assert server.stop() == 0

@@ -2,8 +2,8 @@
 
 Hooks run commands on the front-end as nubo's user, so every method here is for
 the oneadmin group (or an ACL rule on HOOK), as in OpenNebula. A hook's template
-is checked on allocate and update (nubo.model.hook.check); REMOTE hooks are
-refused for now. Every change tells the hook manager to reload its cached table.
+is checked on allocate and update (nubo.model.hook.check); REMOTE state hooks
+run on the host through ``hook_remote_command`` (ssh by default). Every change tells the hook manager to reload its cached table.
 """
 from __future__ import annotations
 
@@ -118,8 +118,10 @@ def hook_retry(call: Call, oid: int, exec_id: int) -> int:
     if body is None:
         raise NoExistsError(f"Error getting hook execution record [{exec_id}] of hook "
                             f"[{oid}].", oid)
-    arguments = etree.fromstring(body.encode()).findtext("ARGUMENTS") or ""
-    hook_points.manager(call.cloud).retry(oid, spec_of(hook, timeout or 0), arguments)
+    record = etree.fromstring(body.encode())
+    hook_points.manager(call.cloud).retry(oid, spec_of(hook, timeout or 0),
+                                          record.findtext("ARGUMENTS") or "",
+                                          record.findtext("REMOTE_HOST") or "")
     return oid
 
 

@@ -75,7 +75,14 @@ def host_allocate(call: Call, name: str, im_mad: str, vmm_mad: str, cluster_id: 
         cluster.hosts = set_member(cluster.hosts, host.id, True)
         pools.clusters.update(conn, cluster)
         sched_events.note(conn)  # wake the scheduler: a new host
+    _probe_now(call, host.id)
     return host.id
+
+
+def _probe_now(call: Call, hid: int) -> None:
+    """A new or re-enabled host is probed at once, not at the next monitoring round."""
+    if call.cloud.monitor is not None:
+        call.cloud.monitor.probe(hid)
 
 
 @api("one.host.delete", Int("id"))
@@ -106,6 +113,8 @@ def host_status(call: Call, hid: int, status: int) -> int:
         host.state = host.prev_state = _STATUS[status]
         call.cloud.pools.hosts.update(conn, host)
         sched_events.note(conn, status == 0)  # wake the scheduler: a host enabled
+    if status == 0:
+        _probe_now(call, hid)
     return hid
 
 

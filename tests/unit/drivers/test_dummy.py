@@ -100,7 +100,11 @@ def test_vm_actions_need_a_running_vm(driver):
     assert run(driver, "REBOOT", 9, "h1") == (True, "")
     assert not run(driver, "REBOOT", 9, "h2")[0]
     assert run(driver, "SNAPSHOTCREATE", 9, "h1") == (True, "dummy-snap-1")
-    assert run(driver, "MIGRATE", 9, "h2")[0]
+    # sent to the source host; the destination is the VM's newest history record
+    moved = (b"<VM><ID>9</ID><HISTORY_RECORDS><HISTORY><HOSTNAME>h1</HOSTNAME></HISTORY>"
+             b"<HISTORY><HOSTNAME>h2</HOSTNAME></HISTORY></HISTORY_RECORDS></VM>")
+    assert not run(driver, "MIGRATE", 9, "h1")[0]  # no destination in the payload
+    assert run(driver, "MIGRATE", 9, "h1", moved)[0]
     assert run(driver, "POLL", 9, "h1") == (True, "STATE=d")
     assert run(driver, "POLL", 9, "h2")[1].startswith("STATE=a")
     assert 9 not in driver.state.hosts["h1"].vms
@@ -141,7 +145,8 @@ def test_state_journal_survives_restart(tmp_path):
     for oid in range(5):
         d.handle(p.Request("DEPLOY", oid, f"h{oid % 2}", vm_xml()))
     d.handle(p.Request("SHUTDOWN", 3, "h1", b""))
-    d.handle(p.Request("MIGRATE", 0, "h9", b""))
+    d.handle(p.Request("MIGRATE", 0, "h0", b"<VM><HISTORY_RECORDS><HISTORY><HOSTNAME>h9"
+                                         b"</HOSTNAME></HISTORY></HISTORY_RECORDS></VM>"))
     state.set_capacity("h1", 400, 1000)
     state.flush()
     with open(path, "a") as f:

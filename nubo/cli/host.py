@@ -1,0 +1,119 @@
+"""``nubo host`` / ``onehost``: hosts, their state and their capacity."""
+from __future__ import annotations
+
+import argparse
+
+from lxml import etree
+
+from nubo.cli import units
+from nubo.cli.common import (delete_verb, list_verb, rename_verb, show_verb, simple,
+                             update_verb)
+from nubo.cli.context import Context
+from nubo.cli.errors import CliError
+from nubo.cli.kinds import CLUSTER, HOST
+from nubo.cli.show import ID, NAME, Section, col, state_colour, template, text
+from nubo.cli.tables import Column
+from nubo.cli.verbs import Noun, Verb, arg, refs
+
+Element = etree._Element
+
+# Host::HostState and the OCA's SHORT_HOST_STATES.
+STATES = ("INIT", "MONITORING_MONITORED", "MONITORED", "ERROR", "DISABLED",
+          "MONITORING_ERROR", "MONITORING_INIT", "MONITORING_DISABLED", "OFFLINE")
+SHORT = ("init", "update", "on", "err", "dsbl", "retry", "init", "dsbl", "off")
+
+
+def _state(el: Element, names: tuple[str, ...]) -> str:
+    try:
+        return names[int(text(el, "STATE", "0"))]
+    except (ValueError, IndexError):
+        return text(el, "STATE")
+
+
+def _int(el: Element, path: str) -> int:
+    try:
+        return int(text(el, path, "0") or 0)
+    except ValueError:
+        return 0
+
+
+def allocated(el: Element, what: str) -> str:
+    """``CPU_USAGE / MAX_CPU (pct%)``, memory in human units, as onehost list."""
+    used, most = _int(el, f"HOST_SHARE/{what}_USAGE"), _int(el, f"HOST_SHARE/MAX_{what}")
+    pct = f"{100 * used // most}%" if most else "-"
+    if what == "MEM":
+        return f"{units.size(used)} / {units.size(most)} ({pct})"
+    return f"{used} / {most} ({pct})"
+
+
+COLUMNS = (
+    ID, NAME, Column("CLUSTER", lambda e: text(e, "CLUSTER"), shrink=True),
+    Column("RVM", lambda e: text(e, "HOST_SHARE/RUNNING_VMS", "0"),
+           key=lambda e: _int(e, "HOST_SHARE/RUNNING_VMS"), right=True),
+    Column("ALLOCATED_CPU", lambda e: allocated(e, "CPU"),
+           key=lambda e: _int(e, "HOST_SHARE/CPU_USAGE"), right=True),
+    Column("ALLOCATED_MEM", lambda e: allocated(e, "MEM"),
+           key=lambda e: _int(e, "HOST_SHARE/MEM_USAGE"), right=True),
+    Column("STAT", lambda e: _state(e, SHORT), colour=state_colour),
+    col("IM", "IM_MAD", hidden=True), col("VM", "VM_MAD", hidden=True),
+    Column("STATE", lambda e: _state(e, STATES), hidden=True),
+)
+
+
+def sections(el: Element) -> list[Section]:
+    hid = text(el, "ID")
+    vms = [v.text or "" for v in el.findall("VMS/ID")]
+    return [
+        Section(f"HOST {hid} INFORMATION", [
+            ("ID", hid), ("NAME", text(el, "NAME")), ("CLUSTER", text(el, "CLUSTER")),
+            ("STATE", _state(el, STATES)), ("IM_MAD", text(el, "IM_MAD")),
+            ("VM_MAD", text(el, "VM_MAD")),
+            ("LAST MONITORING TIME", units.date(text(el, "MONITORING/TIMESTAMP", "0")))]),
+        Section("HOST SHARES", [
+            ("RUNNING VMS", text(el, "HOST_SHARE/RUNNING_VMS", "0")),
+            ("ALLOCATED CPU", allocated(el, "CPU")), ("ALLOCATED MEMORY", allocated(el, "MEM")),
+            ("TOTAL CPU", text(el, "HOST_SHARE/TOTAL_CPU", "0")),
+            ("TOTAL MEMORY", units.size(_int(el, "HOST_SHARE/TOTAL_MEM")))]),
+        template(el, "TEMPLATE", "HOST TEMPLATE"),
+        Section("VIRTUAL MACHINES", [("IDS", ", ".join(vms))] if vms else []),
+    ]
+
+
+def _create(ctx: Context, a: argparse.Namespace) -> None:
+    cluster = ctx.resolve.one(CLUSTER, a.cluster) if a.cluster else -1
+    ctx.created(ctx.conn.call("one.host.allocate", a.name, a.im, a.vm, cluster))
+
+
+def _flush(ctx: Context, a: argparse.Namespace) -> None:
+    """Disable the hosts and ask the scheduler to move their VMs elsewhere (resched)."""
+    failed = 0
+    for hid in ctx.resolve.many(HOST, a.ids):
+        ctx.conn.call("one.host.status", hid, 1)
+        for vm in ctx.conn.xml("one.host.info", hid).findall("VMS/ID"):
+            try:
+                ctx.conn.call("one.vm.action", "resched", int(vm.text or -1))
+                ctx.note(f"host {hid}: VM {vm.text} rescheduled")
+            except CliError as e:
+                failed += 1
+                ctx.stderr.write(f"host {hid}: VM {vm.text}: {e.message}\n")
+    if failed:
+        raise CliError(f"{failed} VMs could not be rescheduled")
+
+
+NOUN = Noun("host", HOST, (
+    Verb("create", "add a host, with its information and virtualization drivers",
+         "{cmd} create host-3 --im dummy --vm dummy -c production", _create,
+         (arg("name", help="the host's name (its hostname)"),
+          arg("-i", "--im", required=True, metavar="DRIVER", help="information driver (IM_MAD)"),
+          arg("--vm", "--vmm", "-v", dest="vm", required=True, metavar="DRIVER",
+              help="virtualization driver (VM_MAD)"),
+          arg("-c", "--cluster", help="the cluster to add it to (id or name)"))),
+    list_verb(HOST, COLUMNS, "{cmd} list --filter STAT=on"),
+    show_verb(HOST, sections),
+    update_verb(HOST), rename_verb(HOST), delete_verb(HOST),
+    simple(HOST, "enable", "enable hosts: the scheduler may use them again", "status", 0),
+    simple(HOST, "disable", "disable hosts: no new VMs, monitoring goes on", "status", 1),
+    simple(HOST, "offline", "take hosts offline: no VMs, no monitoring", "status", 2),
+    Verb("flush", "disable hosts and reschedule their VMs elsewhere", "{cmd} flush host-3",
+         _flush, (refs("hosts"),)),
+))
