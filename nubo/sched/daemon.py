@@ -136,8 +136,8 @@ class Scheduler:
                     stamp = new
                     self.stop_event.wait(pause)
                     break
-                if self.inflight and time.monotonic() - self._last_check >= INFLIGHT_CHECK:
-                    self._check_logged()
+                if self.inflight:
+                    self._check_logged()  # at most every INFLIGHT_CHECK seconds
         self.pool.shutdown(wait=True)
         log.info("scheduler stopped")
 
@@ -255,9 +255,9 @@ class Scheduler:
     def check_inflight(self) -> None:
         """Dispatched VMs that reached RUNNING are forgotten; those that failed in
         PROLOG/BOOT go back to PENDING (delete-recreate) while retries are left."""
-        if not self.inflight:
-            return
         now = time.monotonic()
+        if not self.inflight or now - self._last_check < INFLIGHT_CHECK:
+            return
         self._last_check = now
         oldest = sorted(self.inflight, key=lambda v: self.inflight[v][1])[:2000]
         xml = self.client.call("one.vmpool.infoset", ",".join(map(str, oldest)), False)
