@@ -23,11 +23,13 @@ import time
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from nubo.model.xmlobj import escape
 from nubo.sched import snapshot
 from nubo.sched.cycle import CycleResult, run_cycle
+from nubo.sched.poolcache import PoolCache
 from nubo.sched.policies import HOST_POLICIES, SchedConfig
 from nubo.sched.vmgroups import GroupPlacements, parse_vmgroup_pool
 
@@ -100,6 +102,10 @@ class Scheduler:
         self.inflight: dict[int, tuple[int, float]] = {}  # vm -> (host, dispatched at)
         self.has_wait = True
         self._last_check = 0.0
+        # Unchanged VMs and hosts are not parsed again from one cycle to the next.
+        self.vm_cache = PoolCache("VM", snapshot.vm_record)
+        self.host_cache: PoolCache | None = None
+        self._clusters: dict | None = None
 
     # -- the loop -----------------------------------------------------------------
     def run(self) -> None:
@@ -170,16 +176,16 @@ class Scheduler:
         """Fetch, decide, dispatch. ``full`` also looks for VMs flagged for rescheduling."""
         started = time.perf_counter()
         call = self.client.call
-        vms = snapshot.parse_vms(call("one.vmpool.infoextended", -2, -1, -1, PENDING),
-                                 self.failed_hosts)
+        vms = snapshot.with_failed(
+            self.vm_cache.records(call("one.vmpool.infoextended", -2, -1, -1, PENDING)),
+            self.failed_hosts)
         resched = self._flagged() if full else []
         if full:  # forget the failed hosts of VMs that are neither pending nor watched
             keep = {v.id for v in vms} | set(self.inflight)
             self.failed_hosts = {k: v for k, v in self.failed_hosts.items() if k in keep}
         if not vms and not resched:
             return None
-        clusters = snapshot.cluster_templates(call("one.clusterpool.info"))
-        hosts = snapshot.parse_hosts(call("one.hostpool.info"), clusters)
+        hosts = self._hosts()
         datastores = snapshot.parse_datastores(call("one.datastorepool.info", -2, -1, -1))
         groups = self._groups(vms + resched)
         fetched = time.perf_counter()
@@ -192,6 +198,15 @@ class Scheduler:
                  len(result.messages), len(result.migrations), (fetched - started) * 1000,
                  (decided - fetched) * 1000, (time.perf_counter() - decided) * 1000)
         return result
+
+    def _hosts(self) -> list:
+        clusters = snapshot.cluster_templates(self.client.call("one.clusterpool.info"))
+        if self.host_cache is None or clusters != self._clusters:
+            self.host_cache = PoolCache("HOST", partial(snapshot.host_record, clusters=clusters),
+                                        copy=True)
+            self._clusters = clusters
+        return sorted(self.host_cache.records(self.client.call("one.hostpool.info")),
+                      key=lambda h: h.id)
 
     def _flagged(self) -> list:
         """RUNNING VMs flagged for rescheduling (short listing, then their full bodies)."""

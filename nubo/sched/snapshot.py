@@ -5,7 +5,7 @@ is walked once: 10,000 extended VM bodies are a few tens of MB.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
@@ -89,47 +89,50 @@ def parse_hosts(xml: str | bytes, clusters: dict[int, dict[str, str]] | None = N
                 ) -> list[HostRecord]:
     """one.hostpool.info's HOST_POOL (host.xsd) as HostRecords, by id."""
     clusters = clusters or {}
-    hosts = []
-    for el in _root(xml).iterchildren("HOST"):
-        share = el.find("HOST_SHARE")
-        template = el.find("TEMPLATE")
-        cid = _int(el.findtext("CLUSTER_ID"), -1)
-        cluster = clusters.get(cid, {})
-        tmpl: dict[str, list[str]] = {}
-        _flatten(template, tmpl)
-        tshare: dict[str, list[str]] = {}
-        _flatten(share, tshare)
-        dss: dict[str, list[str]] = {}
-        _flatten(share.find("DATASTORES") if share is not None else None, dss)
-        top: dict[str, list[str]] = {}
-        for child in el:
-            if isinstance(child.tag, str) and not len(child):
-                _put(top, child.tag, child.text or "")
-        for vm_id in el.iterfind("VMS/ID"):
-            _put(top, "VMS/ID", vm_id.text or "")
-        paths = {f"TEMPLATE/{k}": v for k, v in tmpl.items()}
-        paths.update({f"HOST_SHARE/{k}": v for k, v in tshare.items() if k not in _USAGE})
-        ctmpl = {f"CLUSTER_TEMPLATE/{k}": [v] for k, v in cluster.items()}
-        bare_cluster = {k: [v] for k, v in cluster.items()}
-        attrs = _merge([tmpl, {k: v for k, v in tshare.items() if k not in _USAGE}, dss, top,
-                        bare_cluster, paths, ctmpl])
-        total_cpu = _int(share.findtext("TOTAL_CPU") if share is not None else None)
-        total_mem = _int(share.findtext("TOTAL_MEM") if share is not None else None)
-        first = (tmpl.get("RESERVED_CPU") or [""])[0] or cluster.get("RESERVED_CPU")
-        reserved_cpu = _reserved(first, total_cpu)
-        first = (tmpl.get("RESERVED_MEM") or [""])[0] or cluster.get("RESERVED_MEM")
-        reserved_mem = _reserved(first, total_mem)
-
-        def figure(name: str) -> int:
-            return _int(share.findtext(name) if share is not None else None)
-        hosts.append(HostRecord(
-            id=_int(el.findtext("ID"), -1), name=el.findtext("NAME") or "",
-            state=_int(el.findtext("STATE"), -1), cluster_id=cid,
-            max_cpu=total_cpu - reserved_cpu, max_mem=total_mem - reserved_mem,
-            cpu_usage=figure("CPU_USAGE"), mem_usage=figure("MEM_USAGE"),
-            running_vms=figure("RUNNING_VMS"), attrs=attrs))
+    hosts = [host_record(el, clusters) for el in _root(xml).iterchildren("HOST")]
     hosts.sort(key=lambda h: h.id)
     return hosts
+
+
+def host_record(el: etree._Element, clusters: dict[int, dict[str, str]]) -> HostRecord:
+    """One HOST element (its cluster's template from ``clusters``)."""
+    share = el.find("HOST_SHARE")
+    template = el.find("TEMPLATE")
+    cid = _int(el.findtext("CLUSTER_ID"), -1)
+    cluster = clusters.get(cid, {})
+    tmpl: dict[str, list[str]] = {}
+    _flatten(template, tmpl)
+    tshare: dict[str, list[str]] = {}
+    _flatten(share, tshare)
+    dss: dict[str, list[str]] = {}
+    _flatten(share.find("DATASTORES") if share is not None else None, dss)
+    top: dict[str, list[str]] = {}
+    for child in el:
+        if isinstance(child.tag, str) and not len(child):
+            _put(top, child.tag, child.text or "")
+    for vm_id in el.iterfind("VMS/ID"):
+        _put(top, "VMS/ID", vm_id.text or "")
+    paths = {f"TEMPLATE/{k}": v for k, v in tmpl.items()}
+    paths.update({f"HOST_SHARE/{k}": v for k, v in tshare.items() if k not in _USAGE})
+    ctmpl = {f"CLUSTER_TEMPLATE/{k}": [v] for k, v in cluster.items()}
+    bare_cluster = {k: [v] for k, v in cluster.items()}
+    attrs = _merge([tmpl, {k: v for k, v in tshare.items() if k not in _USAGE}, dss, top,
+                    bare_cluster, paths, ctmpl])
+    total_cpu = _int(share.findtext("TOTAL_CPU") if share is not None else None)
+    total_mem = _int(share.findtext("TOTAL_MEM") if share is not None else None)
+    first = (tmpl.get("RESERVED_CPU") or [""])[0] or cluster.get("RESERVED_CPU")
+    reserved_cpu = _reserved(first, total_cpu)
+    first = (tmpl.get("RESERVED_MEM") or [""])[0] or cluster.get("RESERVED_MEM")
+    reserved_mem = _reserved(first, total_mem)
+
+    def figure(name: str) -> int:
+        return _int(share.findtext(name) if share is not None else None)
+    return HostRecord(
+        id=_int(el.findtext("ID"), -1), name=el.findtext("NAME") or "",
+        state=_int(el.findtext("STATE"), -1), cluster_id=cid,
+        max_cpu=total_cpu - reserved_cpu, max_mem=total_mem - reserved_mem,
+        cpu_usage=figure("CPU_USAGE"), mem_usage=figure("MEM_USAGE"),
+        running_vms=figure("RUNNING_VMS"), attrs=attrs)
 
 
 def parse_datastores(xml: str | bytes) -> list[DatastoreRecord]:
@@ -191,47 +194,55 @@ def parse_vms(xml: str | bytes, failed_hosts: dict[int, set[int]] | None = None
     The hosts a VM was sent back from (history records closed by a
     delete-recreate), and those in ``failed_hosts``, are the ones it avoids.
     """
-    failed_hosts = failed_hosts or {}
-    out = []
-    for el in _root(xml).iterchildren("VM"):
-        vid = _int(el.findtext("ID"), -1)
-        template = el.find("TEMPLATE")
-        user = el.find("USER_TEMPLATE")
+    return with_failed([vm_record(el) for el in _root(xml).iterchildren("VM")],
+                       failed_hosts or {})
 
-        def text(name: str, where: tuple = (user, template)) -> str:
-            for level in where:
-                if level is not None:
-                    found = level.findtext(name)
-                    if found is not None:
-                        return found
-            return ""
-        req, rank = text("SCHED_REQUIREMENTS"), text("SCHED_RANK")
-        ds_req, ds_rank = text("SCHED_DS_REQUIREMENTS"), text("SCHED_DS_RANK")
-        refs = "$" in req or "$" in rank or "$" in ds_req or "$" in ds_rank
-        avoid = set(failed_hosts.get(vid, ()))
-        host_id = ds_id = -1
-        for record in el.iterfind("HISTORY_RECORDS/HISTORY"):
-            host_id = _int(record.findtext("HID"), -1)
-            ds_id = _int(record.findtext("DS_ID"), -1)
-            if record.findtext("ACTION") == _DELETE_RECREATE:
-                avoid.add(host_id)
-        group = template.find("VMGROUP") if template is not None else None
-        vmgroup = None
-        if group is not None and group.findtext("VMGROUP_ID"):
-            vmgroup = (_int(group.findtext("VMGROUP_ID"), -1), group.findtext("ROLE") or "")
-        system = (template,)
-        cpu = text("CPU", system)
-        out.append(VmRecord(
-            id=vid, cpu=int(round(float(cpu) * 100)) if _number(cpu) else 0,
-            mem=_int(text("MEMORY", system)) * 1024, disk_mb=_disk_mb(template),
-            requirements=req, automatic_requirements=text("AUTOMATIC_REQUIREMENTS", system),
-            rank=rank, ds_requirements=ds_req,
-            automatic_ds_requirements=text("AUTOMATIC_DS_REQUIREMENTS", system),
-            ds_rank=ds_rank, priority=_int(text("USER_PRIORITY")),
-            values=_vm_values(el, template, user) if refs else {}, vmgroup=vmgroup,
-            avoid=frozenset(avoid), host_id=host_id, ds_id=ds_id,
-            sched_message=text("SCHED_MESSAGE", (user,))))
-    return out
+
+def with_failed(vms: list[VmRecord], failed_hosts: dict[int, set[int]]) -> list[VmRecord]:
+    """The VMs, each also avoiding the hosts its deploys failed on (known to the caller)."""
+    return [replace(v, avoid=v.avoid | frozenset(failed_hosts[v.id])) if v.id in failed_hosts
+            else v for v in vms]
+
+
+def vm_record(el: etree._Element) -> VmRecord:
+    """One VM element (full body)."""
+    vid = _int(el.findtext("ID"), -1)
+    template = el.find("TEMPLATE")
+    user = el.find("USER_TEMPLATE")
+
+    def text(name: str, where: tuple = (user, template)) -> str:
+        for level in where:
+            if level is not None:
+                found = level.findtext(name)
+                if found is not None:
+                    return found
+        return ""
+    req, rank = text("SCHED_REQUIREMENTS"), text("SCHED_RANK")
+    ds_req, ds_rank = text("SCHED_DS_REQUIREMENTS"), text("SCHED_DS_RANK")
+    refs = "$" in req or "$" in rank or "$" in ds_req or "$" in ds_rank
+    avoid = set()
+    host_id = ds_id = -1
+    for record in el.iterfind("HISTORY_RECORDS/HISTORY"):
+        host_id = _int(record.findtext("HID"), -1)
+        ds_id = _int(record.findtext("DS_ID"), -1)
+        if record.findtext("ACTION") == _DELETE_RECREATE:
+            avoid.add(host_id)
+    group = template.find("VMGROUP") if template is not None else None
+    vmgroup = None
+    if group is not None and group.findtext("VMGROUP_ID"):
+        vmgroup = (_int(group.findtext("VMGROUP_ID"), -1), group.findtext("ROLE") or "")
+    system = (template,)
+    cpu = text("CPU", system)
+    return VmRecord(
+        id=vid, cpu=int(round(float(cpu) * 100)) if _number(cpu) else 0,
+        mem=_int(text("MEMORY", system)) * 1024, disk_mb=_disk_mb(template),
+        requirements=req, automatic_requirements=text("AUTOMATIC_REQUIREMENTS", system),
+        rank=rank, ds_requirements=ds_req,
+        automatic_ds_requirements=text("AUTOMATIC_DS_REQUIREMENTS", system),
+        ds_rank=ds_rank, priority=_int(text("USER_PRIORITY")),
+        values=_vm_values(el, template, user) if refs else {}, vmgroup=vmgroup,
+        avoid=frozenset(avoid), host_id=host_id, ds_id=ds_id,
+        sched_message=text("SCHED_MESSAGE", (user,)))
 
 
 def _number(text: str | None) -> bool:

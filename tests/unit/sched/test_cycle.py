@@ -165,3 +165,28 @@ def test_rescheduled_vms_move_only_to_a_better_host() -> None:
     result = run_cycle(pool, SYSTEM, [], SchedConfig(policy="striping"),
                        resched=[VmRecord(7, 100, GB, host_id=0)])
     assert result.migrations == []               # as good where it is
+
+
+def test_unchanged_objects_are_not_parsed_again() -> None:
+    from functools import partial
+    from nubo.sched.poolcache import PoolCache
+    from nubo.sched.snapshot import host_record
+
+    def pool(cpu_usage: int, extra: str = "") -> str:
+        return "<HOST_POOL>" + "".join(xmlobj.render(Host(
+            id=i, name=f"n{i}", state=2, prev_state=2, im_mad="dummy", vm_mad="dummy",
+            cluster_id=0, cluster="default",
+            host_share=HostShare(total_cpu=800, cpu_usage=cpu_usage if i == 1 else 0),
+            template=parse(extra or f"RACK = {i}")), "HOST") for i in range(3)) + "</HOST_POOL>"
+    cache = PoolCache("HOST", partial(host_record, clusters={}), copy=True)
+    first = cache.records(pool(0))
+    assert cache.parsed == 3 and [h.id for h in first] == [0, 1, 2]
+    first[0].add(100, 0)  # a cycle's change does not leak into the cache
+    again = cache.records(pool(200))
+    assert cache.parsed == 1 and again[0].cpu_usage == 0 and again[1].cpu_usage == 200
+    assert [h.attrs["RACK"] for h in again] == [("0",), ("1",), ("2",)]
+    # A template attribute named HOST makes the text split wrongly: parsed whole instead.
+    tricky = cache.records(pool(0, 'HOST = "a"\nHOST = "b"'))
+    assert [h.attrs["HOST"] for h in tricky] == [("a", "b")] * 3
+    assert [h.id for h in tricky] == [h.id for h in parse_hosts(pool(0, 'HOST = "a"\nHOST = "b"'))]
+    assert cache.records("<HOST_POOL/>") == []
