@@ -124,6 +124,10 @@ def populate_hosts(calls: Calls, session: str, specs: list[dict[str, str]]) -> N
     if calls.run(bodies):
         raise SystemExit("host update failed")
     wait_until("every host MONITORED", lambda: monitored(proxy, session) >= n, 600, 1.0)
+    # The first probe may run before the update: wait for the capacities of the template.
+    small = sum(1 for spec in specs if spec["DUMMY_TOTALCPU"] == "800")
+    wait_until("the hosts' capacities", lambda: proxy.one.hostpool.info(session)[1].count(
+        "<TOTAL_CPU>800</TOTAL_CPU>") == small, 600, 1.0)
 
 
 def monitored(proxy: xmlrpc.client.ServerProxy, session: str) -> int:

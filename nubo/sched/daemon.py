@@ -184,6 +184,8 @@ class Scheduler:
             keep = {v.id for v in vms} | set(self.inflight)
             self.failed_hosts = {k: v for k, v in self.failed_hosts.items() if k in keep}
         if not vms and not resched:
+            if full:
+                self._hosts()  # keeps the host records warm for the next VM
             return None
         hosts = self._hosts()
         datastores = snapshot.parse_datastores(call("one.datastorepool.info", -2, -1, -1))

@@ -14,7 +14,9 @@ def test_without_the_long_poll_cycles_run_on_the_interval() -> None:
     calls: list[str] = []
     server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
     empty = {"one.vmpool.infoextended": "<VM_POOL></VM_POOL>",
-             "one.vmpool.info": "<VM_POOL></VM_POOL>"}
+             "one.vmpool.info": "<VM_POOL></VM_POOL>",
+             "one.clusterpool.info": "<CLUSTER_POOL></CLUSTER_POOL>",
+             "one.hostpool.info": "<HOST_POOL></HOST_POOL>"}
     for name, body in empty.items():
         server.register_function(lambda *args, n=name, b=body: calls.append(n) or [True, b, 0],
                                  name)
