@@ -118,8 +118,9 @@ class Scheduler:
         while not self.stop_event.is_set():
             full = time.monotonic() >= next_full
             began = time.monotonic()
+            busy = False
             try:
-                self.cycle(full=full)
+                busy = self.cycle(full=full) is not None
                 self.check_inflight()
             except (OSError, xmlrpc.client.Error, ApiFailure) as e:
                 log.warning("scheduling cycle failed: %s", e)
@@ -129,9 +130,9 @@ class Scheduler:
                 self.stop_event.wait(1.0)
             if full:
                 next_full = time.monotonic() + self.settings.interval
-            # Events right after a long cycle wait as long as it took (at most 1 s): a
-            # busy cloud's scheduler then takes at most about half of the API's time.
-            pause = max(DEBOUNCE, min(time.monotonic() - began, 1.0))
+            # Events right after a long cycle that had VMs to place wait as long as it took
+            # (at most 1 s): a busy cloud's scheduler takes at most about half the API's time.
+            pause = max(DEBOUNCE, min(time.monotonic() - began, 1.0)) if busy else DEBOUNCE
             while not self.stop_event.is_set():
                 left = next_full - time.monotonic()
                 if left <= 0:
