@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from nubo import hooks
 from nubo.api import sched_runner
 from nubo.api.http import build_app, run_server
 from nubo.api.rm import RequestManager
@@ -105,6 +106,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         drivers.start()
         log.info("drivers started: %s", ", ".join(drivers.names))
         lifecycle.reconcile()
+        hooks.manager(cloud).recover()  # hooks matched before a crash and not yet run
         monitor.start()
         timer.start()
         run_server(app, cfg.host, cfg.port, on_started=started)

@@ -24,6 +24,7 @@ from nubo.lifecycle.model import RETIME
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.infra import Host
 from nubo.model.vm import HistoryRecord, VirtualMachine
+from nubo.store.hot import HotStatement
 from nubo.store.schema import vm_operation
 from nubo.template import Template
 
@@ -34,9 +35,11 @@ log = logging.getLogger(__name__)
 _DEFERRED_TASKS = frozenset({"release_resources", "drop_snapshots"})
 
 # The awaited-operation statements of every transition, built once.
-_Q_AWAITED = select(vm_operation).where(vm_operation.c.vm_id == bindparam("vm_id"))
-_Q_DROP_AWAITED = delete(vm_operation).where(vm_operation.c.vm_id == bindparam("b_vm_id"))
-_Q_ADD_AWAITED = insert(vm_operation)
+_op = vm_operation.c
+_Q_AWAITED = HotStatement(select(_op.driver, _op.action, _op.host_id, _op.seq)
+                          .where(_op.vm_id == bindparam("vm_id")))
+_Q_DROP_AWAITED = HotStatement(delete(vm_operation).where(_op.vm_id == bindparam("b_vm_id")))
+_Q_ADD_AWAITED = HotStatement(insert(vm_operation))
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,8 @@ def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
     vm = pools.vms.take(conn, vm_id)
     if vm is None:
         raise NoExistsError(f"Error getting virtual machine [{vm_id}].", vm_id)
-    row = conn.execute(_Q_AWAITED, {"vm_id": vm_id}).first()
-    awaited = None if row is None else Awaited(OpRef(row.driver, row.action), row.host_id,
-                                                row.seq)
+    row = _Q_AWAITED.one(conn, {"vm_id": vm_id})
+    awaited = None if row is None else Awaited(OpRef(row[0], row[1]), row[2], row[3])
     hosts = set()
     parsed: dict[int, Host] = {}
     for record in vm.history[-2:]:
@@ -344,12 +346,12 @@ def _take_host(conn: Connection, pools: Pools, hid: int) -> Host:
 
 def _store_awaited(conn: Connection, vm: VirtualMachine, decision: Decision,
                    seq: int) -> Awaited | None:
-    conn.execute(_Q_DROP_AWAITED, {"b_vm_id": vm.id})
+    _Q_DROP_AWAITED.run(conn, {"b_vm_id": vm.id})
     if decision.awaiting is None:
         return None
     op = next((o for o in decision.ops if o.awaited and o.ref == decision.awaiting), None)
     host_id = op.host if op is not None and op.host is not None else -1
     awaited = Awaited(decision.awaiting, host_id, seq)
-    conn.execute(_Q_ADD_AWAITED, {"vm_id": vm.id, "seq": seq, "driver": awaited.ref.driver,
+    _Q_ADD_AWAITED.run(conn, {"vm_id": vm.id, "seq": seq, "driver": awaited.ref.driver,
                                    "action": awaited.ref.action, "host_id": host_id})
     return awaited

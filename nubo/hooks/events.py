@@ -2,9 +2,11 @@
 
 ``vm_committed``/``host_committed`` are called by the code that writes the new state,
 in its transaction (nubo/core/vm_commit.py, nubo/core/monitor.py). They only note the
-change on the transaction's after-commit list (nubo.store.db.AFTER_COMMIT), which runs
-once the transaction has committed and is dropped if it rolls back, so a hook never
-runs for a change that was rolled back. (Engine commit/rollback listeners would do the
+change: the hooks it matches are stored (table hook_queue) in the same transaction and
+queued on its after-commit list (nubo.store.db.AFTER_COMMIT), which runs once the
+transaction has committed and is dropped if it rolls back, so a hook never runs for a
+change that was rolled back, and always runs (after a restart if need be) for one
+that committed. (Engine commit/rollback listeners would do the
 same but put every statement on SQLAlchemy's slower event-dispatching path.)
 
 Only engines whose cloud registered a hook manager (the request manager does, in
@@ -38,8 +40,11 @@ def _note(conn: Connection, fire: Callable[[Any], None]) -> None:
     after = conn.info.get(AFTER_COMMIT)
     if after is None:  # not in a Database.write transaction: nothing to wait for
         _fire(manager, fire)
-    else:
-        after.append(lambda: _fire(manager, fire))
+        return
+    # The jobs it matches are stored in this transaction and queued once it commits.
+    jobs = manager.staged(conn, lambda m: _fire(m, fire))
+    if jobs:
+        after.append(lambda: manager.enqueue(jobs))
 
 
 def _fire(manager: Any, fire: Callable[[Any], None]) -> None:

@@ -19,7 +19,7 @@ import re
 import shlex
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, insert, select
 
 from nubo.model import xmlobj
 from nubo.model.hook import Hook, HookSpec, execution_record, spec_of
-from nubo.store.schema import hook_log, hook_pool
+from nubo.store.schema import hook_log, hook_pool, hook_queue
 
 log = logging.getLogger("nubo.hooks")
 
@@ -46,6 +46,7 @@ class Job:
     arguments: str        # expanded: what the record shows and a retry reuses
     retry: bool = False
     host: str = ""        # REMOTE hooks: where they run
+    qid: int = -1         # its hook_queue row, deleted when its execution is recorded
 
 
 def _b64(text: str) -> str:
@@ -98,9 +99,61 @@ class HookManager:
         self._workers = workers
         self._started = False
         self._start_lock = threading.Lock()
+        self._staging = threading.local()
+
+    # the queue, kept in the store ------------------------------------------------------
+    # A job is stored before it is queued: in the transaction of the change that matched
+    # it (staged), or in one of its own (API hooks, retries), so a crash between the
+    # commit and the run loses no hook; ``recover`` queues what is left at start.
+    def staged(self, conn: Any, fire: Any) -> list[Job]:
+        """Run ``fire(self)`` storing the jobs it matches in ``conn``'s transaction;
+        the caller queues them (``enqueue``) once that has committed."""
+        jobs: list[Job] = []
+        self._staging.active = (conn, jobs)
+        try:
+            fire(self)
+        finally:
+            self._staging.active = None
+        return jobs
 
     def _put(self, job: Job) -> None:
-        """Queue a job for the workers (started on the first one); never blocks."""
+        staging = getattr(self._staging, "active", None)
+        if staging is not None:
+            conn, jobs = staging
+            jobs.append(self._store(conn, job))
+            return
+        with self.cloud.db.write() as conn:
+            job = self._store(conn, job)
+        self.enqueue([job])
+
+    @staticmethod
+    def _store(conn: Any, job: Job) -> Job:
+        result = conn.execute(insert(hook_queue).values(
+            hook_id=job.hook_id, arguments=job.arguments, host=job.host, retry=job.retry))
+        return replace(job, qid=int(result.inserted_primary_key[0]))
+
+    def recover(self) -> int:
+        """At start: queue the jobs stored and not run before the core stopped."""
+        with self.cloud.db.read() as conn:
+            rows = conn.execute(select(hook_queue).order_by(hook_queue.c.qid)).all()
+        specs = dict(self.hooks())
+        jobs = [Job(r.hook_id, specs[r.hook_id], r.arguments, bool(r.retry), r.host, r.qid)
+                for r in rows if r.hook_id in specs]
+        gone = [r.qid for r in rows if r.hook_id not in specs]
+        if gone:
+            with self.cloud.db.write() as conn:
+                conn.execute(delete(hook_queue).where(hook_queue.c.qid.in_(gone)))
+        if jobs:
+            log.info("running %d hook(s) left queued when the core stopped", len(jobs))
+            self.enqueue(jobs)
+        return len(jobs)
+
+    def enqueue(self, jobs: list[Job]) -> None:
+        """Hand stored jobs to the workers (started on the first one); never blocks."""
+        for job in jobs:
+            self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> None:
         if not self._started:
             with self._start_lock:
                 if not self._started:
@@ -216,6 +269,8 @@ class HookManager:
     def _record(self, job: Job, stdout: str, stderr: str, code: int) -> int:
         now = self.cloud.now()
         with self.cloud.db.write() as conn:
+            if job.qid >= 0:
+                conn.execute(delete(hook_queue).where(hook_queue.c.qid == job.qid))
             if conn.execute(select(hook_pool.c.oid)
                             .where(hook_pool.c.oid == job.hook_id)).first() is None:
                 return code  # deleted while it ran

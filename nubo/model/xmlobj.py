@@ -112,36 +112,70 @@ def _fmt(value: Any) -> str:
 def render(obj: Any, tag: str) -> str:
     """Render a model dataclass as ``<tag>…</tag>``."""
     out: list[str] = []
-    _render_into(obj, tag, out)
+    _renderer(type(obj))(obj, tag, out)
     return "".join(out)
 
 
 def _render_into(obj: Any, tag: str, out: list[str]) -> None:
-    out.append(f"<{tag}>")
-    for spec in _specs(type(obj)):
-        value = getattr(obj, spec.name)
-        if value is None:
-            if spec.optional:
-                continue
-            raise ValueError(f"{type(obj).__name__}.{spec.name} is required")
-        if spec.kind == "scalar":
-            out.append(f"<{spec.tag}>{_fmt(value)}</{spec.tag}>")
-        elif spec.kind == "raw":
-            out.append(value)
-        elif spec.kind == "template":
-            out.append(value.to_xml(root=spec.tag))
-        elif spec.kind == "ids":
-            out.append(f"<{spec.tag}>" + "".join(f"<ID>{i}</ID>" for i in value) + f"</{spec.tag}>")
-        elif spec.kind == "object":
-            _render_into(value, spec.tag, out)
-        else:  # objects
-            if spec.wrap:
-                out.append(f"<{spec.wrap}>")
-            for item in value:
-                _render_into(item, spec.tag, out)
-            if spec.wrap:
-                out.append(f"</{spec.wrap}>")
-    out.append(f"</{tag}>")
+    _renderer(type(obj))(obj, tag, out)
+
+
+Step = Callable[[Any, list[str]], None]
+
+
+@lru_cache(maxsize=None)
+def _renderer(cls: type) -> Callable[[Any, str, list[str]], None]:
+    """The renderer of a class, built once from its specs: a step per field, so that
+    rendering a body is a loop of appends and no decision is taken twice (a VM's or a
+    host's body is rendered at every transition)."""
+    steps = tuple((spec.name, spec.optional, _step(spec)) for spec in _specs(cls))
+    name = cls.__name__
+
+    def render_into(obj: Any, tag: str, out: list[str]) -> None:
+        out.append(f"<{tag}>")
+        for field_name, optional, step in steps:
+            value = getattr(obj, field_name)
+            if value is None:
+                if optional:
+                    continue
+                raise ValueError(f"{name}.{field_name} is required")
+            step(value, out)
+        out.append(f"</{tag}>")
+    return render_into
+
+
+def _step(spec: _Spec) -> Step:
+    open_, close = f"<{spec.tag}>", f"</{spec.tag}>"
+    if spec.kind == "scalar":
+        def scalar(value: Any, out: list[str]) -> None:
+            if type(value) is int:
+                out.append(f"{open_}{value}{close}")
+            elif type(value) is str:
+                out.append(f"{open_}{value.translate(_ESCAPES)}{close}")
+            else:
+                out.append(f"{open_}{_fmt(value)}{close}")
+        return scalar
+    if spec.kind == "raw":
+        return lambda value, out: out.append(value)
+    if spec.kind == "template":
+        tag = spec.tag
+        return lambda value, out: out.append(value.to_xml(root=tag))
+    if spec.kind == "ids":
+        return lambda value, out: out.append(
+            open_ + "".join(f"<ID>{i}</ID>" for i in value) + close)
+    sub, tag, wrap = spec.sub, spec.tag, spec.wrap
+    if spec.kind == "object":
+        return lambda value, out: _render_into(value, tag, out)
+
+    def objects(value: Any, out: list[str]) -> None:
+        if wrap:
+            out.append(f"<{wrap}>")
+        for item in value:
+            _renderer(type(item))(item, tag, out)
+        if wrap:
+            out.append(f"</{wrap}>")
+    del sub
+    return objects
 
 
 def parse(cls: type[T], xml: str | bytes) -> T:

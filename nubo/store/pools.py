@@ -14,6 +14,7 @@ from sqlalchemy.sql import ColumnElement
 
 from nubo.errors import AllocateError, NoExistsError
 from nubo.model import xmlobj
+from nubo.store.hot import HotStatement
 from nubo.store.schema import pool_control
 from nubo.store.write_cache import WriteCache
 
@@ -56,10 +57,11 @@ class Pool(Generic[T]):
         # The hot single-row statements, built once: building a select() and its
         # cache key costs more than running it.
         t = self.table
-        self._q_body = select(t.c.body).where(t.c.oid == bindparam("oid"))
-        self._q_versioned = select(t.c.version, t.c.body).where(t.c.oid == bindparam("oid"))
-        self._q_update = (update(t).where(t.c.oid == bindparam("b_oid"))
-                          .values(version=t.c.version + 1))
+        self._q_body = HotStatement(select(t.c.body).where(t.c.oid == bindparam("oid")))
+        self._q_versioned = HotStatement(select(t.c.version, t.c.body)
+                                         .where(t.c.oid == bindparam("oid")))
+        self._q_update = HotStatement(update(t).where(t.c.oid == bindparam("b_oid"))
+                                      .values(version=t.c.version + 1))
 
     @property
     def tag(self) -> str:
@@ -91,8 +93,7 @@ class Pool(Generic[T]):
         row = self._row(obj)
         oid = row.pop("oid")
         row["b_oid"] = oid
-        result = conn.execute(self._q_update, row)
-        if result.rowcount != 1:
+        if self._q_update.run(conn, row) != 1:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
         if self.write_cache is not None:
             self.write_cache.stored(conn, oid, obj)
@@ -105,28 +106,28 @@ class Pool(Generic[T]):
 
     # reads ----------------------------------------------------------------
     def body(self, conn: Connection, oid: int) -> str:
-        body = conn.execute(self._q_body, {"oid": oid}).scalar()
-        if body is None:
+        row = self._q_body.one(conn, {"oid": oid})
+        if row is None:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
-        return body
+        return row[0]
 
     def get(self, conn: Connection, oid: int) -> T:
         return xmlobj.parse(self.cls, self.body(conn, oid))
 
     def find(self, conn: Connection, oid: int) -> T | None:
-        body = conn.execute(self._q_body, {"oid": oid}).scalar()
-        return None if body is None else xmlobj.parse(self.cls, body)
+        row = self._q_body.one(conn, {"oid": oid})
+        return None if row is None else xmlobj.parse(self.cls, row[0])
 
     def take(self, conn: Connection, oid: int) -> T | None:
         """``find`` for a write transaction that may change the object (and then stores
         it with ``update``): served from the write cache when the row is unchanged."""
         if self.write_cache is None:
             return self.find(conn, oid)
-        row = conn.execute(self._q_versioned, {"oid": oid}).first()
+        row = self._q_versioned.one(conn, {"oid": oid})
         if row is None:
             return None
-        return self.write_cache.take(conn, oid, row.version,
-                                     lambda: xmlobj.parse(self.cls, row.body))
+        version, body = row
+        return self.write_cache.take(conn, oid, version, lambda: xmlobj.parse(self.cls, body))
 
     def exists(self, conn: Connection, oid: int) -> bool:
         return conn.execute(select(self.table.c.oid).where(self.table.c.oid == oid)).first() \

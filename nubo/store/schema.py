@@ -7,8 +7,8 @@ checks the two never drift apart.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint)
 from sqlalchemy.dialects import mysql
 
 metadata = MetaData()
@@ -186,3 +186,14 @@ hook_log = Table(
     Column("body", Body, nullable=False),
 )
 Index("ix_hook_log_timestamp", hook_log.c.timestamp)
+
+# Hook jobs matched by a committed change and not yet run (nubo.hooks.manager): stored
+# in the change's transaction, deleted with the execution record they become.
+hook_queue = Table(
+    "hook_queue", metadata,
+    Column("qid", Integer, primary_key=True, autoincrement=True),
+    Column("hook_id", Integer, nullable=False),
+    Column("arguments", Body, nullable=False),
+    Column("host", String(256), nullable=False),
+    Column("retry", Boolean, nullable=False),
+)

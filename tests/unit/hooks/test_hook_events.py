@@ -19,8 +19,19 @@ class _Obj:
 
 
 class _Manager:
+    """Records what it is told; "staged" matches wait for ``enqueue`` (the commit)."""
+
     def __init__(self) -> None:
         self.seen: list[tuple] = []
+
+    def staged(self, conn, fire) -> list[tuple]:
+        seen, self.seen = self.seen, []
+        fire(self)
+        staged, self.seen = self.seen, seen
+        return staged
+
+    def enqueue(self, jobs) -> None:
+        self.seen.extend(jobs)
 
     def vm_state(self, vm_id, state, lcm, body) -> None:
         self.seen.append(("VM", vm_id, state, lcm))
