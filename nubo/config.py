@@ -10,9 +10,13 @@ import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nubo.drivers.spec import DriverSpec, specs_from_config
 from nubo.errors import NuboError
+
+if TYPE_CHECKING:
+    from nubo.sched.policies import SchedConfig
 
 
 def default_data_dir() -> Path:
@@ -42,6 +46,20 @@ class Config:
     # Seconds host and VM monitoring records are kept (one.host.monitoring,
     # one.vm.monitoring...); older ones are pruned at each probe round (0: never).
     monitoring_expiration: int = 43200
+    # The scheduler (docs/scheduler.md): ``nubo serve`` runs it as a child process.
+    scheduler: bool = True
+    # Seconds between two full cycles; it also runs as soon as a VM becomes PENDING or
+    # a host frees capacity.
+    sched_interval: int = 15
+    sched_policy: str = "packing"      # packing, striping, load-aware, custom, fixed
+    sched_rank: str = ""               # the custom policy's rank
+    sched_ds_policy: str = "packing"   # packing, striping, custom, fixed
+    sched_ds_rank: str = ""
+    sched_max_vm: int = 10000          # pending VMs considered per cycle (0: all)
+    sched_max_dispatch: int = 10000    # VMs dispatched per cycle (0: no limit)
+    sched_max_host: int = 0            # VMs dispatched to one host per cycle (0: no limit)
+    sched_concurrency: int = 16        # one.vm.deploy calls in flight
+    sched_retries: int = 3             # placements tried for a VM whose deploy fails
     # The driver that runs transfer scripts (PROLOG, EPILOG, ...: OpenNebula's one_tm);
     # each script line names the TM_MAD of its datastore (docs/drivers.md, TRANSFER).
     transfer_driver: str = "dummy"
@@ -105,10 +123,23 @@ def load_config(path: Path | None, **overrides: object) -> Config:
     if cfg.api_list_order.upper() not in ("ASC", "DESC"):
         raise ConfigError("api_list_order must be ASC or DESC")
     try:
+        sched_config(cfg)
+    except ValueError as e:
+        raise ConfigError(f"config: {e}") from e
+    try:
         driver_specs(cfg)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"config key 'drivers': {e}") from e
     return cfg
+
+
+def sched_config(cfg: Config) -> "SchedConfig":
+    """The scheduler's placement settings (ValueError names a wrong one)."""
+    from nubo.sched.policies import SchedConfig
+    return SchedConfig(policy=cfg.sched_policy, rank=cfg.sched_rank,
+                       ds_policy=cfg.sched_ds_policy, ds_rank=cfg.sched_ds_rank,
+                       max_vm=cfg.sched_max_vm, max_dispatch=cfg.sched_max_dispatch,
+                       max_host=cfg.sched_max_host)
 
 
 def driver_specs(cfg: Config) -> list[DriverSpec]:

@@ -47,6 +47,9 @@ class NuboServer:
         if "host_monitoring_interval" not in self.extra_config:
             # Off unless a test asks: host states are then what the API calls made them.
             lines.append("host_monitoring_interval = 0")
+        if "scheduler" not in self.extra_config:
+            # Off unless a test asks: VMs then stay PENDING until a test deploys them.
+            lines.append("scheduler = false")
         config.write_text("\n".join(lines) + "\n" + self.extra_config)
         env = {**os.environ, "NUBO_ONEADMIN_PASSWORD": self.password,
                "HOME": str(self.data_dir / "home")}

@@ -18,6 +18,7 @@ from nubo.core.lcm import LifeCycleManager
 from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, install, time_zone
 from nubo.drivers import DriverManager
+from nubo.sched.supervisor import SchedulerProcess
 from nubo.store.db import Database
 
 log = logging.getLogger("nubo")
@@ -83,6 +84,8 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
                     max_threads=cfg.api_threads,
                     metrics=lambda: _store_metrics(cloud))
 
+    scheduler: list[SchedulerProcess] = []
+
     def started(port: int) -> None:
         # Shown whatever the log level: this is how the operator reaches nubo.
         endpoint = f"http://{cfg.host}:{port}{cfg.rpc_path}"
@@ -93,6 +96,9 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
               f"open(os.environ[\"ONE_AUTH\"]).read().strip()).system.version())'",
               file=sys.stderr, flush=True)
         log.info("listening on %s", endpoint)
+        if cfg.scheduler:  # the scheduler, a child process speaking the API
+            scheduler.append(SchedulerProcess(cfg, endpoint))
+            scheduler[0].start()
         if on_started is not None:
             on_started(port)
 
@@ -107,6 +113,8 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     finally:
         # Drivers first: their in-flight actions end as "shutdown" and the VMs keep
         # their awaited operation; then the workers finish what was already queued.
+        for child in scheduler:
+            child.stop()
         timer.close()
         monitor.close()
         drivers.close()

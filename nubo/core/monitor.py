@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
+from nubo.core import sched_events
 from nubo.core import vm_monitor as vmm
 from nubo.core.cloud import Cloud
 from nubo.drivers import DriverManager, DriverResult
@@ -145,6 +146,7 @@ class HostMonitor:
                 host.prev_state = host.state
                 host.state = new_state
                 hook_events.host_committed(conn, host)  # state hooks run once this commits
+                sched_events.note(conn, new_state == HOST_MONITORED)  # wake the scheduler
             self.cloud.pools.hosts.update(conn, host)
         self._vm_events(figures, watched or [], vm_records, now)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from nubo.core import sched_events
 from nubo.core.pools import Pools
 from nubo.core.vmgroups import leave_vm_group
 from nubo.errors import NoExistsError
@@ -332,6 +333,7 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
         leave_vm_group(conn, pools, vm)  # vmgroup: a finished VM leaves its role
     loaded.body = pools.vms.store(conn, vm)
     hook_events.vm_committed(conn, vm, loaded.view)  # state hooks run once this commits
+    sched_events.note_decision(conn, decision)  # wake the scheduler (PENDING, capacity freed)
     return _store_awaited(conn, vm, decision, next_seq)
 
 

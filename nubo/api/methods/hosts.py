@@ -17,6 +17,7 @@ from nubo.api.registry import Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
+from nubo.core import sched_events
 from nubo.errors import InternalError
 from nubo.model.infra import HOST_DISABLED, HOST_INIT, HOST_OFFLINE, Host
 from nubo.template import Template
@@ -73,6 +74,7 @@ def host_allocate(call: Call, name: str, im_mad: str, vmm_mad: str, cluster_id: 
         pools.hosts.insert(conn, host)
         cluster.hosts = set_member(cluster.hosts, host.id, True)
         pools.clusters.update(conn, cluster)
+        sched_events.note(conn)  # wake the scheduler: a new host
     _probe_now(call, host.id)
     return host.id
 
@@ -110,6 +112,7 @@ def host_status(call: Call, hid: int, status: int) -> int:
         # PREV_STATE is the state as of the last update, which is this one.
         host.state = host.prev_state = _STATUS[status]
         call.cloud.pools.hosts.update(conn, host)
+        sched_events.note(conn, status == 0)  # wake the scheduler: a host enabled
     if status == 0:
         _probe_now(call, hid)
     return hid

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from nubo.api.methods.clusters import allocation_problem, drop_acl_rules
 from nubo.api.methods.common import (Kind, authorize_create, check_lock, fetch,
                                      new_permissions, parse_template, refuse)
+from nubo.api.methods.expressions import check_expressions, validate_update  # scheduler
 from nubo.api.methods.generic import (chmod_object, register_chown, register_chmod,
                                       register_info, register_lock, register_pool,
                                       register_rename, register_update)
@@ -71,6 +72,7 @@ def _insert(call: Call, conn: Connection, body: Template, name: str | None = Non
 @api("one.template.allocate", Str("template"))
 def template_allocate(call: Call, text: str) -> int:
     body = parse_template(text)
+    check_expressions(body)  # scheduler: SCHED_REQUIREMENTS/SCHED_RANK must parse
     with call.cloud.db.write() as conn:
         authorize_create(call, TEMPLATE)
         return _insert(call, conn, body)
@@ -126,6 +128,7 @@ def template_instantiate(call: Call, tid: int, name: str, hold: bool, extra_text
         elif extra is not None:
             authorize_create(call, TEMPLATE)
         merged = instance_template(source, extra, name)
+        check_expressions(merged, tid)  # scheduler: the extra template's expressions too
         authorize_resources(call, conn, merged)
         try:
             return create_vm(call, conn, merged, hold)
@@ -149,7 +152,7 @@ def _chmod_images(call: Call, tid: int, bits: list[int]) -> None:
 
 
 register_info("template", TEMPLATE, extended=True)
-register_update("template", TEMPLATE)
+register_update("template", TEMPLATE, validate=validate_update)  # scheduler
 register_rename("template", TEMPLATE)
 register_chown("template", TEMPLATE)
 register_chmod("template", TEMPLATE, recursive=True, then=_chmod_images)

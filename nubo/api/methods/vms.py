@@ -14,6 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from nubo.api.methods.clusters import VNET, allocation_problem
 from nubo.api.methods.common import (Kind, authorize, authorize_create, new_permissions,
                                      object_auth, parse_template)
+from nubo.api.methods.expressions import check_expressions, validate_update  # scheduler
 from nubo.api.methods.filters import ALL, listing, pool_xml, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
@@ -23,10 +24,9 @@ from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
-from nubo.core import vm_resources
-from nubo.core import sched_actions, sched_timer
+from nubo.core import sched_actions, sched_events, sched_timer, vm_resources
 from nubo.errors import ApiError
-from nubo.model.vm import ANY_STATE, CLONING_FAILURE, DONE, NOT_DONE
+from nubo.model.vm import ANY_STATE, CLONING_FAILURE, DONE, NOT_DONE, PENDING
 from nubo.model.vm_search import matches, parse_query
 from nubo.model.vm_template import Ref, VmTemplateError, build_vm, references
 from nubo.model.xmlobj import escape
@@ -86,12 +86,14 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
     if sched_actions.take_from_template(conn, vm):  # vmgroup branch: SCHED_ACTION vectors
         sched_timer.changed(call.cloud, oid, conn)
     pools.vms.insert(conn, vm)
+    sched_events.note(conn, vm.state == PENDING)  # wake the scheduler
     return oid
 
 
 @api("one.vm.allocate", Str("template"), Bool("hold", False))
 def vm_allocate(call: Call, text: str, hold: bool) -> int:
     template = parse_template(text)
+    check_expressions(template)  # scheduler: SCHED_REQUIREMENTS/SCHED_RANK must parse
     with call.cloud.db.write() as conn:
         authorize_create(call, VM)
         authorize_resources(call, conn, template)
@@ -171,7 +173,7 @@ def vmpool_infoset(call: Call, ids_csv: str, extended: bool) -> str:
 
 
 register_info("vm", VM)
-register_update("vm", VM, field="user_template")
+register_update("vm", VM, field="user_template", validate=validate_update)  # scheduler
 register_rename("vm", VM)
 register_chown("vm", VM)
 register_chmod("vm", VM)

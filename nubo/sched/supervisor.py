@@ -1,0 +1,57 @@
+"""``nubo serve``'s scheduler: a ``nubo sched`` child process, restarted if it dies.
+
+It authenticates as oneadmin with DATA_DIR/one_auth (written by the core on its
+first start) and shares the core's stderr. A child that keeps dying is restarted
+with a back-off of 1 s doubling up to 30 s.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from pathlib import Path
+
+from nubo.config import Config
+from nubo.sched.cli import child_args
+
+log = logging.getLogger("nubo.sched")
+
+
+class SchedulerProcess:
+    def __init__(self, cfg: Config, endpoint: str) -> None:
+        self.command = child_args(cfg, endpoint, Path(cfg.data_dir) / "one_auth")
+        self.proc: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="sched-supervisor",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL)
+            if self._stop.is_set():  # stopped while it was starting
+                self.proc.terminate()
+            log.info("scheduler started (pid %d)", self.proc.pid)
+            code = self.proc.wait()
+            if self._stop.is_set():
+                return
+            log.warning("scheduler (pid %d) exited with %s; restarting in %.0f s",
+                        self.proc.pid, code, delay)
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, 30.0)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._thread.join(timeout)

@@ -1,0 +1,41 @@
+"""The scheduler's wake-up stamp moves when a noted transaction commits, never on rollback."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from nubo.core import sched_events
+
+
+def test_the_stamp_moves_once_the_transaction_commits() -> None:
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:  # the first note also starts watching the engine
+        sched_events.note(conn)
+    before = sched_events.stamp()
+    with engine.begin() as conn:
+        sched_events.note(conn)
+        sched_events.note(conn, when=False)
+        conn.execute(text("select 1"))
+        assert sched_events.stamp() == before  # not yet: still in the transaction
+    assert sched_events.stamp() == before + 1
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            sched_events.note(conn)
+            raise RuntimeError("rolled back")
+    with engine.begin() as conn:
+        conn.execute(text("select 1"))  # a transaction that noted nothing
+    assert sched_events.stamp() == before + 1
+
+
+def test_waiters_wake_on_a_bump_or_time_out() -> None:
+    now = sched_events.stamp()
+    assert sched_events.wait(now - 1, 5) == now  # already moved: at once
+    assert sched_events.wait(now, 0.05) == now   # nothing happens: the timeout
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(sched_events.wait(now, 10)))
+    waiter.start()
+    sched_events.bump()
+    waiter.join(5)
+    assert got == [now + 1]
