@@ -11,13 +11,13 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection
+
+from nubo.store.db import AFTER_COMMIT, TRANSACTION
 
 _KEY = "nubo.sched_events"
 _cond = threading.Condition()
 _stamp = 0
-_watched: set[int] = set()
-_watch_lock = threading.Lock()
 
 
 def stamp() -> int:
@@ -31,33 +31,20 @@ def bump() -> None:
         _cond.notify_all()
 
 
-def _on_commit(conn: Connection) -> None:
-    if conn.info.pop(_KEY, False):
-        bump()
-
-
-def _on_rollback(conn: Connection) -> None:
-    conn.info.pop(_KEY, None)
-
-
-def _watch(engine: Engine) -> bool:
-    """Listen to the engine's commits; False if it was not watched before."""
-    with _watch_lock:
-        if id(engine) in _watched:
-            return True
-        _watched.add(id(engine))
-        event.listen(engine, "commit", _on_commit)
-        event.listen(engine, "rollback", _on_rollback)
-        return False
-
-
 def note(conn: Connection, when: bool = True) -> None:
-    """Wake the scheduler once this transaction commits (if ``when``)."""
+    """Wake the scheduler once this transaction commits (if ``when``).
+
+    Through the transaction's after-commit list (nubo.store.db), once per transaction:
+    an engine commit listener would do the same but slow down every statement."""
     if not when:
         return
-    conn.info[_KEY] = True
-    if not _watch(conn.engine):
-        bump()  # the listener came too late for this transaction: wake now
+    scratch = conn.info.get(TRANSACTION)
+    if scratch is None:  # not in a Database.write transaction
+        bump()
+        return
+    if not scratch.get(_KEY):
+        scratch[_KEY] = True
+        conn.info[AFTER_COMMIT].append(bump)
 
 
 def note_decision(conn: Connection, decision: Any) -> None:

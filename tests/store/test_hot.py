@@ -57,3 +57,21 @@ def test_parameters_needing_conversion_take_the_ordinary_path(db):
     with db.write() as conn:
         add.run(conn, {"hook_id": 3, "arguments": "x", "host": "", "retry": True})
         assert bool(get.one(conn, {"h": 3})[0]) is True
+
+
+def test_no_connection_event_listener_slows_every_statement(tmp_path):
+    # Any engine-level connection event (begin, commit, before_execute...) puts every
+    # statement on SQLAlchemy's event-dispatching path; hooks, the scheduler's wake-up
+    # and SQLite's BEGIN use the after-commit list instead (nubo.store.db).
+    from nubo.core import sched_events
+    from nubo.core.cloud import Cloud
+    from nubo.config import Config
+    from nubo.hooks import manager
+    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
+    db.migrate()
+    cloud = Cloud(db, Config(data_dir=tmp_path))
+    manager(cloud)  # registers the cloud's hook manager
+    with db.write() as conn:
+        sched_events.note(conn)
+    assert not db.engine._has_events
+    db.close()

@@ -4,29 +4,30 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from nubo.core import sched_events
+from nubo.store.db import Database
 
 
-def test_the_stamp_moves_once_the_transaction_commits() -> None:
-    engine = create_engine("sqlite://")
-    with engine.begin() as conn:  # the first note also starts watching the engine
-        sched_events.note(conn)
+def test_the_stamp_moves_once_the_transaction_commits(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
     before = sched_events.stamp()
-    with engine.begin() as conn:
+    with db.write() as conn:
         sched_events.note(conn)
+        sched_events.note(conn)  # twice in one transaction: one bump
         sched_events.note(conn, when=False)
         conn.execute(text("select 1"))
         assert sched_events.stamp() == before  # not yet: still in the transaction
     assert sched_events.stamp() == before + 1
     with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
+        with db.write() as conn:
             sched_events.note(conn)
             raise RuntimeError("rolled back")
-    with engine.begin() as conn:
+    with db.write() as conn:
         conn.execute(text("select 1"))  # a transaction that noted nothing
     assert sched_events.stamp() == before + 1
+    db.close()
 
 
 def test_waiters_wake_on_a_bump_or_time_out() -> None:
