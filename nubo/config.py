@@ -72,6 +72,9 @@ class Config:
     # How a REMOTE hook reaches its host: the command line (split as a shell would;
     # {host} is the host's name) to which the hook's command line is appended.
     hook_remote_command: str = "ssh -o BatchMode=yes -o ConnectTimeout=10 {host}"
+    # A new cloud (the first start on an empty database) gets a simulated host of this
+    # name on the dummy drivers, so a fresh install can run a VM; "" for none.
+    first_dummy_host: str = "localhost-dummy"
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)

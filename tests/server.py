@@ -50,6 +50,9 @@ class NuboServer:
         if "scheduler" not in self.extra_config:
             # Off unless a test asks: VMs then stay PENDING until a test deploys them.
             lines.append("scheduler = false")
+        if "first_dummy_host" not in self.extra_config:
+            # None unless a test asks: host pools then hold what the tests made.
+            lines.append('first_dummy_host = ""')
         config.write_text("\n".join(lines) + "\n" + self.extra_config)
         env = {**os.environ, "NUBO_ONEADMIN_PASSWORD": self.password,
                "HOME": str(self.data_dir / "home")}

@@ -64,7 +64,21 @@ def open_cloud(cfg: Config) -> Cloud:
         if write_one_auth(home_auth, result.oneadmin_password, only_if_missing=True):
             log.info("wrote oneadmin credentials to %s", home_auth)
         log.info("wrote oneadmin credentials to %s", data_dir / "one_auth")
+    if result.created and cfg.first_dummy_host:
+        add_first_host(cloud, cfg.first_dummy_host)
     return cloud
+
+
+def add_first_host(cloud: Cloud, name: str) -> None:
+    """A new cloud gets one simulated host (docs/configuration.md, first_dummy_host), so
+    that a VM can run on a fresh install before any real host is added."""
+    from nubo.api.methods.hosts import host_allocate
+    from nubo.api.rm import Call
+    from nubo.auth.authorize import Requester
+    from nubo.core.cloud import Session
+    admin = Session(Requester(uid=0, gid=0, group_ids=frozenset({0})), "oneadmin", "oneadmin")
+    hid = host_allocate(Call(cloud, admin, "one.host.allocate"), name, "dummy", "dummy", -1)
+    log.info("host %d (%s): a dummy host for the new cloud", hid, name)
 
 
 def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:

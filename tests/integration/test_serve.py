@@ -11,6 +11,7 @@ import pyone
 import pytest
 
 from server import NuboServer
+from waits import wait_for
 
 
 def test_first_start_writes_credentials_0600(tmp_path):
@@ -91,5 +92,29 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
         # ids are never reused, even for a create that was in flight
         new = one.group.allocate("after-restart")
         assert new > max(ids)
+    finally:
+        assert again.stop() == 0
+
+
+def test_the_embedded_default_runs_a_vm_out_of_the_box(tmp_path):
+    # What scripts/serve gives a new user: one dummy host, monitored at once, and the
+    # scheduler placing a VM on it with no deploy call.
+    defaults = ('first_dummy_host = "localhost-dummy"\nscheduler = true\n'
+                "host_monitoring_interval = 180\n")
+    server = NuboServer(tmp_path / "data", extra_config=defaults).start()
+    try:
+        one = pyone.OneServer(server.endpoint, session=server.session)
+        (host,) = one.hostpool.info().HOST
+        assert host.NAME == "localhost-dummy" and host.IM_MAD == "dummy"
+        vm = one.vm.allocate('NAME = "first"\nCPU = 0.1\nMEMORY = 64', False)
+        wait_for("the first VM RUNNING on the dummy host",
+                 lambda: (one.vm.info(vm).STATE, one.vm.info(vm).LCM_STATE) == (3, 3), 30)
+        assert one.vm.info(vm).HISTORY_RECORDS.HISTORY[-1].HOSTNAME == "localhost-dummy"
+    finally:
+        assert server.stop() == 0
+    again = NuboServer(tmp_path / "data", extra_config=defaults).start()
+    try:  # only a new cloud gets the host
+        assert len(pyone.OneServer(again.endpoint, session=again.session)
+                   .hostpool.info().HOST) == 1
     finally:
         assert again.stop() == 0
