@@ -74,9 +74,24 @@ def sections(el: Element) -> list[Section]:
             ("ALLOCATED CPU", allocated(el, "CPU")), ("ALLOCATED MEMORY", allocated(el, "MEM")),
             ("TOTAL CPU", text(el, "HOST_SHARE/TOTAL_CPU", "0")),
             ("TOTAL MEMORY", units.size(_int(el, "HOST_SHARE/TOTAL_MEM")))]),
+        _monitoring(el),
         template(el, "TEMPLATE", "HOST TEMPLATE"),
         Section("VIRTUAL MACHINES", [("IDS", ", ".join(vms))] if vms else []),
     ]
+
+
+def _monitoring(el: Element) -> Section:
+    """The last probe (the host's MONITORING): what the host itself reported."""
+    if el.find("MONITORING/TIMESTAMP") is None:
+        return Section("HOST MONITORING", [])
+    return Section("HOST MONITORING", [
+        ("PROBED AT", units.date(text(el, "MONITORING/TIMESTAMP", "0"))),
+        ("USED CPU", text(el, "MONITORING/CAPACITY/USED_CPU", "0")),
+        ("FREE CPU", text(el, "MONITORING/CAPACITY/FREE_CPU", "0")),
+        ("USED MEMORY", units.size(_int(el, "MONITORING/CAPACITY/USED_MEMORY"))),
+        ("FREE MEMORY", units.size(_int(el, "MONITORING/CAPACITY/FREE_MEMORY"))),
+        ("NET RX", units.size(_int(el, "MONITORING/SYSTEM/NETRX") / 1024)),
+        ("NET TX", units.size(_int(el, "MONITORING/SYSTEM/NETTX") / 1024))])
 
 
 def _create(ctx: Context, a: argparse.Namespace) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -119,3 +120,21 @@ def test_formats_keep_pool_objects_as_lists() -> None:
     assert json.loads(formats.render(etree.fromstring("<VM_POOL/>"), "json")) == {"VM_POOL": {}}
     assert formats.render(one, "yaml").startswith("VM_POOL:\n  VM:\n  - ID: '3'")
     assert formats.render(one, "xml").startswith("<VM_POOL>\n  <VM>")
+
+
+def test_host_show_has_its_last_probe() -> None:
+    from nubo.cli import host, show
+    el = etree.fromstring(
+        "<HOST><ID>3</ID><NAME>n3</NAME><STATE>2</STATE><HOST_SHARE><TOTAL_MEM>16777216"
+        "</TOTAL_MEM></HOST_SHARE><TEMPLATE/><MONITORING><TIMESTAMP>1764600000</TIMESTAMP>"
+        "<ID>3</ID><CAPACITY><FREE_CPU>750</FREE_CPU><FREE_MEMORY>8388608</FREE_MEMORY>"
+        "<USED_CPU>50</USED_CPU><USED_MEMORY>1048576</USED_MEMORY></CAPACITY><SYSTEM>"
+        "<NETRX>2048</NETRX><NETTX>0</NETTX></SYSTEM></MONITORING></HOST>")
+    out = show.render(host.sections(el))
+    section = out[out.index("HOST MONITORING"):]
+    for key, value in (("FREE CPU", "750"), ("USED MEMORY", "1G"), ("FREE MEMORY", "8G"),
+                       ("NET RX", "2K")):
+        assert re.search(rf"^{key} +: {value}$", section, re.M), section
+    unprobed = etree.fromstring("<HOST><ID>4</ID><NAME>n4</NAME><STATE>0</STATE><TEMPLATE/>"
+                                "<MONITORING/></HOST>")
+    assert "HOST MONITORING" not in show.render(host.sections(unprobed))
