@@ -15,6 +15,7 @@ from nubo.config import Config, driver_specs
 from nubo.core.bootstrap import bootstrap
 from nubo.core.cloud import Cloud
 from nubo.core.lcm import LifeCycleManager
+from nubo.core.metrics import core_metrics
 from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, install, time_zone
 from nubo.drivers import DriverManager
@@ -96,7 +97,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     install(cloud, timer)
     app = build_app(rm.dispatch, path=cfg.rpc_path, max_body_bytes=cfg.max_body_bytes,
                     max_threads=cfg.api_threads,
-                    metrics=lambda: _store_metrics(cloud))
+                    metrics=lambda: core_metrics(cloud, drivers))
 
     scheduler: list[SchedulerProcess] = []
 
@@ -137,7 +138,3 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         log.info("nubo stopped")
 
 
-def _store_metrics(cloud: Cloud) -> str:
-    return ("# HELP nubo_database_bytes Size of the database.\n"
-            "# TYPE nubo_database_bytes gauge\n"
-            f"nubo_database_bytes {cloud.db.size_bytes()}\n")

@@ -170,3 +170,23 @@ def test_a_failing_transfer_command_fails_the_prolog(one, nubo):
     assert "MKSWAP" in str(one.vm.info(vm_id).USER_TEMPLATE["ERROR"])
     one.vm.action("terminate", vm_id)
     wait_state(one, vm_id, (DONE, 0))
+
+
+def test_metrics_show_the_cloud_and_its_drivers(one, nubo, host):
+    """What an operator scrapes: VMs by state, hosts by state, each driver's counters."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+    running_vm(one, host)
+    base = nubo.endpoint.rsplit("/", 1)[0]
+    families = {f.name: f for f in text_string_to_metric_families(
+        requests.get(f"{base}/metrics", timeout=10).text)}
+
+    def value(name: str, **labels: str) -> float:
+        return sum(s.value for s in families[name].samples
+                   if all(s.labels.get(k) == v for k, v in labels.items()))
+    assert value("nubo_vms", state="ACTIVE", lcm_state="RUNNING") >= 1
+    assert value("nubo_hosts") >= 1
+    assert value("nubo_driver_up", driver="dummy") == 1
+    assert value("nubo_driver_actions", driver="dummy") >= 2  # its PROLOG and DEPLOY
+    assert value("nubo_driver_actions_succeeded", driver="dummy") >= 2
+    assert "nubo_vms_awaiting_driver" in families and "nubo_database_bytes" in families
