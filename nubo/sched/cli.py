@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from nubo.config import Config, ConfigError, load_config, sched_config
@@ -47,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--retries", type=int, help="placements tried for a VM whose deploy fails")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     p.add_argument("--once", action="store_true", help="run one cycle and exit")
+    p.add_argument("--exit-with-stdin", action="store_true",
+                   help="stop when standard input closes (how nubo serve's child notices "
+                   "that the core is gone, even after a kill -9)")
 
 
 def settings_from(args: argparse.Namespace) -> tuple[Config, str, str]:
@@ -78,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         scheduler.pool.shutdown(wait=True)
         return 0
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    if args.exit_with_stdin:
+        threading.Thread(target=_stop_at_eof, args=(scheduler,), name="parent-watch",
+                         daemon=True).start()
     try:
         scheduler.run()
     except KeyboardInterrupt:
@@ -85,9 +92,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_at_eof(scheduler: object) -> None:
+    """Block until the parent's end of the pipe closes (it exited or was killed)."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    logging.getLogger("nubo.sched").warning("the core is gone (stdin closed): stopping")
+    scheduler.stop()  # type: ignore[attr-defined]
+
+
 def child_args(cfg: Config, endpoint: str, auth: Path) -> list[str]:
     """The ``nubo sched`` command line ``nubo serve`` starts, from its configuration."""
-    args = [sys.executable, "-m", "nubo", "sched", "--endpoint", endpoint, "--auth", str(auth)]
+    args = [sys.executable, "-m", "nubo", "sched", "--endpoint", endpoint, "--auth", str(auth),
+            "--exit-with-stdin"]
     for flag, field in _FLAGS.items():
         args += [f"--{flag.replace('_', '-')}", str(getattr(cfg, field))]
     return args

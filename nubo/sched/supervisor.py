@@ -31,11 +31,16 @@ class SchedulerProcess:
     def _supervise(self) -> None:
         delay = 1.0
         while not self._stop.is_set():
-            self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL)
+            # Its stdin is a pipe only this process writes to: when the core dies, even by
+            # SIGKILL, the pipe closes and the child stops (--exit-with-stdin), as the
+            # drivers do; no orphaned scheduler outlives its core.
+            self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE)
             if self._stop.is_set():  # stopped while it was starting
                 self.proc.terminate()
             log.info("scheduler started (pid %d)", self.proc.pid)
             code = self.proc.wait()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
             if self._stop.is_set():
                 return
             log.warning("scheduler (pid %d) exited with %s; restarting in %.0f s",

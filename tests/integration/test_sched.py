@@ -181,3 +181,27 @@ def test_vm_group_roles_are_kept_apart_and_on_their_hosts(one) -> None:
     assert last_host(one, pinned) == hosts[2]
     for vm in vms + [pinned]:
         one.vm.action("terminate-hard", vm)
+
+
+def test_the_scheduler_does_not_outlive_a_killed_core(tmp_path) -> None:
+    server = NuboServer(tmp_path / "data", extra_config="scheduler = true\n").start()
+    try:
+        def scheduler() -> list[int]:
+            return [p for p in child_pids(server.proc.pid)
+                    if b"sched" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
+        [pid] = wait_for("the scheduler process", scheduler)
+    finally:
+        server.proc.kill()  # SIGKILL: no chance to stop its children
+        server.proc.wait()
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        return state == "Z"  # exited, waiting for a reaper
+    try:
+        wait_for("the orphaned scheduler to exit", gone, timeout=15)
+    finally:
+        if not gone():
+            os.kill(pid, signal.SIGKILL)
