@@ -63,6 +63,9 @@ class Config:
     # The driver that runs transfer scripts (PROLOG, EPILOG, ...: OpenNebula's one_tm);
     # each script line names the TM_MAD of its datastore (docs/drivers.md, TRANSFER).
     transfer_driver: str = "dummy"
+    # The driver that monitors datastores (OpenNebula's one_datastore: MONITOR answers
+    # USED_MB, TOTAL_MB, FREE_MB), on the host monitoring interval; "" for none.
+    datastore_driver: str = "dummy-ds"
     # The front-end's name in transfer scripts (where images are copied from); empty:
     # this machine's host name.
     frontend_name: str = ""
@@ -155,7 +158,10 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
     state = Path(cfg.data_dir) / "dummy-state"
     tables: dict = {"dummy": {"command": [sys.executable, "-m", "nubo.drivers.dummy",
                                           "vmm,im,tm", "--state", str(state)],
-                              "concurrency": 256}}
+                              "concurrency": 256},
+                    # its datastore role apart: im and ds both answer MONITOR
+                    "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],
+                                 "concurrency": 64}}
     for name, table in cfg.drivers.items():
         if not isinstance(table, dict):
             raise ValueError(f"driver {name}: expected a table")

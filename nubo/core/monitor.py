@@ -18,6 +18,7 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -28,7 +29,8 @@ from nubo.drivers import DriverManager, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
 from nubo.model.xmlobj import RawXml
-from nubo.model.infra import HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Host
+from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE,
+                              Datastore, Host)
 from nubo.store.schema import host_monitoring, host_pool, vm_monitoring
 from nubo.template import Template, TemplateSyntaxError, parse
 
@@ -75,8 +77,10 @@ class HostMonitor:
             delay = self.interval * (1 + random.uniform(0, 0.1))
 
     def probe_all(self) -> int:
-        """Send MONITOR to every host that is not disabled or offline; returns how many."""
+        """Send MONITOR to every host that is not disabled or offline, and to every
+        datastore; returns how many hosts."""
         count = self._probe(host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))
+        self._probe_datastores()
         if self.expiration > 0:
             with self.cloud.db.write() as conn:
                 vmm.prune(conn, self.cloud.now(), self.expiration)
@@ -100,17 +104,60 @@ class HostMonitor:
                 lambda result, w=watched[host.id]: self._hand_over(result, w))
         return len(hosts)
 
-    def _hand_over(self, result: DriverResult, watched: list[vmm.Watched]) -> None:
+    def _probe_datastores(self) -> None:
+        """MONITOR each datastore through the datastore driver: its USED/TOTAL/FREE_MB
+        (what the scheduler checks a system datastore's room against)."""
+        driver = getattr(self.cloud.config, "datastore_driver", "")
+        if not driver:
+            return
+        with self.cloud.db.read() as conn:
+            stores = [xmlobj.parse(Datastore, body)
+                      for body in self.cloud.pools.datastores.bodies(conn)]
+        for ds in stores:
+            self.drivers.submit_callback(
+                driver, "MONITOR", ds.id, None, xmlobj.render(ds, "DATASTORE"),
+                lambda result: self._on_worker(
+                    lambda: self._record_datastore(result), f"datastore {result.oid}"))
+
+    def _on_worker(self, work: Callable[[], None], what: str) -> None:
+        """Run ``work`` on a monitor worker (driver threads must not block), logging what
+        it raises (an exception in a Future would vanish)."""
+        def logged() -> None:
+            try:
+                work()
+            except Exception:
+                log.exception("%s: recording its probe failed", what)
         try:
-            self._answers.submit(self._record_logged, result, watched)
+            self._answers.submit(logged)
         except RuntimeError:  # shutting down
             pass
 
-    def _record_logged(self, result: DriverResult, watched: list[vmm.Watched]) -> None:
+    def _record_datastore(self, result: DriverResult) -> None:
+        """Store a datastore probe's figures (a failure is logged; the old ones stay)."""
         try:
-            self._record(result, watched)
-        except Exception:
-            log.exception("host %s: recording its probe failed", result.host)
+            figures = parse(result.info_bytes().decode()) if result.success else None
+        except (ValueError, UnicodeDecodeError, TemplateSyntaxError) as e:
+            log.warning("datastore %d: unreadable monitoring data: %s", result.oid, e)
+            return
+        if figures is None:
+            log.warning("datastore %d: monitoring failed (%s): %s", result.oid,
+                        result.origin, result.info)
+            return
+        try:
+            total, free, used = (int(float(figures.get(k) or 0))
+                                 for k in ("TOTAL_MB", "FREE_MB", "USED_MB"))
+        except (TypeError, ValueError):
+            log.warning("datastore %d: monitoring figures are not numbers", result.oid)
+            return
+        with self.cloud.db.write() as conn:
+            ds = self.cloud.pools.datastores.find(conn, result.oid)
+            if ds is None or (ds.total_mb, ds.free_mb, ds.used_mb) == (total, free, used):
+                return
+            ds.total_mb, ds.free_mb, ds.used_mb = total, free, used
+            self.cloud.pools.datastores.update(conn, ds)
+
+    def _hand_over(self, result: DriverResult, watched: list[vmm.Watched]) -> None:
+        self._on_worker(lambda: self._record(result, watched), f"host {result.host}")
 
     def _record(self, result: DriverResult, watched: list[vmm.Watched] | None = None) -> None:
         """Store one probe's outcome (on a worker: driver threads must not block), then

@@ -18,9 +18,12 @@ from nubo.template import Template
 
 def test_the_dummy_driver_runs_by_default_with_its_journal_in_data_dir(tmp_path):
     cfg = load_config(None, data_dir=tmp_path)
-    (spec,) = driver_specs(cfg)
-    assert spec.name == "dummy" and spec.command[0] == sys.executable
+    specs = {s.name: s for s in driver_specs(cfg)}
+    assert sorted(specs) == ["dummy", "dummy-ds"]  # im and ds both answer MONITOR
+    spec = specs["dummy"]
+    assert spec.command[0] == sys.executable
     assert spec.command[-2:] == ("--state", str(tmp_path / "dummy-state"))
+    assert specs["dummy-ds"].command[-1] == "ds" and cfg.datastore_driver == "dummy-ds"
 
 
 def test_a_drivers_table_adds_or_replaces_drivers(tmp_path):
