@@ -19,7 +19,9 @@ from nubo.errors import ActionError, NoExistsError
 from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMAGE_USED_PERS,
                                   Image)
 from nubo.model.vm import VirtualMachine, order_system_template
-from nubo.template import VectorAttribute
+from nubo.model.vm_template import Ref, reference
+from nubo.store.pools import Pool
+from nubo.template import TemplateValueError, VectorAttribute
 
 #: Image states a VM may take an image in (a persistent one only while nobody has it).
 _TAKEABLE = frozenset({IMAGE_READY, IMAGE_USED})
@@ -35,61 +37,44 @@ def acquire(conn: Connection, pools: Pools, vm: VirtualMachine, uid: int) -> Non
         if kind in _VOLATILE and not (disk.get("IMAGE_ID") or disk.get("IMAGE")):
             disk.set("TYPE", kind)
             continue
-        image = _image_of(conn, pools, disk, uid)
-        if image is not None:
-            take_image(conn, pools, vm.id, disk, image)
+        image_id = _referenced(conn, pools, pools.images, disk, "IMAGE", uid)
+        if image_id is not None:
+            take_image(conn, pools, vm.id, disk, pools.images.get(conn, image_id))  # a missing id: NoExistsError
     for nic_id, nic in enumerate(vm.template.get_vectors("NIC")):
-        vnet_id = _network_of(conn, pools, nic, uid)
+        vnet_id = _referenced(conn, pools, pools.vnets, nic, "NETWORK", uid)
         if vnet_id is not None:
             lease_nic(conn, pools, vm.id, nic, vnet_id, nic_id)
     vm.template = order_system_template(vm.template)
 
 
-def _image_of(conn: Connection, pools: Pools, disk: VectorAttribute, uid: int) -> Image | None:
-    ref = (disk.get("IMAGE_ID") or "").strip()
-    if ref:
-        if not ref.isdigit():
-            raise ActionError(f"Wrong IMAGE_ID {ref!r} in DISK: it must be a number")
-        image = pools.images.find(conn, int(ref))
-        if image is None:
-            raise NoExistsError(f"Error getting image [{ref}].", int(ref))
-        return image
-    name = (disk.get("IMAGE") or "").strip()
-    if not name:
-        return None
-    owner = _owner(conn, pools, disk.get("IMAGE_UNAME"), disk.get("IMAGE_UID"), uid)
-    oid = pools.images.oid_by_name(conn, name, owner)
-    if oid is None:
-        raise NoExistsError(f"Error getting image [{name}].", -1)
-    return pools.images.get(conn, oid)
+def resolve(conn: Connection, pools: Pools, pool: Pool, ref: Ref, caller: int) -> int | None:
+    """The id a DISK/NIC reference names: by id, or by name for its owner (the user of
+    {what}_UID / {what}_UNAME, else the caller); None if nothing matches."""
+    if ref.oid is not None:
+        return ref.oid
+    uid = ref.uid
+    if uid is None and ref.uname:
+        uid = pools.users.oid_by_name(conn, ref.uname)
+        if uid is None:
+            return None
+    return pool.oid_by_name(conn, ref.name, caller if uid is None else uid)
 
 
-def _network_of(conn: Connection, pools: Pools, nic: VectorAttribute, uid: int) -> int | None:
-    ref = (nic.get("NETWORK_ID") or "").strip()
-    if ref:
-        if not ref.isdigit():
-            raise ActionError(f"Wrong NETWORK_ID {ref!r} in NIC: it must be a number")
-        return int(ref)
-    name = (nic.get("NETWORK") or "").strip()
-    if not name:
+def _referenced(conn: Connection, pools: Pools, pool: Pool, vector: VectorAttribute,
+                what: str, uid: int) -> int | None:
+    """The id of the image or network ``vector`` names (None if it names none), refusing
+    a malformed reference or a name that matches nothing (an id is checked by whoever
+    reads the object)."""
+    try:
+        ref = reference(vector, what)
+    except TemplateValueError as e:
+        raise ActionError(str(e)) from None
+    if ref is None:
         return None
-    owner = _owner(conn, pools, nic.get("NETWORK_UNAME"), nic.get("NETWORK_UID"), uid)
-    oid = pools.vnets.oid_by_name(conn, name, owner)
+    oid = resolve(conn, pools, pool, ref, uid)
     if oid is None:
-        raise NoExistsError(f"Error getting virtual network [{name}].", -1)
+        raise NoExistsError(f"Error getting {pool.noun} [{ref.name}].", -1)
     return oid
-
-
-def _owner(conn: Connection, pools: Pools, uname: str | None, uid_text: str | None,
-           caller: int) -> int:
-    if uid_text and uid_text.strip().isdigit():
-        return int(uid_text)
-    if uname:
-        oid = pools.users.oid_by_name(conn, uname.strip())
-        if oid is None:
-            raise NoExistsError(f"Error getting user [{uname}].", -1)
-        return oid
-    return caller
 
 
 def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute,

@@ -299,17 +299,27 @@ class Ref:
     uname: str
 
 
+def reference(attr: VectorAttribute, what: str) -> Ref | None:
+    """The image (what="IMAGE") or network ("NETWORK") one DISK/NIC points at, if any;
+    TemplateValueError if its {what}_ID or {what}_UID is not a number."""
+    oid = attr.get_int(f"{what}_ID")
+    uid = attr.get_int(f"{what}_UID")
+    name = attr.get(what) or ""
+    if oid is None and not name:
+        return None
+    return Ref(oid, name, uid, attr.get(f"{what}_UNAME") or "")
+
+
 def references(template: Template, vectors: tuple[str, ...], what: str) -> list[Ref]:
-    """The images (what="IMAGE") or networks ("NETWORK") the given vectors point at."""
+    """The images (what="IMAGE") or networks ("NETWORK") the given vectors point at
+    (malformed references are skipped: whoever takes them refuses them)."""
     refs = []
     for vector in vectors:
         for attr in template.get_vectors(vector):
             try:
-                oid = attr.get_int(f"{what}_ID")
-                uid = attr.get_int(f"{what}_UID")
+                ref = reference(attr, what)
             except TemplateValueError:
                 continue
-            name = attr.get(what) or ""
-            if oid is not None or name:
-                refs.append(Ref(oid, name, uid, attr.get(f"{what}_UNAME") or ""))
+            if ref is not None:
+                refs.append(ref)
     return refs

@@ -42,14 +42,7 @@ _EMPTY_POOL = "<VM_POOL></VM_POOL>"
 
 def resolve_reference(call: Call, conn: Connection, pool: Pool, ref: Ref) -> int | None:
     """The id a DISK/NIC reference names: by id, or by name for its owner (default: caller)."""
-    if ref.oid is not None:
-        return ref.oid
-    uid = ref.uid
-    if uid is None and ref.uname:
-        uid = call.cloud.pools.users.oid_by_name(conn, ref.uname)
-        if uid is None:
-            return None
-    return pool.oid_by_name(conn, ref.name, call.uid if uid is None else uid)
+    return vm_resources.resolve(conn, call.cloud.pools, pool, ref, call.uid)
 
 
 def authorize_resources(call: Call, conn: Connection, template: Template) -> None:
