@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from nubo.store.db import AFTER_COMMIT, TRANSACTION
+from nubo.store.db import on_commit
 
 _KEY = "nubo.sched_events"
 _cond = threading.Condition()
@@ -36,15 +36,8 @@ def note(conn: Connection, when: bool = True) -> None:
 
     Through the transaction's after-commit list (nubo.store.db), once per transaction:
     an engine commit listener would do the same but slow down every statement."""
-    if not when:
-        return
-    scratch = conn.info.get(TRANSACTION)
-    if scratch is None:  # not in a Database.write transaction
-        bump()
-        return
-    if not scratch.get(_KEY):
-        scratch[_KEY] = True
-        conn.info[AFTER_COMMIT].append(bump)
+    if when and not on_commit(conn, bump, key=_KEY):
+        bump()  # not in a Database.write transaction: nothing to wait for
 
 
 def note_decision(conn: Connection, decision: Any) -> None:

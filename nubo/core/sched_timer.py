@@ -27,7 +27,7 @@ from sqlalchemy import and_
 
 from nubo.core.sched_actions import actions_of, store
 from nubo.errors import NuboError
-from nubo.store.db import AFTER_COMMIT
+from nubo.store.db import on_commit
 from nubo.model.sched_action import SchedAction, after_run
 from nubo.model.vm import DONE, VirtualMachine
 
@@ -204,8 +204,5 @@ def changed(cloud: Any, vm_id: int, conn: Any = None) -> None:
     timer = getattr(cloud, "_sched_timer", None)
     if timer is None:
         return
-    after = conn.info.get(AFTER_COMMIT) if conn is not None else None
-    if after is not None:
-        after.append(lambda: timer.changed(vm_id))
-    else:
+    if conn is None or not on_commit(conn, lambda: timer.changed(vm_id)):
         timer.changed(vm_id)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
-from nubo.store.db import AFTER_COMMIT
+from nubo.store.db import AFTER_COMMIT, on_commit
 
 log = logging.getLogger("nubo.hooks")
 
@@ -37,14 +37,13 @@ def _note(conn: Connection, fire: Callable[[Any], None]) -> None:
     manager = ref() if ref is not None else None
     if manager is None:
         return
-    after = conn.info.get(AFTER_COMMIT)
-    if after is None:  # not in a Database.write transaction: nothing to wait for
+    if AFTER_COMMIT not in conn.info:  # not in a Database.write transaction
         _fire(manager, fire)
         return
     # The jobs it matches are stored in this transaction and queued once it commits.
     jobs = manager.staged(conn, lambda m: _fire(m, fire))
     if jobs:
-        after.append(lambda: manager.enqueue(jobs))
+        on_commit(conn, lambda: manager.enqueue(jobs))
 
 
 def _fire(manager: Any, fire: Callable[[Any], None]) -> None:

@@ -27,6 +27,22 @@ AFTER_COMMIT = "nubo.after_commit"
 TRANSACTION = "nubo.transaction"
 
 
+def on_commit(conn: Connection, fn: Callable[[], None], key: object = None) -> bool:
+    """Run ``fn`` once ``conn``'s write transaction (Database.write) has committed; with
+    a ``key``, at most once per transaction for that key. False if ``conn`` is not in a
+    write transaction: the caller decides (usually, to run it now)."""
+    after = conn.info.get(AFTER_COMMIT)
+    if after is None:
+        return False
+    if key is not None:
+        scratch = conn.info[TRANSACTION]
+        if key in scratch:
+            return True
+        scratch[key] = True
+    after.append(fn)
+    return True
+
+
 class Database:
     """An engine plus nubo's transaction discipline."""
 
@@ -94,8 +110,8 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A transaction for a change: committed on exit, rolled back on error.
 
-        Callables appended to ``conn.info[AFTER_COMMIT]`` run after the commit, still
-        under the write lock (nubo.store.write_cache puts its objects back then).
+        Callables given to ``on_commit`` run after the commit, still under the write
+        lock (nubo.store.write_cache puts its objects back then).
         """
         with self._write_lock:
             after: list[Callable[[], None]] = []

@@ -20,7 +20,7 @@ from typing import Any, Callable, Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from nubo.store.db import AFTER_COMMIT, TRANSACTION
+from nubo.store.db import TRANSACTION, on_commit
 
 T = TypeVar("T")
 
@@ -53,7 +53,7 @@ class WriteCache(Generic[T]):
             taken = scratch.get(self)
             if taken is None:
                 taken = scratch[self] = {}
-                conn.info[AFTER_COMMIT].append(lambda: self._put_back(taken))
+                on_commit(conn, lambda: self._put_back(taken))
             taken[oid] = [obj, version]
         return obj
 
