@@ -28,9 +28,9 @@ from nubo.core.cloud import Cloud
 from nubo.drivers import DriverManager, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
-from nubo.model.xmlobj import RawXml
 from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE,
                               Datastore, Host)
+from nubo.model.xmlobj import RawXml
 from nubo.store.schema import host_monitoring, host_pool, vm_monitoring
 from nubo.template import Template, TemplateSyntaxError, parse
 
@@ -134,14 +134,9 @@ class HostMonitor:
 
     def _record_datastore(self, result: DriverResult) -> None:
         """Store a datastore probe's figures (a failure is logged; the old ones stay)."""
-        try:
-            figures = parse(result.info_bytes().decode()) if result.success else None
-        except (ValueError, UnicodeDecodeError, TemplateSyntaxError) as e:
-            log.warning("datastore %d: unreadable monitoring data: %s", result.oid, e)
-            return
+        figures, why = probe_figures(result)
         if figures is None:
-            log.warning("datastore %d: monitoring failed (%s): %s", result.oid,
-                        result.origin, result.info)
+            log.warning("datastore %d: monitoring failed: %s", result.oid, why)
             return
         try:
             total, free, used = (int(float(figures.get(k) or 0))
@@ -162,12 +157,7 @@ class HostMonitor:
     def _record(self, result: DriverResult, watched: list[vmm.Watched] | None = None) -> None:
         """Store one probe's outcome (on a worker: driver threads must not block), then
         act on what it says about the host's VMs."""
-        try:
-            figures = parse(result.info_bytes().decode()) if result.success else None
-        except (ValueError, UnicodeDecodeError, TemplateSyntaxError) as e:
-            result = DriverResult(result.driver, result.action, result.oid, result.host, False,
-                                  f"unreadable monitoring data: {e}", "protocol", 0.0)
-            figures = None
+        figures, why = probe_figures(result)
         now = self.cloud.now()
         vm_records: dict[int, str] = {}
         with self.cloud.db.write() as conn:
@@ -176,8 +166,8 @@ class HostMonitor:
                 return  # deleted, disabled or set offline while the probe ran
             if figures is None:
                 if host.state != HOST_ERROR:
-                    log.warning("host %s: monitoring failed: %s", host.name, result.info)
-                host.template.set("ERROR", f"MONITOR: {result.info or result.origin}")
+                    log.warning("host %s: monitoring failed: %s", host.name, why)
+                host.template.set("ERROR", f"MONITOR: {why}")
                 new_state = HOST_ERROR
             else:
                 _apply_figures(host, figures)
@@ -221,14 +211,30 @@ class HostMonitor:
                 log.exception("VM %d: acting on its host's probe failed", vm.vm_id)
 
 
+def probe_figures(result: DriverResult) -> tuple[Template | None, str]:
+    """A probe's figures, or None and why there are none (the driver's failure, or
+    monitoring data that does not parse)."""
+    if not result.success:
+        return None, result.info or result.origin
+    try:
+        return parse(result.info_bytes().decode()), ""
+    except (ValueError, UnicodeDecodeError, TemplateSyntaxError) as e:
+        return None, f"unreadable monitoring data: {e}"
+
+
+def _figure(figures: Template, name: str) -> int:
+    """A probe's number (0 when missing or not a number)."""
+    try:
+        return int(float(figures.get(name) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 def last_monitoring(host_id: int, figures: Template, now: int) -> str:
     """The host body's MONITORING (host.xsd): the last probe's time and figures, as
     oned shows them in one.host.info (CPU in hundredths of a core, memory in KB)."""
     def number(name: str) -> int:
-        try:
-            return int(float(figures.get(name) or 0))
-        except (TypeError, ValueError):
-            return 0
+        return _figure(figures, name)
     return (f"<MONITORING><TIMESTAMP>{now}</TIMESTAMP><ID>{host_id}</ID><CAPACITY>"
             f"<FREE_CPU>{number('FREECPU')}</FREE_CPU>"
             f"<FREE_MEMORY>{number('FREEMEMORY')}</FREE_MEMORY>"
@@ -251,14 +257,9 @@ def _vm_records(figures: Template, watched: list[vmm.Watched], now: int) -> dict
 
 def _apply_figures(host: Host, figures: Template) -> None:
     """Capacity into HOST_SHARE, the probe's figures into TEMPLATE."""
-    def number(name: str) -> int:
-        try:
-            return int(float(figures.get(name) or 0))
-        except (TypeError, ValueError):
-            return 0
     share = host.host_share
-    share.total_cpu = share.max_cpu = number("TOTALCPU")
-    share.total_mem = share.max_mem = number("TOTALMEMORY")
+    share.total_cpu = share.max_cpu = _figure(figures, "TOTALCPU")
+    share.total_mem = share.max_mem = _figure(figures, "TOTALMEMORY")
     for name in PROBED:
         value = figures.get(name)
         if value is not None:
