@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
-from nubo.core import sched_events
+from nubo.core import sched_events, vm_resources
 from nubo.core.pools import Pools
 from nubo.core.vmgroups import leave_vm_group
 from nubo.errors import NoExistsError
@@ -234,7 +234,6 @@ def _delete_marked(name: str, flag: str):
         if name == "NIC":
             _free_nic_leases(conn, pools, vm, doomed)
         elif name == "DISK":
-            from nubo.core import vm_resources
             for disk in doomed:
                 vm_resources.release_image(conn, pools, vm.id, disk)
         _drop_vectors(vm, name, doomed)
@@ -243,7 +242,6 @@ def _delete_marked(name: str, flag: str):
 
 def _release_resources(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
     """free_vm_resources: every lease and image the VM holds (VNC ports: not kept yet)."""
-    from nubo.core import vm_resources
     vm_resources.release(conn, pools, vm)
 
 
