@@ -13,8 +13,7 @@ from nubo.api.methods.groups import create_group
 from nubo.api.methods.users import create_user
 from nubo.api.rm import Call
 from nubo.auth.acl import default_rules
-from nubo.core.cloud import Cloud, Session
-from nubo.auth.authorize import Requester
+from nubo.core.cloud import ONEADMIN, Cloud
 from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,
                               Cluster, Datastore)
 from nubo.model.permissions import Permissions
@@ -63,8 +62,7 @@ def bootstrap(cloud: Cloud, oneadmin_password: str | None = None) -> BootstrapRe
         if is_bootstrapped(conn):
             return BootstrapResult(False, None)
         password = oneadmin_password or secrets.token_urlsafe(24)
-        admin = Session(Requester(uid=0, gid=0, group_ids=frozenset({0})), "oneadmin", "oneadmin")
-        call = Call(cloud, admin, "bootstrap")
+        call = Call(cloud, ONEADMIN, "bootstrap")
         create_group(call, conn, "oneadmin", with_rules=False)
         create_group(call, conn, "users", with_rules=False)
         _system_objects(cloud, conn)

@@ -67,6 +67,10 @@ class Session:
         return self.requester.uid == 0 or ONEADMIN_GROUP in self.requester.group_ids
 
 
+#: oneadmin (user 0 of group 0): the core acting on its own, e.g. bootstrapping the cloud.
+ONEADMIN = Session(Requester(uid=0, gid=0, group_ids=frozenset({0})), "oneadmin", "oneadmin")
+
+
 @dataclass
 class Cloud:
     db: Database

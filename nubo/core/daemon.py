@@ -75,10 +75,8 @@ def add_first_host(cloud: Cloud, name: str) -> None:
     that a VM can run on a fresh install before any real host is added."""
     from nubo.api.methods.hosts import host_allocate
     from nubo.api.rm import Call
-    from nubo.auth.authorize import Requester
-    from nubo.core.cloud import Session
-    admin = Session(Requester(uid=0, gid=0, group_ids=frozenset({0})), "oneadmin", "oneadmin")
-    hid = host_allocate(Call(cloud, admin, "one.host.allocate"), name, "dummy", "dummy", -1)
+    from nubo.core.cloud import ONEADMIN
+    hid = host_allocate(Call(cloud, ONEADMIN, "one.host.allocate"), name, "dummy", "dummy", -1)
     log.info("host %d (%s): a dummy host for the new cloud", hid, name)
 
 
