@@ -33,6 +33,7 @@ class NuboServer:
     proc: subprocess.Popen | None = None
     endpoint: str = ""
     log_lines: list[str] = field(default_factory=list)
+    _pump: threading.Thread | None = None
 
     @property
     def session(self) -> str:
@@ -71,7 +72,8 @@ class NuboServer:
                     found.set()
             found.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         if not found.wait(timeout) or not self.endpoint:
             self.stop()
             raise RuntimeError("nubo serve did not start:\n" + "".join(self.log_lines[-40:]))
@@ -87,4 +89,8 @@ class NuboServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # log_lines complete: the pump reaches EOF once every holder of the pipe
+        # (the core and the scheduler child sharing its stderr) has exited.
+        if self._pump is not None:
+            self._pump.join(10)
         return self.proc.returncode

@@ -93,11 +93,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stop_at_eof(scheduler: object) -> None:
-    """Block until the parent's end of the pipe closes (it exited or was killed)."""
+    """Block until the parent's end of the pipe closes (it exited or was killed).
+
+    A raw ``os.read`` of fd 0, never ``sys.stdin``: this daemon thread is still
+    blocked here when the main thread returns, and a thread holding the lock of
+    ``sys.stdin.buffer`` makes the interpreter abort at shutdown ("Fatal Python
+    error: _enter_buffered_busy") with a core dump at every stop.
+    """
     try:
-        while sys.stdin.buffer.read(4096):
+        while os.read(0, 4096):
             pass
-    except (OSError, ValueError):
+    except OSError:
         pass
     logging.getLogger("nubo.sched").warning("the core is gone (stdin closed): stopping")
     scheduler.stop()  # type: ignore[attr-defined]

@@ -7,11 +7,13 @@ with a back-off of 1 s doubling up to 30 s.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import threading
 from pathlib import Path
 
 from nubo.config import Config
+from nubo.drivers.pipes import describe_exit
 from nubo.sched.cli import child_args
 
 log = logging.getLogger("nubo.sched")
@@ -43,13 +45,14 @@ class SchedulerProcess:
                 self.proc.stdin.close()
             if self._stop.is_set():
                 return
-            log.warning("scheduler (pid %d) exited with %s; restarting in %.0f s",
-                        self.proc.pid, code, delay)
+            log.warning("scheduler (pid %d) exited (%s); restarting in %.0f s",
+                        self.proc.pid, describe_exit(code), delay)
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, 30.0)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the child and wait; an unclean exit is logged (nubo.log), not hidden."""
         self._stop.set()
         proc = self.proc
         if proc is not None and proc.poll() is None:
@@ -57,6 +60,11 @@ class SchedulerProcess:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                log.warning("scheduler (pid %d) did not stop within %.0f s: killing it",
+                            proc.pid, timeout)
                 proc.kill()
                 proc.wait()
+            if proc.returncode not in (0, -signal.SIGKILL):
+                log.warning("scheduler (pid %d) stopped with %s", proc.pid,
+                            describe_exit(proc.returncode))
         self._thread.join(timeout)

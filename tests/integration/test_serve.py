@@ -10,7 +10,7 @@ import xmlrpc.client
 import pyone
 import pytest
 
-from server import NuboServer
+from server import NuboServer, child_pids
 from waits import wait_for
 
 
@@ -118,3 +118,31 @@ def test_the_embedded_default_runs_a_vm_out_of_the_box(tmp_path):
                    .hostpool.info().HOST) == 1
     finally:
         assert again.stop() == 0
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_sigterm_stops_everything_without_an_error(tmp_path):
+    # The scheduler child used to abort at every stop ("Fatal Python error:
+    # _enter_buffered_busy ... <stdin>") from its stdin-watching thread.
+    server = NuboServer(tmp_path / "data", extra_config="scheduler = true\n").start()
+    try:
+        wait_for("the scheduler child running",
+                 lambda: any("scheduler started against" in line for line in server.log_lines))
+        children = child_pids(server.proc.pid)
+        descendants = children + [p for c in children for p in child_pids(c)]
+        assert len(children) >= 2  # the scheduler and at least one driver
+    finally:
+        code = server.stop()
+    output = "".join(server.log_lines) + (tmp_path / "data" / "nubo.log").read_text()
+    assert code == 0, output[-3000:]
+    for bad in ("Fatal Python error", "Traceback", "stopped with", "did not exit"):
+        assert bad not in output, output[-3000:]
+    wait_for("every child process gone", lambda: not any(map(_running, descendants)), 10)
