@@ -40,6 +40,14 @@ class Config:
     log_level: str = "INFO"
     # Worker threads serving API calls concurrently.
     api_threads: int = 32
+    # Connection limits of the API's HTTP front (nubo.api.guard): seconds for a request's
+    # headers and body to arrive, seconds a connection may idle between requests,
+    # connections one source address may hold, and in all (0: the descriptor limit
+    # minus a reserve).
+    api_request_timeout: int = 30
+    api_keep_alive_timeout: int = 5
+    api_connections_per_source: int = 256
+    api_max_connections: int = 0
     # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
     # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter.
     host_monitoring_interval: int = 180
@@ -126,6 +134,12 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         setattr(cfg, key, value)
     if ":" not in cfg.listen or not cfg.listen.rsplit(":", 1)[1].isdigit():
         raise ConfigError(f"listen must be ADDRESS:PORT, got '{cfg.listen}'")
+    for key in ("api_request_timeout", "api_keep_alive_timeout", "api_connections_per_source"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"config key '{key}' must be at least 1, got {getattr(cfg, key)}")
+    if cfg.api_max_connections < 0:
+        raise ConfigError("config key 'api_max_connections' must be 0 (from the descriptor "
+                          f"limit) or more, got {cfg.api_max_connections}")
     if cfg.api_list_order.upper() not in ("ASC", "DESC"):
         raise ConfigError("api_list_order must be ASC or DESC")
     try:

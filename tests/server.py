@@ -33,6 +33,7 @@ class NuboServer:
     proc: subprocess.Popen | None = None
     endpoint: str = ""
     log_lines: list[str] = field(default_factory=list)
+    fd_limit: tuple[int, int] | None = None  # RLIMIT_NOFILE (soft, hard) of the server
     _pump: threading.Thread | None = None
 
     @property
@@ -57,8 +58,13 @@ class NuboServer:
         config.write_text("\n".join(lines) + "\n" + self.extra_config)
         env = {**os.environ, "NUBO_ONEADMIN_PASSWORD": self.password,
                "HOME": str(self.data_dir / "home")}
+        command = [sys.executable, "-m", "nubo", "serve", "--config", str(config)]
+        if self.fd_limit is not None:  # set before nubo starts, then exec it (same pid)
+            command[1:1] = ["-c", "import os, resource, sys; resource.setrlimit("
+                            f"resource.RLIMIT_NOFILE, {self.fd_limit}); "
+                            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nubo", "serve", "--config", str(config)],
+            command,
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
         found = threading.Event()
 

@@ -23,6 +23,9 @@ Why it is built this way:
   (several apps can live in one process, as in tests). The method label is
   only ever a method the dispatcher knew (unknown ones count as
   ``(unknown)``) and is capped, so clients cannot blow up its cardinality.
+* Connections are guarded (api/guard.py): a request must arrive within a
+  deadline, idle ones are closed, and one source cannot hold more than its
+  share, so idle or trickling sockets cannot exhaust the descriptors.
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from nubo.api import wire
+from nubo.api.guard import ConnectionLimits, guarded_protocol
 
 log = logging.getLogger("nubo.api.http")
 
@@ -263,11 +267,15 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def make_server(app: Any, host: str, port: int, *, log_config: Any = None,
                 on_started: Callable[[int], None] | None = None,
+                limits: ConnectionLimits | None = None,
                 **uvicorn_options: Any) -> ApiServer:
-    """Bind ``host:port`` now (OSError if taken) and configure uvicorn to serve ``app``."""
-    options: dict[str, Any] = dict(loop="auto", http="auto", ws="none", lifespan="auto",
-                                   server_header=False, access_log=False,
-                                   timeout_graceful_shutdown=30)
+    """Bind ``host:port`` now (OSError if taken) and configure uvicorn to serve ``app``
+    with the connection ``limits`` (the defaults if None)."""
+    limits = limits or ConnectionLimits()
+    options: dict[str, Any] = dict(loop="auto", http=guarded_protocol(limits), ws="none",
+                                   lifespan="auto", server_header=False, access_log=False,
+                                   timeout_graceful_shutdown=30,
+                                   timeout_keep_alive=limits.keep_alive_timeout)
     options.update(uvicorn_options)
     sock = _bind(host, port)
     config = uvicorn.Config(app, host=host, port=sock.getsockname()[1],

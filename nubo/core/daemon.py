@@ -9,6 +9,7 @@ from typing import Callable
 
 from nubo import hooks
 from nubo.api import sched_runner
+from nubo.api.guard import ConnectionLimits, raise_fd_limit
 from nubo.api.http import build_app, run_server
 from nubo.api.rm import RequestManager
 from nubo.config import Config, driver_specs
@@ -83,6 +84,7 @@ def add_first_host(cloud: Cloud, name: str) -> None:
 def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     Path(cfg.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
     setup_logging(cfg)
+    log.info("open-file limit: %d", raise_fd_limit())
     cloud = open_cloud(cfg)
     drivers = DriverManager(driver_specs(cfg))
     lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
@@ -122,7 +124,11 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         hooks.manager(cloud).recover()  # hooks matched before a crash and not yet run
         monitor.start()
         timer.start()
-        run_server(app, cfg.host, cfg.port, on_started=started)
+        run_server(app, cfg.host, cfg.port, on_started=started, limits=ConnectionLimits(
+            request_timeout=cfg.api_request_timeout,
+            keep_alive_timeout=cfg.api_keep_alive_timeout,
+            max_per_source=cfg.api_connections_per_source,
+            max_total=cfg.api_max_connections))
     finally:
         # Drivers first: their in-flight actions end as "shutdown" and the VMs keep
         # their awaited operation; then the workers finish what was already queued.
