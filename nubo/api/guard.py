@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +81,8 @@ class ConnectionGuard:
         self.by_source: dict[str, dict[GuardedHttp, None]] = {}
         self.all: dict[GuardedHttp, None] = {}   # dicts as ordered sets: oldest first
         self.closed: Counter[str] = Counter()
-        self._next_log = 0.0
+        self.last_source = ""
+        self._summary: asyncio.TimerHandle | None = None
 
     def admit(self, conn: GuardedHttp) -> bool:
         """Make room for ``conn`` (closing the oldest idle one over a cap) and count it;
@@ -116,15 +116,22 @@ class ConnectionGuard:
         return False
 
     def note(self, what: str, source: str) -> None:
-        """Count a closed connection; a summary is logged at most once a minute."""
+        """Count a closed connection: the first of a burst is logged at once, the rest
+        in a summary a minute later (one line a minute however long a flood lasts)."""
         self.closed[what] += 1
-        now = time.monotonic()
-        if now >= self._next_log:
-            self._next_log = now + LOG_EVERY
-            summary = ", ".join(f"{n} {what}" for what, n in sorted(self.closed.items()))
-            log.warning("HTTP connections closed: %s (latest from %s; %d open)", summary,
-                        source or "?", len(self.all))
-            self.closed.clear()
+        self.last_source = source or "?"
+        if self._summary is None:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.closed:
+            self._summary = None
+            return
+        summary = ", ".join(f"{n} {what}" for what, n in sorted(self.closed.items()))
+        log.warning("HTTP connections closed: %s (latest from %s; %d open)", summary,
+                    self.last_source, len(self.all))
+        self.closed.clear()
+        self._summary = asyncio.get_running_loop().call_later(LOG_EVERY, self._flush)
 
 
 class GuardedHttp(HttpToolsProtocol):

@@ -3,6 +3,7 @@ deadline, keep-alive, per-source and total caps."""
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 import xmlrpc.client as xc
 
@@ -110,7 +111,8 @@ def test_a_call_being_served_outlives_the_request_deadline():
         srv.stop()
 
 
-def test_one_source_over_its_cap_churns_only_its_own_idle_connections():
+def test_one_source_over_its_cap_churns_only_its_own_idle_connections(caplog):
+    caplog.set_level(logging.WARNING, "nubo.api.http")
     srv, port = serve(ConnectionLimits(max_per_source=5))
     flood = [connect(port, "127.0.0.2") for _ in range(5)]
     try:
@@ -122,6 +124,8 @@ def test_one_source_over_its_cap_churns_only_its_own_idle_connections():
         assert call(port) == [True, "127.0.0.1"]           # other sources are unaffected
         assert call_from(port, "127.0.0.2") == [True, "127.0.0.2"]  # and so is the flooder
         assert held(srv) <= 5 + 1
+        # the first of a burst is logged at once, naming the source
+        assert "1 closed over the per-source cap (latest from 127.0.0.2" in caplog.text
     finally:
         for s in flood:
             s.close()
