@@ -30,7 +30,7 @@ def test_an_idle_and_slowloris_flood_does_not_stop_the_api(tmp_path):
     flood = min(FLOOD, hard - 200) if hard != resource.RLIM_INFINITY else FLOOD
     if soft < flood + 200:
         resource.setrlimit(resource.RLIMIT_NOFILE, (flood + 200, hard))
-    config = (f"api_request_timeout = 2\napi_keep_alive_timeout = 2\n"
+    config = (f"api_request_timeout = 1\napi_keep_alive_timeout = 1\n"
               f"api_connections_per_source = {PER_SOURCE}\n")
     server = NuboServer(tmp_path / "data", extra_config=config,
                         fd_limit=(FD_LIMIT // 2, FD_LIMIT)).start()
