@@ -22,8 +22,6 @@ with the usual precedence. An empty text is "every host" / rank 0.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from nubo.expr.ast import (ArithChain, ArithExpr, BoolChain, BoolExpr, Compare, Num, Ref, Str,
                            TrueExpr, Var, minus, negate)
 from nubo.expr.lexer import MAX_DEPTH, ExprError, Token, describe, tokenize
@@ -139,19 +137,20 @@ class _Parser:
         return self.sum()
 
     def sum(self) -> ArithExpr:
-        return self.chain(self.product, ("+", "-"))
-
-    def product(self) -> ArithExpr:
-        return self.chain(self.unary, ("*", "/"))
-
-    def chain(self, operand: Callable[[], ArithExpr], ops: tuple[str, ...]) -> ArithExpr:
-        """Operators of one precedence, left-associative, as one flat node."""
-        first = operand()
-        rest = []
-        while self.is_op(*ops):
+        """A sum of products, both read in this one loop: a level of parentheses costs
+        two frames (sum, unary), however long the chains."""
+        terms: list[tuple[str, ArithExpr]] = []
+        op = "+"
+        while True:
+            head, factors = self.unary(), []
+            while self.is_op("*", "/"):
+                factors.append((self.take().value, self.unary()))
+            terms.append((op, ArithChain(head, tuple(factors)) if factors else head))
+            if not self.is_op("+", "-"):
+                break
             op = self.take().value
-            rest.append((op, operand()))
-        return ArithChain(first, tuple(rest)) if rest else first
+        first, rest = terms[0][1], tuple(terms[1:])
+        return ArithChain(first, rest) if rest else first
 
     def unary(self) -> ArithExpr:
         signs = 0

@@ -58,7 +58,8 @@ def test_long_chains_and_the_deepest_nesting_are_accepted(one, user) -> None:
     for attr, text in [
             ("SCHED_RANK", "+".join(["1"] * 400)),  # flat: any length is shallow
             ("SCHED_REQUIREMENTS", "!" * 500 + "CPUSPEED > 1"),
-            ("SCHED_DS_REQUIREMENTS", "(" * MAX_DEPTH + "FREE_MB > 1" + ")" * MAX_DEPTH)]:
+            ("SCHED_DS_REQUIREMENTS", "(" * MAX_DEPTH + "FREE_MB > 1" + ")" * MAX_DEPTH),
+            ("SCHED_RANK", "(-" * MAX_DEPTH + "FREE_CPU * 2" + ")" * MAX_DEPTH)]:
         vm = user.vm.allocate(body(attr, text), True)
         assert one.vm.info(vm).USER_TEMPLATE[attr] == text
         user.vm.action("terminate-hard", vm)
