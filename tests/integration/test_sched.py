@@ -108,16 +108,24 @@ def test_a_vm_that_cannot_be_placed_does_not_stop_the_others(cloud, one) -> None
     why = "Error in SCHED_REQUIREMENTS: '>' compares numbers, but $NAME is \"web\""
     wait_for("the poison VM's message",
              lambda: why in one.vm.info(poison).USER_TEMPLATE.get("SCHED_MESSAGE", ""))
-    # From now on every cycle has the poison VM PENDING.
+    # From now on every cycle has the poison VM PENDING. The review's hostile expressions
+    # (a 400-term rank, 500 '!') are placed too, as the other user's VM.
+    flat = plain.vm.allocate('NAME = "flat"\nCPU = 0.1\nMEMORY = 64\n'
+                             'SCHED_REQUIREMENTS = "POISON = yes"\n'
+                             f'SCHED_RANK = "{"+".join(["1"] * 400)}"', False)
+    bangs = plain.vm.allocate('NAME = "bangs"\nCPU = 0.1\nMEMORY = 64\n'
+                              f'SCHED_REQUIREMENTS = "{"!" * 500}POISON = yes"', False)
     vm = one.vm.allocate('NAME = "victim"\nCPU = 0.1\nMEMORY = 64\n'
                          'SCHED_REQUIREMENTS = "POISON = yes"', False)
-    wait_state(one, vm, (ACTIVE, RUNNING), timeout=15)
-    assert last_host(one, vm) == hid
+    for placed in (vm, flat, bangs):
+        wait_state(one, placed, (ACTIVE, RUNNING), timeout=15)
+        assert last_host(one, placed) == hid
     assert one.vm.info(poison).STATE == PENDING
     log = cloud.data_dir / "nubo.log"
     wait_for("the skipped VM in nubo.log", lambda: f"VM {poison}: skipped by the scheduler: "
              f"{why}" in log.read_text())
-    one.vm.action("terminate-hard", vm)
+    for done in (vm, flat, bangs):
+        one.vm.action("terminate-hard", done)
     one.vm.action("terminate", poison)
     one.host.status(hid, 1)  # disabled: out of the other tests' way
 
