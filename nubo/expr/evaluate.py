@@ -163,6 +163,10 @@ def _compile_bool(expr: BoolExpr) -> Callable[[Record], bool]:
         return lambda r: not inner(r)
     first = _compile_bool(expr.first)  # type: ignore[union-attr]
     rest = [(op == "&", _compile_bool(e)) for op, e in expr.rest]  # type: ignore[union-attr]
+    if len(rest) == 1:  # the most common chain: no loop
+        (is_and, second), = rest
+        return (lambda r: first(r) and second(r)) if is_and else \
+            (lambda r: first(r) or second(r))
 
     def chain(r: Record) -> bool:
         value = first(r)
@@ -180,17 +184,18 @@ def _value(vs: Values | None) -> float:
 
 
 RANK_MAX = 2**63 - 1
+_SAFE = 9.2e18  # a float below RANK_MAX: int() of anything within is in 64 bits
 
 
 def truncate(value: float) -> int:
     """A rank's value as an integer: toward zero, within 64 bits (not a number: 0)."""
-    if value != value:
+    try:
+        n = int(value)
+    except ValueError:  # nan
         return 0
-    if value >= RANK_MAX:
-        return RANK_MAX
-    if value <= -RANK_MAX:
-        return -RANK_MAX
-    return int(value)
+    except OverflowError:  # infinite
+        return RANK_MAX if value > 0 else -RANK_MAX
+    return n if -RANK_MAX <= n <= RANK_MAX else (RANK_MAX if n > 0 else -RANK_MAX)
 
 
 def _div(a: float, b: float) -> float:
@@ -213,6 +218,12 @@ def _compile_arith(expr: ArithExpr) -> Callable[[Record], float]:
     if isinstance(expr, ArithChain):
         first = _compile_arith(expr.first)
         rest = [(_ARITH[op], _compile_arith(e)) for op, e in expr.rest]
+        if len(rest) == 1:  # the most common chains: no loop
+            (fn, second), = rest
+            return lambda r: fn(first(r), second(r))
+        if len(rest) == 2:
+            (fn, second), (fn2, third) = rest
+            return lambda r: fn2(fn(first(r), second(r)), third(r))
 
         def chain(r: Record) -> float:
             value = first(r)
@@ -280,7 +291,8 @@ class Rank(_Compiled):
     _substitute = staticmethod(substitute_arith)
 
     def score(self, record: Record) -> int:
-        return truncate(self._run(record))
+        value = self._run(record)
+        return int(value) if -_SAFE <= value <= _SAFE else truncate(value)
 
 
 class Table:
