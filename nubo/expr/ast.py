@@ -2,6 +2,11 @@
 
 Plain frozen dataclasses, hashable, so identical expressions (after ``$``
 substitution) share one compiled form and one cached evaluation per host.
+
+A run of operators of one precedence (``A & B | C``, ``1 + 2 - 3``) is one flat
+chain node, not a left-leaning tree: a tree is only as deep as its parentheses
+(at most nubo.expr.lexer.MAX_DEPTH), so walking it recursively is safe however
+long the expression is.
 """
 from __future__ import annotations
 
@@ -56,15 +61,12 @@ class Not:
 
 
 @dataclass(frozen=True)
-class And:
-    left: "BoolExpr"
-    right: "BoolExpr"
+class BoolChain:
+    """``first op operand op operand...`` with op ``&`` or ``|``, evaluated left to right
+    (OpenNebula gives both the same precedence)."""
 
-
-@dataclass(frozen=True)
-class Or:
-    left: "BoolExpr"
-    right: "BoolExpr"
+    first: "BoolExpr"
+    rest: tuple[tuple[str, "BoolExpr"], ...]
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class TrueExpr:
     """The empty requirement: every host qualifies (as OpenNebula's empty string)."""
 
 
-BoolExpr = Union[Compare, Not, And, Or, TrueExpr]
+BoolExpr = Union[Compare, Not, BoolChain, TrueExpr]
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,21 @@ class Neg:
 
 
 @dataclass(frozen=True)
-class BinOp:
-    op: str  # + - * /
-    left: "ArithExpr"
-    right: "ArithExpr"
+class ArithChain:
+    """``first op operand...`` with ops of one precedence (``+ -`` or ``* /``), left to right."""
+
+    first: "ArithExpr"
+    rest: tuple[tuple[str, "ArithExpr"], ...]
 
 
-ArithExpr = Union[Num, Var, Ref, Neg, BinOp]
+ArithExpr = Union[Num, Var, Ref, Neg, ArithChain]
+
+
+def negate(expr: BoolExpr) -> BoolExpr:
+    """``!expr``, with ``!!x`` as ``x`` (a comparison is true or false, nothing else)."""
+    return expr.expr if isinstance(expr, Not) else Not(expr)
+
+
+def minus(expr: ArithExpr) -> ArithExpr:
+    """``-expr``, with ``--x`` as ``x``."""
+    return expr.expr if isinstance(expr, Neg) else Neg(expr)

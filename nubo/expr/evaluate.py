@@ -15,7 +15,8 @@ Semantics, as OpenNebula's parsers (src/parsers/expr_bool.y, expr_arith.y):
 - ``@>`` is true when any of the values equals the number / matches the string;
 - in a rank a missing or non-numeric value is 0, ``x / 0`` is 0 (OpenNebula's
   float division would give infinity), and the result is truncated to an
-  integer as OpenNebula's ``static_cast<int>`` does.
+  integer as OpenNebula's ``static_cast<int>`` does (an overflow is the largest
+  64-bit integer, not an error: no VM's rank can fail a cycle).
 
 Requirements also evaluate for a whole table of records at once (``mask``):
 each distinct comparison is computed once per record and kept as a bit mask
@@ -29,8 +30,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from nubo.expr.ast import (And, ArithExpr, BinOp, BoolExpr, Compare, Neg, Not, Num, Or, Ref,
-                           Str, TrueExpr, Var)
+from nubo.expr.ast import (ArithChain, ArithExpr, BoolChain, BoolExpr, Compare, Neg, Not, Num,
+                           Ref, Str, TrueExpr, Var)
+from nubo.expr.lexer import ExprError
 from nubo.expr.parser import parse_rank, parse_requirements
 
 Values = tuple[str, ...]
@@ -91,15 +93,24 @@ def _literal(value: str | None) -> Num | Str:
 
 
 def substitute_bool(expr: BoolExpr, lookup: RefLookup) -> BoolExpr:
-    """The expression with every ``$`` reference replaced by the VM's value."""
+    """The expression with every ``$`` reference replaced by the VM's value.
+
+    Raises ExprError when a value makes the comparison meaningless (``> $NAME`` with
+    a NAME that is not a number), as OpenNebula's parse of the substituted text fails.
+    """
     if isinstance(expr, Compare):
         if isinstance(expr.rhs, Ref):
-            return Compare(expr.var, expr.op, _literal(lookup(expr.rhs)))
+            value = _literal(lookup(expr.rhs))
+            if expr.op in (">", "<") and isinstance(value, Str) and value.value:
+                raise ExprError(f"'{expr.op}' compares numbers, but {expr.rhs.text()} is "
+                                f'"{value.value}"', 0, 0)
+            return Compare(expr.var, expr.op, value)
         return expr
     if isinstance(expr, Not):
         return Not(substitute_bool(expr.expr, lookup))
-    if isinstance(expr, (And, Or)):
-        return type(expr)(substitute_bool(expr.left, lookup), substitute_bool(expr.right, lookup))
+    if isinstance(expr, BoolChain):
+        return BoolChain(substitute_bool(expr.first, lookup),
+                         tuple((op, substitute_bool(e, lookup)) for op, e in expr.rest))
     return expr
 
 
@@ -109,30 +120,34 @@ def substitute_arith(expr: ArithExpr, lookup: RefLookup) -> ArithExpr:
         return Num(n if n is not None else 0.0)
     if isinstance(expr, Neg):
         return Neg(substitute_arith(expr.expr, lookup))
-    if isinstance(expr, BinOp):
-        return BinOp(expr.op, substitute_arith(expr.left, lookup),
-                     substitute_arith(expr.right, lookup))
+    if isinstance(expr, ArithChain):
+        return ArithChain(substitute_arith(expr.first, lookup),
+                          tuple((op, substitute_arith(e, lookup)) for op, e in expr.rest))
     return expr
 
 
-def _refs(expr: object) -> bool:
-    if isinstance(expr, Ref):
-        return True
-    if isinstance(expr, Compare):
-        return isinstance(expr.rhs, Ref)
-    return any(_refs(getattr(expr, f)) for f in ("expr", "left", "right") if hasattr(expr, f))
-
-
-def _names(expr: object) -> frozenset[str]:
-    if isinstance(expr, Var):
-        return frozenset({expr.name})
-    if isinstance(expr, Compare):
-        return frozenset({expr.var.name})
-    out: frozenset[str] = frozenset()
-    for f in ("expr", "left", "right"):
-        if hasattr(expr, f):
-            out |= _names(getattr(expr, f))
+def _nodes(tree: object) -> list[object]:
+    """Every node of a tree (without recursion)."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if isinstance(node, (Not, Neg)):
+            todo.append(node.expr)
+        elif isinstance(node, (BoolChain, ArithChain)):
+            todo.append(node.first)
+            todo.extend(e for _, e in node.rest)
     return out
+
+
+def _refs(tree: object) -> bool:
+    return any(isinstance(n, Ref) or isinstance(n, Compare) and isinstance(n.rhs, Ref)
+               for n in _nodes(tree))
+
+
+def _names(tree: object) -> frozenset[str]:
+    return frozenset(n.name if isinstance(n, Var) else n.var.name  # type: ignore[union-attr]
+                     for n in _nodes(tree) if isinstance(n, (Var, Compare)))
 
 
 # ----------------------------------------------------------------------- compile
@@ -146,10 +161,19 @@ def _compile_bool(expr: BoolExpr) -> Callable[[Record], bool]:
     if isinstance(expr, Not):
         inner = _compile_bool(expr.expr)
         return lambda r: not inner(r)
-    left, right = _compile_bool(expr.left), _compile_bool(expr.right)
-    if isinstance(expr, And):
-        return lambda r: left(r) and right(r)
-    return lambda r: left(r) or right(r)
+    first = _compile_bool(expr.first)  # type: ignore[union-attr]
+    rest = [(op == "&", _compile_bool(e)) for op, e in expr.rest]  # type: ignore[union-attr]
+    if len(rest) == 1:  # the most common chain: no loop
+        (is_and, second), = rest
+        return (lambda r: first(r) and second(r)) if is_and else \
+            (lambda r: first(r) or second(r))
+
+    def chain(r: Record) -> bool:
+        value = first(r)
+        for is_and, operand in rest:
+            value = (value and operand(r)) if is_and else (value or operand(r))
+        return value
+    return chain
 
 
 def _value(vs: Values | None) -> float:
@@ -157,6 +181,21 @@ def _value(vs: Values | None) -> float:
         return 0.0
     n = to_number(vs[0])
     return 0.0 if n is None else n
+
+
+RANK_MAX = 2**63 - 1
+_SAFE = 9.2e18  # a float below RANK_MAX: int() of anything within is in 64 bits
+
+
+def truncate(value: float) -> int:
+    """A rank's value as an integer: toward zero, within 64 bits (not a number: 0)."""
+    try:
+        n = int(value)
+    except ValueError:  # nan
+        return 0
+    except OverflowError:  # infinite
+        return RANK_MAX if value > 0 else -RANK_MAX
+    return n if -RANK_MAX <= n <= RANK_MAX else (RANK_MAX if n > 0 else -RANK_MAX)
 
 
 def _div(a: float, b: float) -> float:
@@ -176,9 +215,22 @@ def _compile_arith(expr: ArithExpr) -> Callable[[Record], float]:
     if isinstance(expr, Neg):
         inner = _compile_arith(expr.expr)
         return lambda r: -inner(r)
-    if isinstance(expr, BinOp):
-        fn, left, right = _ARITH[expr.op], _compile_arith(expr.left), _compile_arith(expr.right)
-        return lambda r: fn(left(r), right(r))
+    if isinstance(expr, ArithChain):
+        first = _compile_arith(expr.first)
+        rest = [(_ARITH[op], _compile_arith(e)) for op, e in expr.rest]
+        if len(rest) == 1:  # the most common chains: no loop
+            (fn, second), = rest
+            return lambda r: fn(first(r), second(r))
+        if len(rest) == 2:
+            (fn, second), (fn2, third) = rest
+            return lambda r: fn2(fn(first(r), second(r)), third(r))
+
+        def chain(r: Record) -> float:
+            value = first(r)
+            for fn, operand in rest:
+                value = fn(value, operand(r))
+            return value
+        return chain
     raise ValueError(f"unsubstituted reference {expr.text()}")  # type: ignore[union-attr]
 
 
@@ -239,7 +291,8 @@ class Rank(_Compiled):
     _substitute = staticmethod(substitute_arith)
 
     def score(self, record: Record) -> int:
-        return int(self._run(record))
+        value = self._run(record)
+        return int(value) if -_SAFE <= value <= _SAFE else truncate(value)
 
 
 class Table:
@@ -265,10 +318,13 @@ class Table:
             return self.atom(expr)
         if isinstance(expr, Not):
             return self.all & ~self.mask(expr.expr)
-        if isinstance(expr, And):
-            left = self.mask(expr.left)
-            return left & self.mask(expr.right) if left else 0
-        return self.mask(expr.left) | self.mask(expr.right)  # type: ignore[union-attr]
+        value = self.mask(expr.first)  # type: ignore[union-attr]
+        for op, operand in expr.rest:  # type: ignore[union-attr]
+            if op == "&":
+                value = value & self.mask(operand) if value else 0
+            elif value != self.all:
+                value |= self.mask(operand)
+        return value
 
 
 _REQ_CACHE: dict[str, Requirements] = {}

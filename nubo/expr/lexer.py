@@ -14,11 +14,20 @@ import re
 from dataclasses import dataclass
 
 
+#: Limits on an expression, the same where it enters (the API) as where it is used (the
+#: scheduler): far above what a placement rule needs, low enough that parsing and
+#: evaluating stay cheap and never exhaust Python's stack (the parser and the walks
+#: recurse once per level of parentheses; operator chains are flat).
+MAX_LENGTH = 8192  # characters
+MAX_DEPTH = 100    # nested parentheses
+
+
 class ExprError(ValueError):
-    """A malformed expression: what is wrong and where (1-based line and column)."""
+    """A malformed expression: what is wrong and where (1-based line and column; line 0
+    when the fault has no place in the text, as a ``$`` reference's value)."""
 
     def __init__(self, message: str, line: int, col: int, text: str = "") -> None:
-        super().__init__(f"{message} at line {line}, column {col}")
+        super().__init__(f"{message} at line {line}, column {col}" if line else message)
         self.message = message
         self.line = line
         self.col = col
@@ -48,6 +57,9 @@ _SPEC = re.compile(r"""
 
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text``, ending with an END token; raises ExprError."""
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression too long ({len(text)} characters, limit {MAX_LENGTH})",
+                        1, 1, text)
     tokens: list[Token] = []
     pos, line, line_start = 0, 1, 0
     while pos < len(text):

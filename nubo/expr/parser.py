@@ -1,5 +1,8 @@
 """Recursive-descent parsers for requirements and rank, with OpenNebula's grammar.
 
+They recurse only into parentheses (refused beyond MAX_DEPTH levels): chains of
+operators are read in a loop, and runs of ``!`` or ``-`` are counted, not nested.
+
 Requirements (src/parsers/expr_bool.y)::
 
     expr := expr '&' expr | expr '|' expr | '!' expr | '(' expr ')'
@@ -19,11 +22,9 @@ with the usual precedence. An empty text is "every host" / rank 0.
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from nubo.expr.ast import (And, ArithExpr, BinOp, BoolExpr, Compare, Neg, Not, Num, Or, Ref,
-                           Str, TrueExpr, Var)
-from nubo.expr.lexer import ExprError, Token, describe, tokenize
+from nubo.expr.ast import (ArithChain, ArithExpr, BoolChain, BoolExpr, Compare, Num, Ref, Str,
+                           TrueExpr, Var, minus, negate)
+from nubo.expr.lexer import MAX_DEPTH, ExprError, Token, describe, tokenize
 
 _COMPARISONS = ("=", "!=", ">", "<", "@>")
 
@@ -33,6 +34,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -55,33 +57,50 @@ class _Parser:
         if self.tok.kind != "END":
             raise self.fail("'&', '|' or the end" if self._bool else "an operator or the end")
 
+    def enter(self, open_: Token) -> None:
+        """One more level of parentheses: refused beyond MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError(f"expression nested too deeply (limit {MAX_DEPTH} levels of "
+                            "parentheses)", open_.line, open_.col, self.text)
+
+    def close(self, open_: Token) -> None:
+        if not self.is_op(")"):
+            raise self.fail(f"')' to close the '(' at column {open_.col}")
+        self.take()
+        self.depth -= 1
+
     # -- requirements -------------------------------------------------------------
     _bool = True
 
     def requirements(self) -> BoolExpr:
         if self.tok.kind == "END":
             return TrueExpr()
-        expr = self.bool_operand()
+        return self.bool_chain()
+
+    def bool_chain(self) -> BoolExpr:
+        first = self.bool_operand()
+        rest = []
         while self.is_op("&", "|"):
             op = self.take().value
-            right = self.bool_operand()
-            expr = And(expr, right) if op == "&" else Or(expr, right)
-        return expr
+            rest.append((op, self.bool_operand()))
+        return BoolChain(first, tuple(rest)) if rest else first
 
     def bool_operand(self) -> BoolExpr:
-        if self.is_op("!"):
+        negations = 0
+        while self.is_op("!"):
             self.take()
-            return Not(self.bool_operand())
+            negations += 1
         if self.is_op("("):
             open_ = self.take()
+            self.enter(open_)
             if self.tok.kind == "END":
                 raise self.fail("a comparison")
-            inner = self.requirements()
-            if not self.is_op(")"):
-                raise self.fail(f"')' to close the '(' at column {open_.col}")
-            self.take()
-            return inner
-        return self.comparison()
+            operand = self.bool_chain()
+            self.close(open_)
+        else:
+            operand = self.comparison()
+        return negate(operand) if negations % 2 else operand
 
     def comparison(self) -> Compare:
         tok = self.tok
@@ -118,42 +137,46 @@ class _Parser:
         return self.sum()
 
     def sum(self) -> ArithExpr:
-        return self.left_assoc(self.product, ("+", "-"))
-
-    def product(self) -> ArithExpr:
-        return self.left_assoc(self.unary, ("*", "/"))
-
-    def left_assoc(self, operand: Callable[[], ArithExpr], ops: tuple[str, ...]) -> ArithExpr:
-        expr = operand()
-        while self.is_op(*ops):
+        """A sum of products, both read in this one loop: a level of parentheses costs
+        two frames (sum, unary), however long the chains."""
+        terms: list[tuple[str, ArithExpr]] = []
+        op = "+"
+        while True:
+            head, factors = self.unary(), []
+            while self.is_op("*", "/"):
+                factors.append((self.take().value, self.unary()))
+            terms.append((op, ArithChain(head, tuple(factors)) if factors else head))
+            if not self.is_op("+", "-"):
+                break
             op = self.take().value
-            expr = BinOp(op, expr, operand())
-        return expr
+        first, rest = terms[0][1], tuple(terms[1:])
+        return ArithChain(first, rest) if rest else first
 
     def unary(self) -> ArithExpr:
-        tok = self.tok
-        if self.is_op("-"):
+        signs = 0
+        while self.is_op("-"):
             self.take()
-            return Neg(self.unary())
+            signs += 1
+        tok = self.tok
         if self.is_op("("):
             self.take()
+            self.enter(tok)
             if self.tok.kind == "END":
                 raise self.fail("a number or a name")
-            inner = self.sum()
-            if not self.is_op(")"):
-                raise self.fail(f"')' to close the '(' at column {tok.col}")
+            operand = self.sum()
+            self.close(tok)
+        elif tok.kind in ("INT", "FLOAT"):
             self.take()
-            return inner
-        if tok.kind in ("INT", "FLOAT"):
+            operand = Num(float(tok.value), tok.kind == "INT")
+        elif tok.kind in ("NAME", "STRING"):
             self.take()
-            return Num(float(tok.value), tok.kind == "INT")
-        if tok.kind in ("NAME", "STRING"):
+            operand = Var(tok.value)
+        elif tok.kind == "REF":
             self.take()
-            return Var(tok.value)
-        if tok.kind == "REF":
-            self.take()
-            return _ref(tok)
-        raise self.fail("a number, a name or '('")
+            operand = _ref(tok)
+        else:
+            raise self.fail("a number, a name or '('")
+        return minus(operand) if signs % 2 else operand
 
 
 def _ref(tok: Token) -> Ref:

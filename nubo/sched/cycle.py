@@ -23,6 +23,10 @@ What makes 10,000 VMs x 2,500 hosts cheap:
 Requirements are evaluated once per cycle (as OpenNebula does), ranks whenever
 the usage they read changes (OpenNebula keeps the figures of the cycle's start,
 which with striping would pile a cycle's VMs on one host).
+
+Each VM is placed on its own: one whose expressions cannot be used, or whose
+placement fails in any other way, is skipped with a message saying why (and kept
+in ``failures`` for the log); the others are placed in the same cycle.
 """
 from __future__ import annotations
 
@@ -45,6 +49,9 @@ class CycleResult:
     placements: list[Placement] = field(default_factory=list)
     #: Why a VM stays PENDING (VMs left out by the per-cycle limits have none).
     messages: dict[int, str] = field(default_factory=dict)
+    #: VMs skipped because something about them failed: vm id -> the error (a VmError
+    #: for what the VM's owner can fix, anything else is a fault of the scheduler).
+    failures: dict[int, Exception] = field(default_factory=dict)
     #: Moves of VMs flagged for rescheduling: (vm id, from host, to host, datastore).
     migrations: list[tuple[int, int, int, int]] = field(default_factory=list)
     considered: int = 0
@@ -79,8 +86,16 @@ def _bits(mask: int) -> list[int]:
     return out
 
 
-def _text_error(attribute: str, e: ExprError) -> str:
-    return f"Error in {attribute}: {e}"
+class VmError(Exception):
+    """Why one VM cannot be placed (its SCHED_MESSAGE): an expression that cannot be used,
+    a body that cannot be read."""
+
+
+def failure_message(e: Exception) -> str:
+    """The SCHED_MESSAGE of a VM whose placement failed with ``e``."""
+    if isinstance(e, VmError):
+        return str(e)
+    return f"Internal error placing the VM ({type(e).__name__}: {e}); see the scheduler log"
 
 
 class _Cycle:
@@ -104,8 +119,8 @@ class _Cycle:
         self.result = CycleResult()
 
     # -- groups ------------------------------------------------------------------
-    def _compile(self, vm: VmRecord) -> tuple[Requirements, ...] | str:
-        """The VM's bound expressions, or the message saying which one is malformed."""
+    def _compile(self, vm: VmRecord) -> tuple[Requirements, ...]:
+        """The VM's bound expressions; VmError names the one that cannot be used."""
         compiled = []
         for attribute, text, kind in (
                 ("SCHED_REQUIREMENTS", vm.requirements, requirements),
@@ -117,13 +132,14 @@ class _Cycle:
             try:
                 compiled.append(kind(text).bind(vm.ref))
             except ExprError as e:
-                return _text_error(attribute, e)
-        return tuple(compiled)  # type: ignore[return-value]
+                raise VmError(f"Error in {attribute}: {e}") from None
+        return tuple(compiled)
 
-    def group_of(self, vm: VmRecord) -> _Group | str:
+    def group_of(self, vm: VmRecord) -> _Group:
+        """The VM's group (made on its first VM); raises VmError."""
+        if vm.error:
+            raise VmError(vm.error)
         compiled = self._compile(vm)
-        if isinstance(compiled, str):
-            return compiled
         req, auto, host_rank, ds_req, ds_auto, ds_rank = compiled
         key = (req.tree, auto.tree, host_rank.tree, ds_req.tree, ds_auto.tree, ds_rank.tree,
                vm.cpu, vm.mem, vm.disk_mb)
@@ -277,23 +293,28 @@ def run_cycle(hosts: list[HostRecord], datastores: list[DatastoreRecord], vms: l
         if config.max_dispatch and len(result.placements) >= config.max_dispatch:
             break
         result.considered += 1
-        group = cycle.group_of(vm)
-        if isinstance(group, str):
-            result.messages[vm.id] = group
+        try:
+            group = cycle.group_of(vm)
+            placement = cycle.place(vm, group)
+            message = None if placement is not None else cycle.message(vm, group)
+        except Exception as e:  # this VM's fault or a bug: the others are still placed
+            result.failures[vm.id] = e
+            result.messages[vm.id] = failure_message(e)
             continue
-        placement = cycle.place(vm, group)
         if placement is not None:
             result.placements.append(placement)
-            continue
-        message = cycle.message(vm, group)
-        if message is not None:
+        elif message is not None:
             result.messages[vm.id] = message
     result.groups = len(cycle.groups)
     for vm in resched or ():
         if config.max_dispatch and len(result.placements) + len(result.migrations) \
                 >= config.max_dispatch:
             break
-        move = _better_host(cycle, vm)
+        try:
+            move = _better_host(cycle, vm)
+        except Exception as e:  # it stays where it is
+            result.failures[vm.id] = e
+            continue
         if move is not None:
             result.migrations.append(move)
     return result
@@ -302,11 +323,27 @@ def run_cycle(hosts: list[HostRecord], datastores: list[DatastoreRecord], vms: l
 def _better_host(cycle: _Cycle, vm: VmRecord) -> tuple[int, int, int, int] | None:
     """A host ranked strictly better than the VM's own (its usage taken off it), or None."""
     index = next((i for i, h in enumerate(cycle.hosts) if h.id == vm.host_id), None)
-    group = cycle.group_of(vm)
-    if isinstance(group, str) or index is None:
+    if index is None:
         return None
+    group = cycle.group_of(vm)
     current = cycle.hosts[index]
     current.remove(vm.cpu, vm.mem)
+    try:
+        best = _best_other(cycle, vm, group, index)
+    except Exception:
+        current.add(vm.cpu, vm.mem)  # it stays where it is
+        raise
+    if best is None:
+        current.add(vm.cpu, vm.mem)
+        return None
+    target = next(h for h in cycle.hosts if h.id == best[1])
+    target.add(vm.cpu, vm.mem)
+    return vm.id, current.id, target.id, best[2].id
+
+
+def _best_other(cycle: _Cycle, vm: VmRecord, group: _Group, index: int
+                ) -> tuple[float, int, DatastoreRecord] | None:
+    """The best host ranked above host ``index`` for ``vm``: (score, host id, datastore)."""
     here = cycle.score(group, index)
     best: tuple[float, int, DatastoreRecord] | None = None
     for i in _bits(group.mask & ~(1 << index)):
@@ -317,9 +354,4 @@ def _better_host(cycle: _Cycle, vm: VmRecord) -> tuple[int, int, int, int] | Non
         s = cycle.score(group, i)
         if ds is not None and s > here and (best is None or (s, -host.id) > (best[0], -best[1])):
             best = (s, host.id, ds)
-    if best is None:
-        current.add(vm.cpu, vm.mem)
-        return None
-    target = next(h for h in cycle.hosts if h.id == best[1])
-    target.add(vm.cpu, vm.mem)
-    return vm.id, current.id, target.id, best[2].id
+    return best

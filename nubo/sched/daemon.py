@@ -13,6 +13,10 @@ method it just sleeps the interval).
 A VM whose deploy fails (the API refuses it, or it ends in PROLOG_FAILURE /
 BOOT_FAILURE) is sent back to PENDING with ``one.vm.recover`` delete-recreate and
 placed again, the failed host tried last, up to ``retries`` placements.
+
+A VM the cycle had to skip (an expression that cannot be used, or any failure while
+placing it) is logged once, naming it, when it starts failing or the reason changes;
+``nubo serve`` puts this log in nubo.log.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from typing import Any
 
 from nubo.model.xmlobj import escape
 from nubo.sched import snapshot
-from nubo.sched.cycle import CycleResult, run_cycle
+from nubo.sched.cycle import CycleResult, VmError, failure_message, run_cycle
 from nubo.sched.poolcache import PoolCache
 from nubo.sched.policies import HOST_POLICIES, SchedConfig
 from nubo.sched.vmgroups import GroupPlacements, parse_vmgroup_pool
@@ -101,6 +105,7 @@ class Scheduler:
         self.failed_hosts: dict[int, set[int]] = {}
         self.inflight: dict[int, tuple[int, float]] = {}  # vm -> (host, dispatched at)
         self.has_wait = True
+        self.reported: dict[int, str] = {}  # VMs skipped by the last cycle, as logged
         self._last_check = 0.0
         # Unchanged VMs and hosts are not parsed again from one cycle to the next.
         self.vm_cache = PoolCache("VM", snapshot.vm_record)
@@ -194,6 +199,7 @@ class Scheduler:
         fetched = time.perf_counter()
         result = run_cycle(hosts, datastores, vms, self.settings.config, groups, resched)
         decided = time.perf_counter()
+        self.report(result)
         self.dispatch(result, {v.id: v for v in vms})
         log.info("cycle: %d pending, %d hosts, %d groups: %d dispatched, %d left with a "
                  "message, %d migrations (fetch %.0f ms, decide %.0f ms, dispatch %.0f ms)",
@@ -230,6 +236,19 @@ class Scheduler:
             return None  # no VM groups on this endpoint: their rules are not known
         hosts = snapshot.vm_hosts(self.client.call("one.vmpool.info", -2, -1, -1, -1))
         return GroupPlacements.of(groups, hosts)
+
+    def report(self, result: CycleResult) -> None:
+        """Log the VMs the cycle skipped, each once while its reason stays the same."""
+        reported = {}
+        for vm_id, error in result.failures.items():
+            why = reported[vm_id] = failure_message(error)
+            if self.reported.get(vm_id) == why:
+                continue
+            if isinstance(error, VmError):
+                log.warning("VM %d: skipped by the scheduler: %s", vm_id, why)
+            else:
+                log.error("VM %d: skipped by the scheduler: %s", vm_id, why, exc_info=error)
+        self.reported = reported
 
     def dispatch(self, result: CycleResult, vms: dict[int, Any]) -> None:
         futures = [self.pool.submit(self._deploy, p.vm_id, p.host_id, p.ds_id)

@@ -157,6 +157,8 @@ class VmRecord:
     host_id: int = -1  # where it runs (rescheduling)
     ds_id: int = -1
     sched_message: str = ""
+    #: Why the VM's body could not be read (it is then not placed, with this message).
+    error: str = ""
 
     def ref(self, ref: object) -> str | None:
         name, sub = getattr(ref, "name"), getattr(ref, "sub")

@@ -205,7 +205,17 @@ def with_failed(vms: list[VmRecord], failed_hosts: dict[int, set[int]]) -> list[
 
 
 def vm_record(el: etree._Element) -> VmRecord:
-    """One VM element (full body)."""
+    """One VM element (full body); one that cannot be read is a record with an error, so
+    that it gets a message and the other VMs are still placed."""
+    try:
+        return _vm_record(el)
+    except Exception as e:
+        return VmRecord(id=_int(el.findtext("ID"), -1), cpu=0, mem=0,
+                        error=f"Cannot read the VM's template ({type(e).__name__}: {e})",
+                        sched_message=el.findtext("USER_TEMPLATE/SCHED_MESSAGE") or "")
+
+
+def _vm_record(el: etree._Element) -> VmRecord:
     vid = _int(el.findtext("ID"), -1)
     template = el.find("TEMPLATE")
     user = el.find("USER_TEMPLATE")

@@ -1,22 +1,49 @@
 """``nubo serve``'s scheduler: a ``nubo sched`` child process, restarted if it dies.
 
 It authenticates as oneadmin with DATA_DIR/one_auth (written by the core on its
-first start) and shares the core's stderr. A child that keeps dying is restarted
-with a back-off of 1 s doubling up to 30 s.
+first start). Its stderr is read line by line into the core's own log (nubo.log and
+the core's stderr), each record at the level and under the logger name the child
+gave it, so what the scheduler reports (a VM it had to skip, a failed cycle, a
+crash's traceback) is where the operator looks. A child that keeps dying is
+restarted with a back-off of 1 s doubling up to 30 s.
 """
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import threading
 from pathlib import Path
+from typing import IO
 
 from nubo.config import Config
 from nubo.drivers.pipes import describe_exit
 from nubo.sched.cli import child_args
 
 log = logging.getLogger("nubo.sched")
+
+#: A record as ``nubo sched`` writes it: "<date> <time>,<ms> LEVEL   name: message".
+_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ "
+                     r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) +([\w.]+): (.*)")
+
+
+def forward(stream: IO[bytes]) -> None:
+    """Log the child's stderr lines in this process until it closes.
+
+    A line that is not a record (a traceback's lines, an interpreter's fatal error)
+    is logged at the level of the record before it, WARNING if none.
+    """
+    level = logging.WARNING
+    with stream:
+        for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            m = _RECORD.fullmatch(line)
+            if m is None:
+                log.log(level, "%s", line)
+                continue
+            level = logging.getLevelName(m.group(1))
+            logging.getLogger(m.group(2)).log(level, "%s", m.group(3))
 
 
 class SchedulerProcess:
@@ -36,11 +63,16 @@ class SchedulerProcess:
             # Its stdin is a pipe only this process writes to: when the core dies, even by
             # SIGKILL, the pipe closes and the child stops (--exit-with-stdin), as the
             # drivers do; no orphaned scheduler outlives its core.
-            self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE)
+            self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
+                                         stderr=subprocess.PIPE)
+            reader = threading.Thread(target=forward, args=(self.proc.stderr,),
+                                      name="sched-log", daemon=True)
+            reader.start()
             if self._stop.is_set():  # stopped while it was starting
                 self.proc.terminate()
             log.info("scheduler started (pid %d)", self.proc.pid)
             code = self.proc.wait()
+            reader.join(5.0)  # its last lines (why it exited) before what follows
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
             if self._stop.is_set():

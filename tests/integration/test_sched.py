@@ -97,6 +97,39 @@ def test_malformed_expressions_are_refused_with_line_and_column(one, attr) -> No
     one.template.delete(tid, False)
 
 
+def test_a_vm_that_cannot_be_placed_does_not_stop_the_others(cloud, one) -> None:
+    """One user's VM whose expression fails when the scheduler evaluates it (its NAME is no
+    number) gets a SCHED_MESSAGE and is logged in nubo.log; another user's VM is placed."""
+    hid = monitored_host(one, "poison-node", template='POISON = "yes"')
+    one.user.allocate("poisoner", "poison-pw", "", [])
+    plain = pyone.OneServer(cloud.endpoint, session="poisoner:poison-pw")
+    poison = plain.vm.allocate('NAME = "web"\nCPU = 0.1\nMEMORY = 64\n'
+                               'SCHED_REQUIREMENTS = "POISON = yes & CPUSPEED > $NAME"', False)
+    why = "Error in SCHED_REQUIREMENTS: '>' compares numbers, but $NAME is \"web\""
+    wait_for("the poison VM's message",
+             lambda: why in one.vm.info(poison).USER_TEMPLATE.get("SCHED_MESSAGE", ""))
+    # From now on every cycle has the poison VM PENDING. The review's hostile expressions
+    # (a 400-term rank, 500 '!') are placed too, as the other user's VM.
+    flat = plain.vm.allocate('NAME = "flat"\nCPU = 0.1\nMEMORY = 64\n'
+                             'SCHED_REQUIREMENTS = "POISON = yes"\n'
+                             f'SCHED_RANK = "{"+".join(["1"] * 400)}"', False)
+    bangs = plain.vm.allocate('NAME = "bangs"\nCPU = 0.1\nMEMORY = 64\n'
+                              f'SCHED_REQUIREMENTS = "{"!" * 500}POISON = yes"', False)
+    vm = one.vm.allocate('NAME = "victim"\nCPU = 0.1\nMEMORY = 64\n'
+                         'SCHED_REQUIREMENTS = "POISON = yes"', False)
+    for placed in (vm, flat, bangs):
+        wait_state(one, placed, (ACTIVE, RUNNING), timeout=15)
+        assert last_host(one, placed) == hid
+    assert one.vm.info(poison).STATE == PENDING
+    log = cloud.data_dir / "nubo.log"
+    wait_for("the skipped VM in nubo.log", lambda: f"VM {poison}: skipped by the scheduler: "
+             f"{why}" in log.read_text())
+    for done in (vm, flat, bangs):
+        one.vm.action("terminate-hard", done)
+    one.vm.action("terminate", poison)
+    one.host.status(hid, 1)  # disabled: out of the other tests' way
+
+
 def test_a_vm_whose_deploy_fails_is_placed_elsewhere(one) -> None:
     # A host whose VMs have no driver: deploys there fail (PROLOG_FAILURE).
     broken = monitored_host(one, "broken-node", vmm="no-such-driver", template="PRIORITY = 50")

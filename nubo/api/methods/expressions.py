@@ -3,7 +3,8 @@
 SCHED_REQUIREMENTS, SCHED_RANK, SCHED_DS_REQUIREMENTS and SCHED_DS_RANK must parse
 (nubo.expr): a malformed one is refused at allocate, instantiate and update with
 an INTERNAL error naming the attribute, the line and the column, and nothing is
-stored.
+stored. The scheduler's limits (nubo.expr.lexer.MAX_DEPTH, MAX_LENGTH) are checked
+here too, so that no user can store an expression the scheduler would refuse.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def check_expressions(template: Template, oid: int = -1) -> None:
         try:
             check(attr.value, kind)
         except ExprError as e:
-            raise InternalError(f'Error parsing {attr.name} "{attr.value}": {e}', oid) from None
+            shown = attr.value if len(attr.value) <= 80 else attr.value[:77] + "..."
+            raise InternalError(f'Error parsing {attr.name} "{shown}": {e}', oid) from None
 
 
 def validate_update(call: Call, obj: Any, new: Template) -> None:

@@ -190,3 +190,44 @@ def test_unchanged_objects_are_not_parsed_again() -> None:
     assert [h.attrs["HOST"] for h in tricky] == [("a", "b")] * 3
     assert [h.id for h in tricky] == [h.id for h in parse_hosts(pool(0, 'HOST = "a"\nHOST = "b"'))]
     assert cache.records("<HOST_POOL/>") == []
+
+
+def test_a_vm_that_fails_is_skipped_and_the_others_are_placed(monkeypatch) -> None:
+    from nubo.sched import cycle as C
+    score = C._Cycle.score
+
+    def failing(self, group, index):  # a fault of the scheduler's own, for one rank
+        if group.rank.text == "BOOM":
+            raise RuntimeError("boom")
+        return score(self, group, index)
+    monkeypatch.setattr(C._Cycle, "score", failing)
+    [broken] = parse_vms("<VM_POOL><VM><ID>4</ID><TEMPLATE><CPU>nan</CPU></TEMPLATE>"
+                         "<USER_TEMPLATE/></VM></VM_POOL>")
+    vms = [VmRecord(0, 100, GB, requirements="CPUSPEED > $NAME", values={"NAME": "web"}),
+           VmRecord(1, 100, GB, rank="BOOM"),
+           VmRecord(2, 100, GB, rank="(" * 101 + "1" + ")" * 101),
+           broken,
+           VmRecord(5, 100, GB)]
+    result = run_cycle(hosts(2), SYSTEM, vms, SchedConfig())
+    assert [p.vm_id for p in result.placements] == [5]
+    assert set(result.failures) == set(result.messages) == {0, 1, 2, 4}
+    assert result.messages[0] == ("Error in SCHED_REQUIREMENTS: '>' compares numbers, but "
+                                  '$NAME is "web"')
+    assert result.messages[1] == ("Internal error placing the VM (RuntimeError: boom); see the "
+                                  "scheduler log")
+    assert result.messages[2] == ("Error in SCHED_RANK: expression nested too deeply (limit "
+                                  "100 levels of parentheses) at line 1, column 101")
+    assert result.messages[4].startswith("Cannot read the VM's template (ValueError")
+    flagged = VmRecord(7, 100, GB, host_id=0, rank="BOOM")
+    result = run_cycle(hosts(2), SYSTEM, [VmRecord(8, 100, GB)], SchedConfig(), resched=[flagged])
+    assert [p.vm_id for p in result.placements] == [8] and set(result.failures) == {7}
+    assert [(h.cpu_usage, h.running_vms) for h in result_hosts(flagged)] == [(200, 2), (0, 0)]
+
+
+def result_hosts(flagged: VmRecord) -> list[HostRecord]:
+    """The hosts after a cycle whose flagged VM (on host 0) failed: its usage is still there
+    (and VM 8 joined it, packing)."""
+    pool = hosts(2)
+    pool[0].add(flagged.cpu, flagged.mem)
+    run_cycle(pool, SYSTEM, [VmRecord(8, 100, GB)], SchedConfig(), resched=[flagged])
+    return pool
