@@ -30,6 +30,7 @@ class NuboServer:
     database_url: str = ""
     password: str = "admin-secret-pw"
     extra_config: str = ""
+    umask: int = -1                # the server's umask (-1: this process's)
     proc: subprocess.Popen | None = None
     endpoint: str = ""
     log_lines: list[str] = field(default_factory=list)
@@ -58,7 +59,8 @@ class NuboServer:
                "HOME": str(self.data_dir / "home")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nubo", "serve", "--config", str(config)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+            umask=self.umask)
         found = threading.Event()
 
         def pump() -> None:
