@@ -168,6 +168,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         monitor.close()
         drivers.close()
         lifecycle.close()
+        cloud.guard.close()
         cloud.db.close()
         log.info("nubo stopped")
 
