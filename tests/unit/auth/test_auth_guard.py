@@ -6,9 +6,12 @@ import hashlib
 import logging
 import threading
 
+import pytest
+
 from nubo.auth.backoff import BackoffPolicy
 from nubo.auth.guard import GuardSettings, PasswordGuard
 from nubo.auth.passwords import hash_password, make_hasher
+from nubo.config import ConfigError, guard_settings, load_config
 from fakeclock import Clock
 
 FAST = make_hasher(time_cost=1, memory_cost_kib=64, parallelism=1)
@@ -125,3 +128,24 @@ def test_back_offs_are_logged_once_each_not_per_attempt(caplog):
     assert len(warnings) == g.stats.backoffs_user + g.stats.backoffs_source < 8
     assert all("guess" not in w for w in warnings)             # never the password
     assert "user 'alice'" in warnings[0] and "refused for 10 s" in warnings[0]
+
+
+def test_settings_come_from_the_configuration(tmp_path):
+    conf = tmp_path / "nubo.toml"
+    conf.write_text("auth_kdf_workers = 1\nauth_kdf_queue = 0\nauth_user_failures = 7\n"
+                    "auth_failure_window = 30\nauth_backoff = 2\nauth_backoff_max = 16\n")
+    s = guard_settings(load_config(conf))
+    assert (s.workers, s.queue) == (1, 0)
+    assert s.user == BackoffPolicy(7, 30.0, 2.0, 16.0)
+    assert s.source == BackoffPolicy(20, 30.0, 2.0, 16.0)
+    assert guard_settings(load_config(None)) == GuardSettings()   # the documented defaults
+
+
+def test_a_wrong_setting_is_refused_naming_it(tmp_path):
+    conf = tmp_path / "nubo.toml"
+    for text, key in (("auth_kdf_workers = 0", "auth_kdf_workers"),
+                      ("auth_backoff = 10\nauth_backoff_max = 5", "auth_backoff_max"),
+                      ("auth_failure_window = 0", "auth_failure_window")):
+        conf.write_text(text + "\n")
+        with pytest.raises(ConfigError, match=key):
+            load_config(conf)
