@@ -263,6 +263,7 @@ def test_api_hook_messages_hide_passwords(one, nubo, hooks, script, method):
             position = 3
     ran = wait_for("the API hook", lambda: runs(out))
     message = base64.b64decode(ran[0]["argv"][0]).decode()
+    assert_valid(message, "hook_message_api.xsd")
     params = {int(p.findtext("POSITION")): p.findtext("VALUE")
               for p in etree.fromstring(message.encode()).iter("PARAMETER")
               if p.findtext("TYPE") == "IN"}
