@@ -16,6 +16,7 @@ from nubo.drivers.spec import DriverSpec, specs_from_config
 from nubo.errors import NuboError
 
 if TYPE_CHECKING:
+    from nubo.auth.guard import GuardSettings
     from nubo.sched.policies import SchedConfig
 
 
@@ -86,6 +87,17 @@ class Config:
     # A new cloud (the first start on an empty database) gets a simulated host of this
     # name on the dummy drivers, so a fresh install can run a VM; "" for none.
     first_dummy_host: str = "localhost-dummy"
+    # Password guessing (docs/configuration.md): KDF runs at once and checks waiting for
+    # one (beyond, refused); failures of one user name / one client address within the
+    # window that back it off (0: never), for a delay doubling from auth_backoff seconds
+    # up to auth_backoff_max while failures go on.
+    auth_kdf_workers: int = 2
+    auth_kdf_queue: int = 8
+    auth_user_failures: int = 5
+    auth_source_failures: int = 20
+    auth_failure_window: int = 60
+    auth_backoff: int = 1
+    auth_backoff_max: int = 60
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)
@@ -144,6 +156,7 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         raise ConfigError("api_list_order must be ASC or DESC")
     try:
         sched_config(cfg)
+        guard_settings(cfg)
     except ValueError as e:
         raise ConfigError(f"config: {e}") from e
     try:
@@ -160,6 +173,23 @@ def sched_config(cfg: Config) -> "SchedConfig":
                        ds_policy=cfg.sched_ds_policy, ds_rank=cfg.sched_ds_rank,
                        max_vm=cfg.sched_max_vm, max_dispatch=cfg.sched_max_dispatch,
                        max_host=cfg.sched_max_host)
+
+
+def guard_settings(cfg: Config) -> "GuardSettings":
+    """The password checks' pool and back-off (ValueError names a wrong key)."""
+    from nubo.auth.backoff import BackoffPolicy
+    from nubo.auth.guard import GuardSettings
+    for key, low in (("auth_kdf_workers", 1), ("auth_kdf_queue", 0), ("auth_user_failures", 0),
+                     ("auth_source_failures", 0), ("auth_failure_window", 1),
+                     ("auth_backoff", 1), ("auth_backoff_max", cfg.auth_backoff)):
+        if getattr(cfg, key) < low:
+            raise ValueError(f"{key} must be at least {low}, got {getattr(cfg, key)}")
+
+    def policy(failures: int) -> BackoffPolicy:
+        return BackoffPolicy(failures, float(cfg.auth_failure_window), float(cfg.auth_backoff),
+                             float(cfg.auth_backoff_max))
+    return GuardSettings(cfg.auth_kdf_workers, cfg.auth_kdf_queue,
+                         policy(cfg.auth_user_failures), policy(cfg.auth_source_failures))
 
 
 def driver_specs(cfg: Config) -> list[DriverSpec]:

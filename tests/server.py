@@ -30,6 +30,7 @@ class NuboServer:
     database_url: str = ""
     password: str = "admin-secret-pw"
     extra_config: str = ""
+    umask: int = -1                # the server's umask (-1: this process's)
     proc: subprocess.Popen | None = None
     endpoint: str = ""
     log_lines: list[str] = field(default_factory=list)
@@ -65,7 +66,8 @@ class NuboServer:
                             "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"]
         self.proc = subprocess.Popen(
             command,
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+            umask=self.umask)
         found = threading.Event()
 
         def pump() -> None:

@@ -16,7 +16,7 @@ from nubo.api import wire
 from nubo.api.listings import ListingCache
 from nubo.api.registry import METHODS, SignatureError, bind
 from nubo.core.cloud import Cloud, Session
-from nubo.errors import InternalError, NuboError
+from nubo.errors import AuthenticationError, InternalError, NuboError
 from nubo import hooks
 
 log = logging.getLogger("nubo.api")
@@ -62,10 +62,14 @@ class RequestManager:
             return wire.encode_fault(FAULT_TYPE, str(e))
         start = time.perf_counter()
         try:
-            session = self.cloud.authenticate(params[0])
+            # The client's address (http.RequestInfo) backs off password guessing per source.
+            session = self.cloud.authenticate(params[0], getattr(client, "client_host", None))
             value = method.handler(Call(self.cloud, session, name, self.listings), *args)
         except NuboError as e:
-            log.info("%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
+            # Not one line per failed login: a guessing flood would fill the log (its
+            # back-offs are logged once each by nubo.auth.guard).
+            log.log(logging.DEBUG if isinstance(e, AuthenticationError) else logging.INFO,
+                    "%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
             return wire.encode_response(
                 [False, f"[{name}] {e.message}", e.code, e.object_id, NO_REPLICATION])
         except Exception:  # a bug must not take the server down, nor leak details

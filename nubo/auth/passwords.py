@@ -86,7 +86,8 @@ def needs_rehash(stored_hash: str, hasher: argon2.PasswordHasher | None = None) 
 class CredentialCache:
     """Remembers recent successful password checks so repeated calls skip the KDF.
 
-    Bounded (least recently used entries go first) and time-limited; entries
+    Bounded (least recently used entries go first) and time-limited (an entry unused
+    for ``ttl`` seconds is dropped); entries
     are keyed by an HMAC so the cache holds no password-derived value that is
     useful without this process's random key. Thread-safe.
     """
@@ -118,7 +119,7 @@ class CredentialCache:
         return mac.digest()
 
     def check(self, username: str, password: str, stored_hash: str) -> bool:
-        """Was this exact (user, password, hash) verified within the TTL?"""
+        """Was this exact (user, password, hash) verified, or found here, within the TTL?"""
         key = self._key(username, password, stored_hash)
         now = self._clock()
         with self._lock:
@@ -128,6 +129,9 @@ class CredentialCache:
             if entry[0] <= now:
                 self._drop(key)
                 return False
+            # Sliding: a password in use stays verified, so a flood of wrong guesses
+            # (which back off the name, nubo.auth.guard) never makes its owner re-check.
+            self._entries[key] = (now + self.ttl, entry[1])
             self._entries.move_to_end(key)
             return True
 

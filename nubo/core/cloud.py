@@ -20,7 +20,8 @@ from sqlalchemy import Connection, bindparam, func, select
 from nubo.auth import passwords
 from nubo.auth.acl import AclRule
 from nubo.auth.authorize import AclIndex, Requester
-from nubo.config import Config
+from nubo.auth.guard import PasswordGuard
+from nubo.config import Config, guard_settings
 from nubo.core.pools import Pools, make_pools
 from nubo.errors import AuthenticationError
 from nubo.model import xmlobj
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ONEADMIN_GROUP = 0
+_DENIED = "User couldn't be authenticated, aborting call."
 
 #: How long (seconds) an authenticated session is reused without checking its secret
 #: again, as long as the user's row (its version) is unchanged.
@@ -78,6 +80,9 @@ class Cloud:
     pools: Pools = field(default_factory=make_pools)
     clock: Callable[[], float] = time.time
     credentials: passwords.CredentialCache = field(default_factory=passwords.CredentialCache)
+    # Password checks: their KDF pool and back-off (nubo.auth.guard); made from the
+    # configuration, around ``credentials``, unless given.
+    guard: PasswordGuard | None = None
     # The life-cycle manager, when the core runs one (``nubo serve``); VM actions need it.
     lifecycle: LifeCycleManager | None = None
     # The host monitor, when host monitoring is on: a new or re-enabled host is probed
@@ -85,6 +90,8 @@ class Cloud:
     monitor: Any = None
 
     def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = PasswordGuard(guard_settings(self.config), cache=self.credentials)
         self._acl_lock = threading.Lock()
         self._acl_index: AclIndex | None = None
         self._acl_stamp: tuple = ()
@@ -114,16 +121,18 @@ class Cloud:
                 return self._acl_index
 
     # sessions ---------------------------------------------------------------
-    def authenticate(self, session: str) -> Session:
+    def authenticate(self, session: str, source: str | None = None) -> Session:
         """Check ``user:password`` or ``user:token``; the secret is never logged.
 
         A session authenticated in the last few seconds is taken again without its
         secret checked (one small query), as long as the user's row is unchanged:
         every change of the user (enable, password, tokens, groups) bumps its version.
+        A password goes to the guard (nubo.auth.guard) with ``source``, the client's
+        address: it backs off guessing and costs an unknown user what a known one costs.
         """
         name, sep, secret = session.partition(":")
         if not sep or not name:
-            raise AuthenticationError("User couldn't be authenticated, aborting call.")
+            raise AuthenticationError(_DENIED)
         key = hmac.new(self._session_key, session.encode("utf-8", "surrogatepass"),
                        hashlib.sha256).digest()
         cached = self._sessions.get(key)
@@ -135,16 +144,21 @@ class Cloud:
                     row = conn.execute(_Q_USER_STAMP, {"name": name}).first()
                 if row is None or not row.enabled:
                     self._sessions.pop(key, None)
-                    raise AuthenticationError("User couldn't be authenticated, aborting call.")
+                    raise AuthenticationError(_DENIED)
                 if row.oid == oid and row.version == version:
                     return sess
             self._sessions.pop(key, None)
         with self.db.read() as conn:
             row = conn.execute(_Q_USER_FULL, {"name": name}).first()
-            if row is None or not row.enabled:
-                raise AuthenticationError("User couldn't be authenticated, aborting call.")
-            egid, expiration = self._check_secret(conn, row.oid, name, secret,
-                                                  row.password_hash)
+            known = row is not None and bool(row.enabled)
+            token = self._token(conn, row.oid, secret) if known else None
+        # The KDF runs outside the transaction: no database connection waits for it.
+        if token is not None:
+            egid, expiration = token
+        elif self.guard.check(name, secret, row.password_hash if known else None, source):
+            egid, expiration = None, None
+        else:
+            raise AuthenticationError(_DENIED)
         u = xmlobj.parse(self.pools.users.cls, row.body)
         gid = egid if egid is not None and egid >= 0 else u.gid
         groups = frozenset(u.groups) if egid is None or egid < 0 else frozenset({egid})
@@ -158,23 +172,16 @@ class Cloud:
                                    time.monotonic() + SESSION_TTL, sess)
         return sess
 
-    def _check_secret(self, conn: Connection, uid: int, name: str, secret: str,
-                      stored: str) -> tuple[int | None, int | None]:
-        """Return (None, None) for a password login, or the token's effective group
-        and expiration.
-
-        The token is looked up first: it is one indexed query, while a wrong
-        password costs a full KDF run (failures are never cached).
-        """
+    def _token(self, conn: Connection, uid: int, secret: str) -> tuple[int, int] | None:
+        """The effective group and expiration of the user's live login token ``secret``,
+        else None. Looked up before the password: one indexed query, no KDF."""
         digest = passwords.token_digest(secret)
         tok = conn.execute(select(schema.user_token.c.expiration, schema.user_token.c.egid)
                            .where(schema.user_token.c.digest == digest,
                                   schema.user_token.c.uid == uid)).first()
         if tok is not None and (tok.expiration < 0 or tok.expiration > self.now()):
             return tok.egid, tok.expiration
-        if stored and self.credentials.verify(name, secret, stored):
-            return None, None
-        raise AuthenticationError("User couldn't be authenticated, aborting call.")
+        return None
 
     def _group_name(self, gid: int) -> str:
         with self.db.read() as conn:

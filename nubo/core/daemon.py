@@ -28,6 +28,40 @@ log = logging.getLogger("nubo")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+#: Files nubo keeps in its data directory (the SQLite database and its journals, the log,
+#: the oneadmin credentials, the dummy driver's journal), tightened to 0600 at start when
+#: an older nubo or a copy left them readable by others.
+DATA_FILES = ("nubo.db", "nubo.db-wal", "nubo.db-shm", "nubo.db-journal", "nubo.log",
+              "one_auth", "dummy-state", "dummy-state.tmp")
+
+
+def private_files(data_dir: Path) -> list[str]:
+    """Make everything nubo creates readable by its owner only (files 0600, directories
+    0700), whatever umask it was started with and whatever the data directory's mode;
+    returns what it had to change or advise, for the log once it is open.
+
+    One place: the umask is the process's, so it covers every file the core creates
+    (SQLite makes -wal/-shm with its database's mode) and is inherited by the drivers,
+    the scheduler and the hooks it starts.
+    """
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    notes = []
+    for name in DATA_FILES:
+        path = data_dir / name
+        try:
+            if path.is_file() and path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+                notes.append(f"{path} was readable by others: now 0600")
+        except OSError as e:
+            notes.append(f"cannot make {path} private: {e.strerror}")
+    mode = data_dir.stat().st_mode & 0o777
+    if mode & 0o077:
+        notes.append(f"data directory {data_dir} is open to other users (mode {mode:o}); "
+                     "nubo's files in it are 0600, but 0700 is advised")
+    return notes
+
+
 def setup_logging(cfg: Config) -> None:
     """Log to stderr and to DATA_DIR/nubo.log, with levels and logger names."""
     root = logging.getLogger()
@@ -82,9 +116,14 @@ def add_first_host(cloud: Cloud, name: str) -> None:
 
 
 def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
-    Path(cfg.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    notes = private_files(Path(cfg.data_dir))
     setup_logging(cfg)
+<<<<<<< HEAD
     log.info("open-file limit: %d", raise_fd_limit())
+=======
+    for note in notes:
+        log.warning("%s", note)
+>>>>>>> h-auth
     cloud = open_cloud(cfg)
     drivers = DriverManager(driver_specs(cfg))
     lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
@@ -138,6 +177,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         monitor.close()
         drivers.close()
         lifecycle.close()
+        cloud.guard.close()
         cloud.db.close()
         log.info("nubo stopped")
 

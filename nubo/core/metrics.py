@@ -2,8 +2,9 @@
 
 Read at scrape time (one indexed count per table, the drivers' counters in memory), in
 Prometheus' text format: VMs by STATE/LCM_STATE and hosts by state (OpenNebula's
-names), VMs waiting for a driver, hook jobs waiting to run, and per driver its
-process, its actions and their outcomes.
+names), VMs waiting for a driver, hook jobs waiting to run, per driver its
+process, its actions and their outcomes, and the password checks (KDF runs, refusals,
+back-offs).
 """
 from __future__ import annotations
 
@@ -84,4 +85,17 @@ def core_metrics(cloud: Any, drivers: Any | None = None) -> str:
     lines += _family("nubo_driver_actions_queued", "gauge",
                      "Actions waiting in the core for the driver's concurrency limit",
                      [({"driver": n}, s.queued) for n, s in stats.items()])
+    guard = cloud.guard.stats
+    lines += _family("nubo_auth_kdf_runs_total", "counter",
+                     "Password KDF runs, against a user's hash or the dummy one (unknown "
+                     "user, disabled, no argon2 hash)",
+                     [({"hash": "user"}, guard.kdf_runs), ({"hash": "dummy"}, guard.dummy_runs)])
+    lines += _family("nubo_auth_refused_total", "counter",
+                     "Password checks refused without a KDF run: backed off, or every "
+                     "worker busy", [({"reason": "backoff"}, guard.refused_backoff),
+                                     ({"reason": "busy"}, guard.refused_busy)])
+    lines += _family("nubo_auth_backoffs_total", "counter",
+                     "Back-offs started after repeated failures, of a user name or a source",
+                     [({"of": "user"}, guard.backoffs_user),
+                      ({"of": "source"}, guard.backoffs_source)])
     return "\n".join(lines) + "\n"

@@ -70,13 +70,29 @@ def _xml_value(value: Any) -> str:
     return xmlobj.escape(str(value))
 
 
+#: Parameters never shown in an API hook's message, by position (the session is 1):
+#: oned's ``hidden_params`` (passwords and login tokens), which it writes as ``****``.
+HIDDEN = "****"
+HIDDEN_PARAMETERS: dict[str, frozenset[int]] = {
+    "one.user.allocate": frozenset({3}),   # (session, name, password, driver, groups)
+    "one.user.passwd": frozenset({3}),     # (session, id, password)
+    "one.user.chauth": frozenset({4}),     # (session, id, driver, password)
+    "one.user.login": frozenset({3}),      # (session, name, token, valid, egid)
+}
+#: Calls whose result is a secret too: one.user.login answers the token (oned shows it).
+HIDDEN_RESULT = frozenset({"one.user.login"})
+
+
 def api_message(call: str, args: list[Any], value: Any) -> str:
-    """hook_message_api.xsd's HOOK_MESSAGE for a successful call (params IN, result OUT)."""
+    """hook_message_api.xsd's HOOK_MESSAGE for a successful call (params IN, result OUT);
+    passwords and tokens are replaced by ``****`` as oned does."""
+    hidden = HIDDEN_PARAMETERS.get(call, frozenset())
     params = "".join(f"<PARAMETER><POSITION>{i}</POSITION><TYPE>IN</TYPE>"
-                     f"<VALUE>{_xml_value(a)}</VALUE></PARAMETER>"
+                     f"<VALUE>{HIDDEN if i in hidden else _xml_value(a)}</VALUE></PARAMETER>"
                      for i, a in enumerate(args, start=2))  # position 1 is the session
+    result = HIDDEN if call in HIDDEN_RESULT else _xml_value(value)
     params += (f"<PARAMETER><POSITION>{len(args) + 2}</POSITION><TYPE>OUT</TYPE>"
-               f"<VALUE>{_xml_value(value)}</VALUE></PARAMETER>")
+               f"<VALUE>{result}</VALUE></PARAMETER>")
     return (f"<HOOK_MESSAGE><HOOK_TYPE>API</HOOK_TYPE><CALL>{xmlobj.escape(call)}</CALL>"
             f"<CALL_INFO><RESULT>1</RESULT><PARAMETERS>{params}</PARAMETERS></CALL_INFO>"
             "</HOOK_MESSAGE>")

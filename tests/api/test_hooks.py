@@ -223,3 +223,55 @@ def test_host_disabled_hook(one, nubo, hooks, script):
     body = base64.b64decode(ran[0]["argv"][1]).decode()
     assert etree.fromstring(body.encode()).findtext("STATE") == "4"
     one.host.status(host, 0)
+
+
+def _every_reading(text: str) -> str:
+    """text, plus every base64 run in it decoded (an API hook's $API is base64)."""
+    import re
+    decoded = []
+    for run in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
+        try:
+            decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
+        except ValueError:
+            pass
+    return "\n".join([text, *decoded])
+
+
+@pytest.mark.parametrize("method", ["one.user.allocate", "one.user.passwd", "one.user.chauth",
+                                    "one.user.login"])
+def test_api_hook_messages_hide_passwords(one, nubo, hooks, script, method):
+    """As oned's hidden_params: the password (or login token) is **** in the message the
+    hook gets, in its execution record (one.hook.info) and nowhere in nubo.log."""
+    command, out = script()
+    hid = hooks(f'NAME = "{uniq("pw")}"\nTYPE = "api"\nCOMMAND = "{command}"\n'
+                f'ARGUMENTS = "$API"\nCALL = "{method}"')
+    secret = "Sekr3t-" + uuid.uuid4().hex
+    name = uniq("hidden")
+    if method == "one.user.allocate":
+        one.user.allocate(name, secret, "", [])
+        position = 3
+    else:
+        uid = one.user.allocate(name, "first-pw", "", [])
+        if method == "one.user.passwd":
+            one.user.passwd(uid, secret)
+            position = 3
+        elif method == "one.user.chauth":
+            one.user.chauth(uid, "core", secret)
+            position = 4
+        else:
+            assert one.user.login(name, secret, 60, -1) == secret
+            position = 3
+    ran = wait_for("the API hook", lambda: runs(out))
+    message = base64.b64decode(ran[0]["argv"][0]).decode()
+    assert_valid(message, "hook_message_api.xsd")
+    params = {int(p.findtext("POSITION")): p.findtext("VALUE")
+              for p in etree.fromstring(message.encode()).iter("PARAMETER")
+              if p.findtext("TYPE") == "IN"}
+    assert params[position] == "****"
+    record = wait_for("the execution record", lambda: log_records(nubo, hid, 0))
+    hook_xml = raw(nubo, "one.hook.info", hid)[1]
+    log = (nubo.data_dir / "nubo.log").read_text()
+    for where, text in (("the hook's arguments", json.dumps(ran)),
+                        ("the execution record", etree.tostring(record[0]).decode()),
+                        ("one.hook.info", hook_xml), ("nubo.log", log)):
+        assert secret not in _every_reading(text), f"the password is in {where}"

@@ -120,6 +120,7 @@ def test_the_embedded_default_runs_a_vm_out_of_the_box(tmp_path):
         assert again.stop() == 0
 
 
+<<<<<<< HEAD
 def _running(pid: int) -> bool:
     """The process exists and is not a zombie waiting to be reaped."""
     try:
@@ -146,3 +147,39 @@ def test_sigterm_stops_everything_without_an_error(tmp_path):
     for bad in ("Fatal Python error", "Traceback", "stopped with", "did not exit"):
         assert bad not in output, output[-3000:]
     wait_for("every child process gone", lambda: not any(map(_running, descendants)), 10)
+=======
+def _loose_modes(data_dir) -> dict[str, str]:
+    """Every file or directory under data_dir (not the test's own nubo.toml) whose mode
+    is not 0600 (files) or 0700 (directories)."""
+    loose = {}
+    for path in data_dir.rglob("*"):
+        if path.name == "nubo.toml":
+            continue
+        want = 0o700 if path.is_dir() else 0o600
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if mode != want:
+            loose[str(path.relative_to(data_dir))] = oct(mode)
+    return loose
+
+
+@pytest.mark.parametrize("umask", [0o022, 0])
+def test_every_file_nubo_creates_is_private(tmp_path, umask):
+    """The database and its -wal/-shm, nubo.log, one_auth, the dummy driver's journal:
+    0600 (directories 0700) even when nubo is started with a permissive umask."""
+    data = tmp_path / "data"
+    server = NuboServer(data, password="", umask=umask,
+                        extra_config='first_dummy_host = "h0"\n').start()
+    try:
+        session = (data / "one_auth").read_text().strip()
+        one = pyone.OneServer(server.endpoint, session=session)
+        vm = one.vm.allocate('NAME = "private"\nCPU = 0.1\nMEMORY = 32', False)
+        one.vm.deploy(vm, one.hostpool.info().HOST[0].ID)
+        wait_for("the VM RUNNING", lambda: one.vm.info(vm).LCM_STATE == 3, 30)
+        made = {p.name for p in data.rglob("*")}
+        assert {"nubo.db", "nubo.db-wal", "nubo.db-shm", "nubo.log", "one_auth",
+                "dummy-state", ".one"} <= made
+        assert _loose_modes(data) == {}
+    finally:
+        assert server.stop() == 0
+    assert _loose_modes(data) == {}
+>>>>>>> h-auth

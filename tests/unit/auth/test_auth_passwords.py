@@ -9,17 +9,10 @@ import pytest
 from nubo.auth import passwords
 from nubo.auth.passwords import (CredentialCache, hash_password, make_hasher, needs_rehash,
                                  new_token, token_digest, verify_password, verify_token)
+from fakeclock import Clock
 
 # Tiny costs keep the suite fast; the production parameters are checked separately.
 FAST = make_hasher(time_cost=1, memory_cost_kib=64, parallelism=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingHasher:
@@ -110,8 +103,10 @@ def test_cache_ttl() -> None:
     stored = hash_password("pw", FAST)
     cache.verify("alice", "pw", stored)
     clock.now += 59.9
+    assert cache.check("alice", "pw", stored)   # in use: valid for another ttl
+    clock.now += 59.9
     assert cache.check("alice", "pw", stored)
-    clock.now += 0.2
+    clock.now += 60.1                           # unused for a whole ttl
     assert not cache.check("alice", "pw", stored)
     assert len(cache) == 0  # expired entries are dropped when seen
     assert cache.verify("alice", "pw", stored)
