@@ -118,12 +118,9 @@ def add_first_host(cloud: Cloud, name: str) -> None:
 def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     notes = private_files(Path(cfg.data_dir))
     setup_logging(cfg)
-<<<<<<< HEAD
     log.info("open-file limit: %d", raise_fd_limit())
-=======
     for note in notes:
         log.warning("%s", note)
->>>>>>> h-auth
     cloud = open_cloud(cfg)
     drivers = DriverManager(driver_specs(cfg))
     lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)

@@ -120,7 +120,6 @@ def test_the_embedded_default_runs_a_vm_out_of_the_box(tmp_path):
         assert again.stop() == 0
 
 
-<<<<<<< HEAD
 def _running(pid: int) -> bool:
     """The process exists and is not a zombie waiting to be reaped."""
     try:
@@ -147,7 +146,8 @@ def test_sigterm_stops_everything_without_an_error(tmp_path):
     for bad in ("Fatal Python error", "Traceback", "stopped with", "did not exit"):
         assert bad not in output, output[-3000:]
     wait_for("every child process gone", lambda: not any(map(_running, descendants)), 10)
-=======
+
+
 def _loose_modes(data_dir) -> dict[str, str]:
     """Every file or directory under data_dir (not the test's own nubo.toml) whose mode
     is not 0600 (files) or 0700 (directories)."""
@@ -182,4 +182,3 @@ def test_every_file_nubo_creates_is_private(tmp_path, umask):
     finally:
         assert server.stop() == 0
     assert _loose_modes(data) == {}
->>>>>>> h-auth
