@@ -6,7 +6,7 @@ it), and two running VMs; two hosts are monitored, one of them granted to the gr
 an ACL rule. Every pool method of the API registry (so a new one is walked too) is
 called with every filter as the other member: nothing they may not USE may appear,
 bodies and monitoring records included (OpenNebula's #6952 listed 600 objects of the
-group under filter -4).
+group under filter -4). Then chmod as oned: unchanged admin bits need no ADMIN.
 """
 from __future__ import annotations
 
@@ -221,3 +221,39 @@ def see_what_they_may_use(server, world) -> None:
     admin = {i for _, i in listed(call(server, server.session, "one.hostpool.monitoring", 0))}
     assert set(world["hosts"].values()) <= admin
 
+
+BITS = ("OWNER_U", "OWNER_M", "OWNER_A", "GROUP_U", "GROUP_M", "GROUP_A", "OTHER_U", "OTHER_M",
+        "OTHER_A")
+
+
+def perms(one, family: str, oid: int) -> str:
+    p = getattr(one, family).info(oid).PERMISSIONS
+    return "".join(str(getattr(p, bit)) for bit in BITS)
+
+
+def test_the_owner_chmods_with_all_nine_bits_but_no_admin_right(nubo, one, client_for):
+    """oned's rule, for every family with an owner: admin bits sent with their current value
+    (as clients send all nine) need no ADMIN; changing one does, and a refusal changes nothing."""
+    gid, users = team(one)
+    owner, session = users["owner"]
+    mine, peer = client_for(session), client_for(users["peer"][1])
+    for family in OWNED:
+        oid = owned_by(one, family, uniq(f"chmod-{family}"), owner, gid,
+                       (1, 1, 0, 0, 0, 0, 0, 0, 0))
+        recursive = (False,) if len(METHODS[f"one.{family}.chmod"].params) == 11 else ()
+        getattr(mine, family).chmod(oid, 1, 1, 0, 1, 0, 0, 0, 0, 0, *recursive)  # chmod 640
+        assert perms(one, family, oid) == "110100000", family
+        getattr(mine, family).chmod(oid, -1, -1, -1, 1, 1, -1, -1, -1, -1, *recursive)
+        assert perms(one, family, oid) == "110110000", family
+        for bits in ((1, 1, 1, 1, 1, 0, 0, 0, 0), (-1, -1, -1, -1, -1, 1, -1, -1, -1),
+                     (1, 1, 0, 1, 1, 0, 0, 0, 1)):  # each changes an admin bit: refused
+            with pytest.raises(pyone.OneAuthorizationException, match="Not authorized to "
+                               f"perform ADMIN {ACL_NAMES.get(family, family.upper())}"):
+                getattr(mine, family).chmod(oid, *bits, *recursive)
+            assert perms(one, family, oid) == "110110000", (family, bits)  # nothing changed
+        # the peer has MANAGE through the group bits: enough for the same nine bits
+        getattr(peer, family).chmod(oid, 1, 1, 0, 1, 0, 0, 0, 0, 0, *recursive)
+        assert perms(one, family, oid) == "110100000", family
+        with pytest.raises(pyone.OneAuthorizationException, match="MANAGE"):  # not any more
+            getattr(peer, family).chmod(oid, 1, 1, 0, 1, 1, 0, 0, 0, 0, *recursive)
+        assert perms(one, family, oid) == "110100000", family

@@ -109,10 +109,15 @@ def register_chown(prefix: str, kind: Kind) -> None:
 
 
 def chmod_object(call: Call, kind: Kind, oid: int, bits: list[int]) -> int:
-    """one.*.chmod on one object: ADMIN if an ADMIN bit is given, else MANAGE."""
-    op = A.ADMIN if any(b != -1 for b in bits[2::3]) else A.MANAGE
+    """one.*.chmod on one object: ADMIN only to change an ADMIN bit, else MANAGE.
+
+    As oned, an admin bit sent with its current value (clients send all nine)
+    is no change, so an owner may chmod 640 an object whose admin bits are 0.
+    """
     with call.cloud.db.write() as conn:
-        obj = fetch(call, conn, kind, oid, op)
+        obj = kind.pool(call).get(conn, oid)
+        op = A.ADMIN if obj.permissions.chmod_needs(*bits)[0] else A.MANAGE
+        authorize(call, op, object_auth(kind, obj), kind.acl_name)
         check_lock(obj, op)
         obj.permissions = obj.permissions.chmod(*bits)
         kind.pool(call).update(conn, obj)
