@@ -53,3 +53,27 @@ def test_a_plain_user_on_a_non_default_endpoint(cli: Cli, hosts: list[str], uniq
                ok=False)
     assert proc.returncode == 3 and proc.stderr.startswith("onevm: authentication failed")
     cli("terminate", vm, "--hard", "--wait", *ep, command="onevm", env=env)
+
+
+def test_the_owner_chmods_a_vm_without_the_admin_right(cli: Cli, unique, tmp_path: Path) -> None:
+    """The CLI sends all nine bits; unchanged admin bits need no ADMIN right (as oned)."""
+    bob = unique("bob")
+    cli("user", "create", bob, "bob-pw", "--group", "users")
+    auth = tmp_path / "bob_auth"
+    auth.write_text(f"{bob}:bob-pw\n")
+    env = cli.env(ONE_AUTH=str(auth))
+    vm = str(cli.id("vm", "create", "--name", unique("mine"), "--cpu", "1", "--memory", "64",
+                    "--hold", env=env))
+
+    def perms() -> list[str]:
+        shown = cli("vm", "show", vm, env=env).stdout.split("PERMISSIONS", 1)[1]
+        return [line.split(":")[1].strip() for line in shown.splitlines()[1:4]]
+
+    cli("chmod", vm, "640", command="onevm", env=env)
+    assert perms() == ["um-", "u--", "---"]
+    cli("vm", "chmod", vm, "660", env=env)
+    assert perms() == ["um-", "um-", "---"]
+    for mode in ("740", "670", "661"):  # each sets an admin bit: ADMIN, which bob lacks
+        proc = cli("chmod", vm, mode, command="onevm", env=env, ok=False)
+        assert proc.returncode == 1 and "Not authorized to perform ADMIN VM" in proc.stderr
+        assert perms() == ["um-", "um-", "---"]

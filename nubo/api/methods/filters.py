@@ -1,8 +1,9 @@
 """Pool listings: OpenNebula's filter flags, id ranges and pagination as SQL.
 
-filter -4 the requester's primary group, -3 the requester's objects,
--2 everything the requester may USE, -1 the requester's objects plus those of
-their groups they may USE, N >= 0 the objects of user N the requester may USE.
+filter -4 the objects of the requester's primary group they may USE, -3 the
+requester's objects, -2 everything the requester may USE, -1 the requester's
+objects plus those of their groups they may USE, N >= 0 the objects of user N
+the requester may USE.
 start/end: (-1, -1) all; (a, -1) ids >= a; (a, b) a <= id <= b; (offset, -n) a
 page of n objects starting at row offset.
 """
@@ -56,8 +57,8 @@ def listing(call: Call, table: Table, acl_type: int, filter_flag: int, start: in
     allowed = use_filter(call, table, acl_type)
     if filter_flag == MINE:
         where: ColumnElement[bool] = c.uid == req.uid
-    elif filter_flag == PRIMARY_GROUP:
-        where = c.gid == req.gid
+    elif filter_flag == PRIMARY_GROUP:  # not every object of the group: OpenNebula's #6952
+        where = c.gid == req.gid if allowed is None else and_(c.gid == req.gid, allowed)
     elif filter_flag == MINE_GROUP:
         groups = c.gid.in_(sorted(req.group_ids)) if req.group_ids else false()
         where = or_(c.uid == req.uid, groups if allowed is None else and_(groups, allowed))

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from nubo.api.methods.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
                                      fetch, object_auth, updated_template)
-from nubo.api.methods.filters import listing, pool_xml, wire_pool_xml
+from nubo.api.methods.filters import listing, wire_pool_xml
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
@@ -109,10 +109,15 @@ def register_chown(prefix: str, kind: Kind) -> None:
 
 
 def chmod_object(call: Call, kind: Kind, oid: int, bits: list[int]) -> int:
-    """one.*.chmod on one object: ADMIN if an ADMIN bit is given, else MANAGE."""
-    op = A.ADMIN if any(b != -1 for b in bits[2::3]) else A.MANAGE
+    """one.*.chmod on one object: ADMIN only to change an ADMIN bit, else MANAGE.
+
+    As oned, an admin bit sent with its current value (clients send all nine)
+    is no change, so an owner may chmod 640 an object whose admin bits are 0.
+    """
     with call.cloud.db.write() as conn:
-        obj = fetch(call, conn, kind, oid, op)
+        obj = kind.pool(call).get(conn, oid)
+        op = A.ADMIN if obj.permissions.chmod_needs(*bits)[0] else A.MANAGE
+        authorize(call, op, object_auth(kind, obj), kind.acl_name)
         check_lock(obj, op)
         obj.permissions = obj.permissions.chmod(*bits)
         kind.pool(call).update(conn, obj)
@@ -173,10 +178,21 @@ def register_lock(prefix: str, kind: Kind) -> None:
         return oid
 
 
-def _may_use(call: Call, kind: Kind, body: str) -> bool:
-    obj = xmlobj.parse(kind.pool(call).cls, body)
-    return acl_authorize(call.session.requester, A.USE, object_auth(kind, obj),
-                         call.cloud.acl_index())
+def usable_ids(call: Call, kind: Kind) -> list[int] | None:
+    """The objects of an unowned type (hosts, clusters) the requester may USE.
+
+    None means all of them: oneadmin's group or a ``TYPE/*`` rule, with no
+    per-row work. Otherwise rules naming single objects or clusters decide,
+    checked object by object as one.<type>.info does.
+    """
+    if call.session.is_admin or call.cloud.acl_index().reverse_search(
+            call.session.requester, kind.acl_type, A.USE).all:
+        return None
+    pool = kind.pool(call)
+    with call.cloud.db.read() as conn:
+        objs = [xmlobj.parse(pool.cls, body) for body in pool.bodies(conn, None)]
+    rules, req = call.cloud.acl_index(), call.session.requester
+    return [o.id for o in objs if acl_authorize(req, A.USE, object_auth(kind, o), rules)]
 
 
 def register_pool(name: str, kind: Kind, root: str, *, filtered: bool) -> None:
@@ -185,12 +201,9 @@ def register_pool(name: str, kind: Kind, root: str, *, filtered: bool) -> None:
         pool = kind.pool(call)
         if not kind.owned:
             desc = call.cloud.config.api_list_order.upper() == "DESC"
-            if call.session.is_admin or call.cloud.acl_index().reverse_search(
-                    call.session.requester, kind.acl_type, A.USE).all:
-                return wire_pool_xml(call, root, pool.table, None, order_desc=desc)
-            with call.cloud.db.read() as conn:
-                bodies = pool.bodies(conn, None, order_desc=desc)
-            return pool_xml(root, [b for b in bodies if _may_use(call, kind, b)])
+            ids = usable_ids(call, kind)
+            where = None if ids is None else pool.table.c.oid.in_(ids)
+            return wire_pool_xml(call, root, pool.table, where, order_desc=desc)
         ls = listing(call, pool.table, kind.acl_type, flag, start, end)
         return wire_pool_xml(call, root, pool.table, ls.where, order_desc=ls.desc,
                              offset=ls.offset, limit=ls.limit)
@@ -220,4 +233,4 @@ def register_standard(prefix: str, kind: Kind, *, pool_root: str, lockable: bool
 
 __all__ = ["register_info", "register_update", "register_rename", "register_chown",
            "register_chmod", "chmod_object", "register_lock", "register_pool", "register_standard",
-           "object_auth"]
+           "object_auth", "usable_ids"]

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select
 
 from nubo.api.methods.common import fetch
 from nubo.api.methods.filters import listing
+from nubo.api.methods.generic import usable_ids
 from nubo.api.methods.clusters import HOST
 from nubo.api.methods.vms import VM
 from nubo.api.registry import Int, api
@@ -56,10 +57,12 @@ def host_monitoring_info(call: Call, hid: int) -> str:
 
 @api("one.hostpool.monitoring", Int("seconds", -1))
 def hostpool_monitoring(call: Call, seconds: int) -> str:
+    """The records of the hosts the caller may USE (as one.hostpool.info's)."""
+    among = usable_ids(call, HOST)
     with call.cloud.db.read() as conn:
         t = host_monitoring
-        return _data(_records(conn, t, t.c.hid, t.c.last_mon_time, seconds=seconds,
-                              now=call.cloud.now()))
+        return _data(_records(conn, t, t.c.hid, t.c.last_mon_time, among=among,
+                              seconds=seconds, now=call.cloud.now()))
 
 
 @api("one.vm.monitoring", Int("id"))
