@@ -153,11 +153,14 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
     VMs on ``dummy`` hosts, and tests need no setup) plus the configured ones.
 
     The dummy keeps its simulated VMs in DATA_DIR/dummy-state, so that they
-    outlive a restart of the core as real VMs outlive a real driver.
+    outlive a restart of the core as real VMs outlive a real driver, and takes the
+    hosts named in DATA_DIR/dummy-down as cut off (docs/hooks.md).
     """
     state = Path(cfg.data_dir) / "dummy-state"
+    down = Path(cfg.data_dir) / "dummy-down"
     tables: dict = {"dummy": {"command": [sys.executable, "-m", "nubo.drivers.dummy",
-                                          "vmm,im,tm", "--state", str(state)],
+                                          "vmm,im,tm", "--state", str(state),
+                                          "--down", str(down)],
                               "concurrency": 256},
                     # its datastore role apart: im and ds both answer MONITOR
                     "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],
