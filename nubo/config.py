@@ -43,6 +43,13 @@ class Config:
     # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
     # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter.
     host_monitoring_interval: int = 180
+    # Failed probes in a row before a host goes to ERROR (and its ERROR hooks run): one
+    # lost probe is no host failure.
+    host_error_probes: int = 3
+    # VMs a host runs that nubo placed elsewhere or finished (zombies, shown on the host):
+    # "report" (logged, in the host's TEMPLATE) or "destroy" (also CANCELled there once
+    # two probes in a row saw them).
+    zombie_policy: str = "destroy"
     # Seconds host and VM monitoring records are kept (one.host.monitoring,
     # one.vm.monitoring...); older ones are pruned at each probe round (0: never).
     monitoring_expiration: int = 43200
@@ -128,6 +135,10 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         raise ConfigError(f"listen must be ADDRESS:PORT, got '{cfg.listen}'")
     if cfg.api_list_order.upper() not in ("ASC", "DESC"):
         raise ConfigError("api_list_order must be ASC or DESC")
+    if cfg.host_error_probes < 1:
+        raise ConfigError(f"host_error_probes must be at least 1, got {cfg.host_error_probes}")
+    if cfg.zombie_policy not in ("report", "destroy"):
+        raise ConfigError(f"zombie_policy must be report or destroy, got '{cfg.zombie_policy}'")
     try:
         sched_config(cfg)
     except ValueError as e:

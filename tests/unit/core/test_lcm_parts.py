@@ -22,7 +22,8 @@ def test_the_dummy_driver_runs_by_default_with_its_journal_in_data_dir(tmp_path)
     assert sorted(specs) == ["dummy", "dummy-ds"]  # im and ds both answer MONITOR
     spec = specs["dummy"]
     assert spec.command[0] == sys.executable
-    assert spec.command[-2:] == ("--state", str(tmp_path / "dummy-state"))
+    assert spec.command[-4:] == ("--state", str(tmp_path / "dummy-state"),
+                                 "--down", str(tmp_path / "dummy-down"))
     assert specs["dummy-ds"].command[-1] == "ds" and cfg.datastore_driver == "dummy-ds"
 
 
