@@ -41,8 +41,9 @@ class Config:
     # Worker threads serving API calls concurrently.
     api_threads: int = 32
     # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
-    # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter.
-    host_monitoring_interval: int = 180
+    # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter. A fraction of
+    # a second is allowed (tests).
+    host_monitoring_interval: float = 180.0
     # Failed probes in a row before a host goes to ERROR (and its ERROR hooks run): one
     # lost probe is no host failure.
     host_error_probes: int = 3
@@ -128,6 +129,8 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         expected = type(current)
         if expected is Path or isinstance(current, Path):
             value = Path(str(value)).expanduser()
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # TOML's 180 for a number of seconds
         elif not isinstance(value, expected):
             raise ConfigError(f"config key '{key}' must be {expected.__name__}, got {value!r}")
         setattr(cfg, key, value)

@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--down", type=Path, metavar="FILE",
                     help="hosts switched down, one name a line (read again when it "
                     "changes): unreachable, their VMs still running; actions already under "
-                    "way finish when the host is back, new ones fail")
+                    "way finish when the host is back, new ones fail. 'NAME off': powered "
+                    "off (fenced), its VMs gone")
     return ap
 
 

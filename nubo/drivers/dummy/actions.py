@@ -77,6 +77,7 @@ class DummyDriver:
         self.roles = roles
         self.state = state
         self.down = down or DownHosts(None)
+        self.down.powered_off = self._power_off
         self.handlers: dict[str, Handler] = {}
         for role in roles:
             for action in ROLES[role]:
@@ -111,6 +112,11 @@ class DummyDriver:
         return True, vm.deploy_id
 
     _vmm_restore = _vmm_deploy
+
+    def _power_off(self, host: str) -> None:
+        """A host switched off (fenced): its VMs are gone."""
+        for oid in list(self.state.host(host).vms):
+            self.state.remove(oid)
 
     def held(self, req: Request) -> bool:
         """An action under way for a host switched down waits until it is back (its

@@ -256,3 +256,15 @@ def test_an_action_under_way_waits_for_its_host_to_come_back(tmp_path, monkeypat
     assert d.state.find(1, "h") is not None and d.state.find(2, "h") is None
     for fd in (in_r, in_w, out_w):
         os.close(fd)
+
+
+def test_a_host_switched_off_loses_its_vms_and_comes_back_empty(tmp_path, monkeypatch):
+    monkeypatch.setattr("nubo.drivers.dummy.down.RECHECK", 0.0)
+    switch = tmp_path / "down"
+    d = DummyDriver(["vmm", "im"], DummyState(), DownHosts(switch))
+    assert run(d, "DEPLOY", 7, "h1", vm_xml())[0] and run(d, "DEPLOY", 8, "h2", vm_xml())[0]
+    switch.write_text("h1 off\n")
+    assert not run(d, "MONITOR", 0, "h1")[0]
+    assert d.state.find(7, None) is None and d.state.find(8, "h2") is not None
+    switch.write_text("")
+    assert monitor(d, "h1")["vms"] == {}
