@@ -178,7 +178,10 @@ class HostMonitor:
                 return  # deleted or set offline while the probe ran
             disabled = host.state == HOST_DISABLED
             if figures is None:
-                if disabled or not self._failed_enough(host, why):
+                if disabled:  # stays DISABLED; its failures start again from 0 once enabled
+                    self._failures.pop(host.id, None)
+                    return
+                if not self._failed_enough(host, why):
                     return
                 if host.state != HOST_ERROR:
                     log.warning("host %s: monitoring failed: %s", host.name, why)
