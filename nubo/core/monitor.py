@@ -4,12 +4,12 @@ Every ``interval`` seconds (plus up to 10 % jitter, so that many cores or a
 restart do not probe in lock-step) each host that is not OFFLINE is sent
 ``MONITOR`` with its body as payload. A DISABLED host is probed too, as oned
 does, and stays DISABLED: its VMs are still watched (a host disabled by the
-fault-tolerance hook that comes back is where zombies run). A success makes it MONITORED and
-records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the probe's
-figures in its TEMPLATE (setting it offline forgets the capacity ones, see
-api/methods/hosts.py); ``host_error_probes`` failures in a row make it ERROR with the
-driver's message in TEMPLATE/ERROR (fewer are only logged: one lost probe is no
-host failure). VMs a probe lists that the host does not count are zombies or
+fault-tolerance hook that comes back is where zombies run). A success makes it
+MONITORED and records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the
+probe's figures in its TEMPLATE (setting it offline forgets the capacity ones, see
+api/methods/hosts.py); ``host_error_probes`` failures in a row make it ERROR with
+the driver's message in TEMPLATE/ERROR (fewer are only logged: one lost probe is
+no host failure). VMs a probe lists that the host does not count are zombies or
 wilds (nubo.core.zombies): shown on the host and, by ``zombie_policy``, destroyed.
 
 What a probe says about the host's VMs (a VM gone or powered off outside nubo,
