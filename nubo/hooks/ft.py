@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="power the host off before its VMs are recreated: the "
                          "command (split as a shell would) gets the host's name and id as "
                          "arguments and its XML in base64 on stdin; non-zero: not fenced")
+    parser.add_argument("--fence-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="seconds the fence command may take; beyond, it is killed and "
+                        "the host counts as not fenced (default 120)")
     fencing.add_argument("-u", "--no-fencing", action="store_true",
                          help="recreate without fencing (the VMs may run twice until the "
                          "host comes back)")
@@ -109,14 +112,18 @@ def _grace(server: xmlrpc.client.ServerProxy, session: str, args: argparse.Names
     return args.pause * interval
 
 
-def fence(command: str, host: ElementTree.Element, host_id: int) -> bool:
-    """Run the fence command; True if it says the host is off (exit 0)."""
+def fence(command: str, host: ElementTree.Element, host_id: int, timeout: float) -> bool:
+    """Run the fence command; True if it says the host is off (exit 0) in time."""
     argv = [*shlex.split(command), host.findtext("NAME") or "", str(host_id)]
     xml = base64.b64encode(ElementTree.tostring(host)).decode("ascii")
     try:
-        done = subprocess.run(argv, input=xml, capture_output=True, text=True)
+        done = subprocess.run(argv, input=xml, capture_output=True, text=True,
+                              timeout=timeout)
     except OSError as e:
         print(f"host {host_id}: fence command {argv[0]} could not run: {e}", file=sys.stderr)
+        return False
+    except subprocess.TimeoutExpired:
+        print(f"host {host_id}: fence command killed after {timeout:g} s", file=sys.stderr)
         return False
     for stream, text in ((sys.stdout, done.stdout), (sys.stderr, done.stderr)):
         if text.strip():
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"host {host_id} is no longer in ERROR: nothing to do")
             return 0
     if args.fence:
-        if not fence(args.fence, host, host_id):
+        if not fence(args.fence, host, host_id, args.fence_timeout):
             print(f"host {host_id}: not fenced, VMs not recreated", file=sys.stderr)
             return NOT_FENCED
     else:

@@ -93,3 +93,9 @@ def test_the_ft_script_recreates_nothing_unless_the_host_is_fenced(tmp_path):
     args, xml = calls.read_text().splitlines()
     assert args == "node-4 4"
     assert base64.b64decode(xml).startswith(b"<HOST><ID>4</ID>")
+    hanging = tmp_path / "hang.sh"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    done = subprocess.run([*base, "--fence", str(hanging), "--fence-timeout", "0.2"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 3 and "fence command killed after 0.2 s" in done.stderr
