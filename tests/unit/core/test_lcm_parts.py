@@ -43,6 +43,26 @@ def test_a_wrong_driver_key_stops_nubo(tmp_path):
         load_config(conf)
 
 
+@pytest.mark.parametrize("line, message", [
+    ("host_error_probes = 0", "host_error_probes must be at least 1"),
+    ('zombie_policy = "kill"', "zombie_policy must be report or destroy"),
+    ('host_monitoring_interval = "1"', "host_monitoring_interval"),
+])
+def test_host_failure_settings_are_checked(tmp_path, line, message):
+    conf = tmp_path / "nubo.toml"
+    conf.write_text(line + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(conf)
+
+
+def test_the_monitoring_interval_may_be_a_fraction(tmp_path):
+    conf = tmp_path / "nubo.toml"
+    conf.write_text("host_monitoring_interval = 0.5\n")
+    assert load_config(conf).host_monitoring_interval == 0.5
+    conf.write_text("host_monitoring_interval = 60\n")
+    assert load_config(conf).host_monitoring_interval == 60.0
+
+
 def _vm() -> VirtualMachine:
     template = Template()
     template.set("CPU", "0.5")
