@@ -50,8 +50,16 @@ class Config:
     api_connections_per_source: int = 256
     api_max_connections: int = 0
     # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
-    # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter.
-    host_monitoring_interval: int = 180
+    # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter. A fraction of
+    # a second is allowed (tests).
+    host_monitoring_interval: float = 180.0
+    # Failed probes in a row before a host goes to ERROR (and its ERROR hooks run): one
+    # lost probe is no host failure.
+    host_error_probes: int = 3
+    # VMs a host runs that nubo placed elsewhere or finished (zombies, shown on the host):
+    # "report" (logged, in the host's TEMPLATE) or "destroy" (also CANCELled there once
+    # two probes in a row saw them).
+    zombie_policy: str = "destroy"
     # Seconds host and VM monitoring records are kept (one.host.monitoring,
     # one.vm.monitoring...); older ones are pruned at each probe round (0: never).
     monitoring_expiration: int = 43200
@@ -141,6 +149,8 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         expected = type(current)
         if expected is Path or isinstance(current, Path):
             value = Path(str(value)).expanduser()
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # TOML's 180 for a number of seconds
         elif not isinstance(value, expected):
             raise ConfigError(f"config key '{key}' must be {expected.__name__}, got {value!r}")
         setattr(cfg, key, value)
@@ -154,6 +164,10 @@ def load_config(path: Path | None, **overrides: object) -> Config:
                           f"limit) or more, got {cfg.api_max_connections}")
     if cfg.api_list_order.upper() not in ("ASC", "DESC"):
         raise ConfigError("api_list_order must be ASC or DESC")
+    if cfg.host_error_probes < 1:
+        raise ConfigError(f"host_error_probes must be at least 1, got {cfg.host_error_probes}")
+    if cfg.zombie_policy not in ("report", "destroy"):
+        raise ConfigError(f"zombie_policy must be report or destroy, got '{cfg.zombie_policy}'")
     try:
         sched_config(cfg)
         guard_settings(cfg)
@@ -197,11 +211,14 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
     VMs on ``dummy`` hosts, and tests need no setup) plus the configured ones.
 
     The dummy keeps its simulated VMs in DATA_DIR/dummy-state, so that they
-    outlive a restart of the core as real VMs outlive a real driver.
+    outlive a restart of the core as real VMs outlive a real driver, and takes the
+    hosts named in DATA_DIR/dummy-down as cut off (docs/hooks.md).
     """
     state = Path(cfg.data_dir) / "dummy-state"
+    down = Path(cfg.data_dir) / "dummy-down"
     tables: dict = {"dummy": {"command": [sys.executable, "-m", "nubo.drivers.dummy",
-                                          "vmm,im,tm", "--state", str(state)],
+                                          "vmm,im,tm", "--state", str(state),
+                                          "--down", str(down)],
                               "concurrency": 256},
                     # its datastore role apart: im and ds both answer MONITOR
                     "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],

@@ -26,10 +26,11 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, select, update
 
-from nubo.core import transfer
+from nubo.core import transfer, zombies
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
 from nubo.drivers import DriverManager, DriverResult
+from nubo.errors import NoExistsError
 from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_event,
                             on_outcome)
 from nubo.model import xmlobj
@@ -109,9 +110,21 @@ class LifeCycleManager:
             return  # only logged; or the core is stopping: the VM keeps awaiting it
         with self._locks[vm_id % _STRIPES]:
             with self.cloud.db.write() as conn:
-                loaded = load(conn, self.cloud.pools, vm_id)
-                if loaded.awaited is None or loaded.awaited.seq != seq:
-                    log.info("VM %d: stale answer to %s %s dropped", vm_id, op.driver, op.action)
+                try:
+                    loaded = load(conn, self.cloud.pools, vm_id)
+                except NoExistsError:
+                    loaded = None
+                if loaded is None or loaded.awaited is None or loaded.awaited.seq != seq:
+                    astray = zombies.started_astray(conn, self.cloud.pools, vm_id, op, result)
+                    log.info("VM %d: stale answer to %s %s %s", vm_id, op.driver, op.action,
+                             "undone" if astray else "dropped")
+                    if astray and self.drivers is not None and result.host:
+                        # A late success on a host nubo moved the VM from (or of a VM it
+                        # finished): that copy would run twice.
+                        zombies.destroy(self.drivers, result.driver, result.host,
+                                        zombies.Stray(vm_id, result.info),
+                                        f"a late {op.action} SUCCESS: the VM is no longer "
+                                        "placed there")
                     return
                 decision = on_outcome(loaded.view, op, result.success)
                 if decision.ignored:

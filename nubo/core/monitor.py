@@ -1,11 +1,16 @@
-"""Host monitoring: probe every enabled host through its information driver (IM_MAD).
+"""Host monitoring: probe every host through its information driver (IM_MAD).
 
 Every ``interval`` seconds (plus up to 10 % jitter, so that many cores or a
-restart do not probe in lock-step) each host that is not DISABLED or OFFLINE is
-sent ``MONITOR`` with its body as payload. A success makes it MONITORED and
-records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the probe's
-figures in its TEMPLATE (setting it offline forgets the capacity ones, see
-api/methods/hosts.py); a failure makes it ERROR with the driver's message in TEMPLATE/ERROR.
+restart do not probe in lock-step) each host that is not OFFLINE is sent
+``MONITOR`` with its body as payload. A DISABLED host is probed too, as oned
+does, and stays DISABLED: its VMs are still watched (a host disabled by the
+fault-tolerance hook that comes back is where zombies run). A success makes it
+MONITORED and records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the
+probe's figures in its TEMPLATE (setting it offline forgets the capacity ones, see
+api/methods/hosts.py); ``host_error_probes`` failures in a row make it ERROR with
+the driver's message in TEMPLATE/ERROR (fewer are only logged: one lost probe is
+no host failure). VMs a probe lists that the host does not count are zombies or
+wilds (nubo.core.zombies): shown on the host and, by ``zombie_policy``, destroyed.
 
 What a probe says about the host's VMs (a VM gone or powered off outside nubo,
 found running again; every VM of a host in ERROR) goes through the life-cycle
@@ -24,6 +29,7 @@ from sqlalchemy import select
 
 from nubo.core import sched_events
 from nubo.core import vm_monitor as vmm
+from nubo.core import zombies
 from nubo.core.cloud import Cloud
 from nubo.drivers import DriverManager, DriverResult
 from nubo.hooks import events as hook_events
@@ -51,6 +57,12 @@ class HostMonitor:
         self.interval = interval
         self.expiration = (expiration if expiration is not None
                            else getattr(cloud.config, "monitoring_expiration", 43200))
+        self.error_probes = max(1, getattr(cloud.config, "host_error_probes", 3))
+        self.zombie_policy = getattr(cloud.config, "zombie_policy", "destroy")
+        # By host id, changed under the store's write lock (in _record): failed probes in
+        # a row, and the zombies the last probe saw (destroyed when seen twice in a row).
+        self._failures: dict[int, int] = {}
+        self._zombies: dict[int, set[int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="host-monitor", daemon=True)
         self._answers = ThreadPoolExecutor(2, thread_name_prefix="monitor")
@@ -77,9 +89,9 @@ class HostMonitor:
             delay = self.interval * (1 + random.uniform(0, 0.1))
 
     def probe_all(self) -> int:
-        """Send MONITOR to every host that is not disabled or offline, and to every
-        datastore; returns how many hosts."""
-        count = self._probe(host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))
+        """Send MONITOR to every host that is not offline, and to every datastore;
+        returns how many hosts."""
+        count = self._probe(host_pool.c.state != HOST_OFFLINE)
         self._probe_datastores()
         if self.expiration > 0:
             with self.cloud.db.write() as conn:
@@ -88,8 +100,7 @@ class HostMonitor:
 
     def probe(self, host_id: int) -> int:
         """Probe one host now (just created or enabled), outside the rounds."""
-        return self._probe((host_pool.c.oid == host_id)
-                           & host_pool.c.state.notin_((HOST_DISABLED, HOST_OFFLINE)))
+        return self._probe((host_pool.c.oid == host_id) & (host_pool.c.state != HOST_OFFLINE))
 
     def _probe(self, where) -> int:  # noqa: ANN001 - a SQLAlchemy clause
         """MONITOR the hosts ``where`` selects. The VMs each host counts are read with it
@@ -160,11 +171,18 @@ class HostMonitor:
         figures, why = probe_figures(result)
         now = self.cloud.now()
         vm_records: dict[int, str] = {}
+        doomed: list[zombies.Stray] = []
         with self.cloud.db.write() as conn:
             host = self.cloud.pools.hosts.find(conn, result.oid)
-            if host is None or host.state in (HOST_DISABLED, HOST_OFFLINE):
-                return  # deleted, disabled or set offline while the probe ran
+            if host is None or host.state == HOST_OFFLINE:
+                return  # deleted or set offline while the probe ran
+            disabled = host.state == HOST_DISABLED
             if figures is None:
+                if disabled:  # stays DISABLED; its failures start again from 0 once enabled
+                    self._failures.pop(host.id, None)
+                    return
+                if not self._failed_enough(host, why):
+                    return
                 if host.state != HOST_ERROR:
                     log.warning("host %s: monitoring failed: %s", host.name, why)
                 host.template.set("ERROR", f"MONITOR: {why}")
@@ -173,12 +191,13 @@ class HostMonitor:
                 _apply_figures(host, figures)
                 host.monitoring = RawXml(last_monitoring(host.id, figures, now))
                 host.template.remove("ERROR")
-                new_state = HOST_MONITORED
+                new_state = HOST_DISABLED if disabled else HOST_MONITORED
                 vmm.store_record(conn, host_monitoring, host.id, now,
                                  vmm.host_record(host.id, figures, now))
                 vm_records = _vm_records(figures, watched or [], now)
                 for vm_id, record in vm_records.items():
                     vmm.store_record(conn, vm_monitoring, vm_id, now, record)
+                doomed = self._strays(host, figures, watched or [])
             if host.state != new_state:
                 host.prev_state = host.state
                 host.state = new_state
@@ -186,6 +205,36 @@ class HostMonitor:
                 sched_events.note(conn, new_state == HOST_MONITORED)  # wake the scheduler
             self.cloud.pools.hosts.update(conn, host)
         self._vm_events(figures, watched or [], vm_records, now)
+        for stray in doomed:
+            zombies.destroy(self.drivers, host.vm_mad, host.name, stray,
+                            "a zombie: nubo placed it elsewhere or finished it")
+
+    def _failed_enough(self, host: Host, why: str) -> bool:
+        """Count a failed probe: True once the host is to be (or already is) in ERROR."""
+        failures = self._failures[host.id] = self._failures.get(host.id, 0) + 1
+        if host.state == HOST_ERROR or failures >= self.error_probes:
+            return True
+        log.warning("host %s: monitoring failed (%d of %d in a row before ERROR): %s",
+                    host.name, failures, self.error_probes, why)
+        return False
+
+    def _strays(self, host: Host, figures: Template,
+                watched: list[vmm.Watched]) -> list[zombies.Stray]:
+        """Show the zombies and wilds of a successful probe on the host; the zombies to
+        destroy (policy ``destroy``, seen by the previous probe too: a VM that moved
+        while a probe ran is not taken for one)."""
+        self._failures.pop(host.id, None)
+        counted = set(host.vms) | {vm.vm_id for vm in watched}
+        found, wilds = zombies.strays(figures, counted)
+        if zombies.show(host, found, wilds) and (found or wilds):
+            log.warning("host %s runs VMs nubo does not place there: zombies [%s], wilds [%s]",
+                        host.name, ", ".join(f"{z.vm_id} ({z.deploy_id})" for z in found),
+                        ", ".join(w.deploy_id for w in wilds))
+        before = self._zombies.get(host.id, set())
+        self._zombies[host.id] = {z.vm_id for z in found}
+        if self.zombie_policy != "destroy":
+            return []
+        return [z for z in found if z.vm_id in before]
 
     def _vm_events(self, figures: Template | None, watched: list[vmm.Watched],
                    vm_records: dict[int, str], now: int) -> None:

@@ -40,7 +40,8 @@ def test_a_host_in_error_gets_its_vms_recreated(server):
     hook = one.hook.allocate(
         f'NAME = "host-error"\nTYPE = "state"\nRESOURCE = "HOST"\nSTATE = "ERROR"\n'
         f'COMMAND = "{sys.executable} -m nubo.hooks.ft"\n'
-        f'ARGUMENTS = "$TEMPLATE --endpoint {server.endpoint}"\nTIMEOUT = 60')
+        f'ARGUMENTS = "$TEMPLATE --endpoint {server.endpoint} --pause 0 --no-fencing"\n'
+        'TIMEOUT = 60')
     host = one.host.allocate(uniq("ft-host"), "dummy", "dummy", -1)
     wait_for("host monitored", lambda: one.host.info(host).STATE == 2)
     vm_ids = [one.vm.allocate(f'NAME = "{uniq("ft")}"\nCPU = 0.1\nMEMORY = 32', False)
@@ -68,3 +69,33 @@ def test_the_ft_script_refuses_a_bad_template():
                            "/nonexistent", "--endpoint", "http://127.0.0.1:9/RPC2"],
                           capture_output=True, text=True, timeout=30, env={"HOME": "/nonexistent"})
     assert done.returncode != 0
+
+
+def test_the_ft_script_recreates_nothing_unless_the_host_is_fenced(tmp_path):
+    """Fencing is on by default: without --fence (or --no-fencing) nothing is recovered;
+    a fence command that fails (non-zero) stops the hook before any API call."""
+    host = base64.b64encode(b"<HOST><ID>4</ID><NAME>node-4</NAME><VMS><ID>9</ID></VMS>"
+                            b"</HOST>").decode()
+    auth = tmp_path / "auth"
+    auth.write_text("oneadmin:pw")
+    base = [sys.executable, "-m", "nubo.hooks.ft", host, "--auth", str(auth), "--pause", "0",
+            "--endpoint", "http://127.0.0.1:9/RPC2"]  # nothing listens: no call may be made
+    done = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 3 and "--fence COMMAND" in done.stderr
+    calls = tmp_path / "calls"
+    fence = tmp_path / "fence.sh"
+    fence.write_text(f'#!/bin/sh\necho "$@" >> {calls}\ncat >> {calls}\nexit 1\n')
+    fence.chmod(0o755)
+    done = subprocess.run([*base, "--fence", str(fence)], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 3, done.stderr
+    assert "fencing failed (exit 1)" in done.stderr and "VMs not recreated" in done.stderr
+    args, xml = calls.read_text().splitlines()
+    assert args == "node-4 4"
+    assert base64.b64decode(xml).startswith(b"<HOST><ID>4</ID>")
+    hanging = tmp_path / "hang.sh"
+    hanging.write_text("#!/bin/sh\nexec sleep 60\n")
+    hanging.chmod(0o755)
+    done = subprocess.run([*base, "--fence", str(hanging), "--fence-timeout", "0.2"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 3 and "fence command killed after 0.2 s" in done.stderr

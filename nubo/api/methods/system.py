@@ -1,6 +1,8 @@
 """one.system.version and one.system.config."""
 from __future__ import annotations
 
+import math
+
 from nubo.api.registry import api
 from nubo.api.rm import Call
 from nubo.errors import AuthorizationError
@@ -27,6 +29,8 @@ def system_config(call: Call) -> str:
         ("DEFAULT_UMASK", cfg.default_umask),
         ("LISTEN_ADDRESS", cfg.host),
         ("MAC_PREFIX", "02:00"),
+        # whole seconds (xs:integer), a fraction rounded up
+        ("MONITORING_INTERVAL_HOST", str(math.ceil(cfg.host_monitoring_interval))),
         ("PORT", str(cfg.port)),
         ("VM_SUBMIT_ON_HOLD", "NO"),
     ]

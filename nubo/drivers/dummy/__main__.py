@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from nubo.drivers.dummy.actions import ROLES, DummyDriver, check_roles
+from nubo.drivers.dummy.down import DownHosts
 from nubo.drivers.dummy.loop import Latency, serve
 from nubo.drivers.dummy.state import DummyState
 
@@ -30,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="default TOTALMEMORY of a host in KB (default 16777216 = 16 GB)")
     ap.add_argument("--state", type=Path, metavar="FILE",
                     help="keep hosts and VMs in this journal, so they survive a restart")
+    ap.add_argument("--down", type=Path, metavar="FILE",
+                    help="hosts switched down, one name a line (read again when it "
+                    "changes): unreachable, their VMs still running; actions already under "
+                    "way finish when the host is back, new ones fail. 'NAME off': powered "
+                    "off (fenced), its VMs gone")
     return ap
 
 
@@ -44,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dummy driver: {e}", file=sys.stderr)
         return 2
     state = DummyState(args.cpu, args.memory, args.state)
-    driver = DummyDriver(roles, state)
-    return serve(driver.handle, latency, state.flush)
+    driver = DummyDriver(roles, state, DownHosts(args.down))
+    return serve(driver.handle, latency, state.flush, held=driver.held)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,15 @@ core does when a VM disappears outside its control.
 
 Fault injection: any payload holding ``DUMMY_FAIL = "DEPLOY,SHUTDOWN"`` (in a
 VM's template or user template, a host's template, ...) makes those actions
-answer FAILURE; ``*`` fails every action.
+answer FAILURE; ``*`` fails every action. A host switched down (nubo.drivers.dummy.down)
+is unreachable: its actions fail, its VMs keep running.
 """
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
 
+from nubo.drivers.dummy.down import DownHosts
 from nubo.drivers.dummy.payload import Doc
 from nubo.drivers.dummy.state import DummyState, Vm
 from nubo.drivers.protocol import Request
@@ -69,10 +71,13 @@ def poll_info(vm: Vm | None) -> str:
 class DummyDriver:
     """Maps an action to its handler and applies fault injection."""
 
-    def __init__(self, roles: list[str], state: DummyState) -> None:
+    def __init__(self, roles: list[str], state: DummyState,
+                 down: DownHosts | None = None) -> None:
         check_roles(roles)
         self.roles = roles
         self.state = state
+        self.down = down or DownHosts(None)
+        self.down.powered_off = self._power_off
         self.handlers: dict[str, Handler] = {}
         for role in roles:
             for action in ROLES[role]:
@@ -83,6 +88,8 @@ class DummyDriver:
         handler = self.handlers.get(req.action)
         if handler is None:
             return False, f"dummy {'/'.join(self.roles)} driver: unsupported action {req.action}"
+        if req.host in self.down:
+            return False, f"host {req.host} is unreachable (switched down)"
         doc = Doc(req.payload)
         fail = doc.names_list("DUMMY_FAIL") if b"DUMMY_FAIL" in req.payload else ()
         if req.action in fail or "*" in fail:
@@ -106,9 +113,21 @@ class DummyDriver:
 
     _vmm_restore = _vmm_deploy
 
+    def _power_off(self, host: str) -> None:
+        """A host switched off (fenced): its VMs are gone."""
+        for oid in list(self.state.host(host).vms):
+            self.state.remove(oid)
+
+    def held(self, req: Request) -> bool:
+        """An action under way for a host switched down waits until it is back (its
+        answer arrives late), as a command that reached a host cut off meanwhile."""
+        return req.host in self.down
+
     def _vmm_shutdown(self, req: Request, doc: Doc) -> Outcome:
-        # Idempotent: after a crash the core may ask again for what was done.
-        self.state.remove(req.oid)
+        # Idempotent: after a crash the core may ask again for what was done. Only the
+        # VM on that host: a stray copy's CANCEL must not stop the VM where it belongs.
+        if req.host is None or self.state.find(req.oid, req.host) is not None:
+            self.state.remove(req.oid)
         return True, ""
 
     _vmm_cancel = _vmm_save = _vmm_cleanup = _vmm_dummy_destroy = _vmm_shutdown

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from nubo.drivers import protocol as p
 
 Handle = Callable[[p.Request], tuple[bool, str]]
+#: Seconds between two looks at an action held back (its host is switched down).
+HELD_RETRY = 0.05
 
 
 class Latency:
@@ -52,11 +54,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def serve(handle: Handle, latency: Latency, flush: Callable[[], None] = lambda: None,
-          infd: int = 0, outfd: int = 1) -> int:
+          infd: int = 0, outfd: int = 1,
+          held: Callable[[p.Request], bool] = lambda req: False) -> int:
     """Answer requests until EOF or FINALIZE; returns the exit status.
 
     ``flush`` runs before each batch of answers is written (the state journal),
-    so an answer is never seen for a change that is not yet recorded.
+    so an answer is never seen for a change that is not yet recorded. A delayed
+    action that is ``held`` when due waits (and is looked at again every
+    HELD_RETRY seconds); a new one that is held is answered at once (``handle``
+    fails it): it never got under way.
     """
     heap: list[tuple[float, int, p.Request]] = []
     seq = itertools.count()
@@ -104,13 +110,17 @@ def serve(handle: Handle, latency: Latency, flush: Callable[[], None] = lambda: 
                     break
                 else:
                     delay = latency.of(msg.action)
-                    if delay > 0:
+                    if delay > 0 and not held(msg):
                         heapq.heappush(heap, (now + delay, next(seq), msg))
                     else:
                         answer(msg)
         now = time.monotonic()
         while heap and heap[0][0] <= now and not eof:
-            answer(heapq.heappop(heap)[2])
+            req = heapq.heappop(heap)[2]
+            if held(req):
+                heapq.heappush(heap, (now + HELD_RETRY, next(seq), req))
+            else:
+                answer(req)
         if out:
             flush()
             try:

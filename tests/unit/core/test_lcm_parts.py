@@ -22,7 +22,8 @@ def test_the_dummy_driver_runs_by_default_with_its_journal_in_data_dir(tmp_path)
     assert sorted(specs) == ["dummy", "dummy-ds"]  # im and ds both answer MONITOR
     spec = specs["dummy"]
     assert spec.command[0] == sys.executable
-    assert spec.command[-2:] == ("--state", str(tmp_path / "dummy-state"))
+    assert spec.command[-4:] == ("--state", str(tmp_path / "dummy-state"),
+                                 "--down", str(tmp_path / "dummy-down"))
     assert specs["dummy-ds"].command[-1] == "ds" and cfg.datastore_driver == "dummy-ds"
 
 
@@ -40,6 +41,26 @@ def test_a_wrong_driver_key_stops_nubo(tmp_path):
     conf.write_text('[drivers.kvm]\ncommand = "x"\nspeed = 3\n')
     with pytest.raises(ConfigError, match="speed"):
         load_config(conf)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("host_error_probes = 0", "host_error_probes must be at least 1"),
+    ('zombie_policy = "kill"', "zombie_policy must be report or destroy"),
+    ('host_monitoring_interval = "1"', "host_monitoring_interval"),
+])
+def test_host_failure_settings_are_checked(tmp_path, line, message):
+    conf = tmp_path / "nubo.toml"
+    conf.write_text(line + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(conf)
+
+
+def test_the_monitoring_interval_may_be_a_fraction(tmp_path):
+    conf = tmp_path / "nubo.toml"
+    conf.write_text("host_monitoring_interval = 0.5\n")
+    assert load_config(conf).host_monitoring_interval == 0.5
+    conf.write_text("host_monitoring_interval = 60\n")
+    assert load_config(conf).host_monitoring_interval == 60.0
 
 
 def _vm() -> VirtualMachine:

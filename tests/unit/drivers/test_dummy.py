@@ -9,6 +9,7 @@ import pytest
 
 from nubo.drivers import protocol as p
 from nubo.drivers.dummy.actions import DummyDriver, check_roles
+from nubo.drivers.dummy.down import DownHosts
 from nubo.drivers.dummy.loop import Latency, serve
 from nubo.drivers.dummy.payload import Doc
 from nubo.drivers.dummy.state import DummyState
@@ -204,3 +205,66 @@ def test_loop_over_pipes_with_latency_and_garbage():
     assert status == [0]
     for fd in (in_r, in_w, out_w):
         os.close(fd)
+
+
+def test_a_host_switched_down_is_unreachable_and_keeps_its_vms(tmp_path, monkeypatch):
+    monkeypatch.setattr("nubo.drivers.dummy.down.RECHECK", 0.0)
+    switch = tmp_path / "down"
+    d = DummyDriver(["vmm", "im", "tm"], DummyState(), DownHosts(switch))
+    assert run(d, "DEPLOY", 7, "h1", vm_xml())[0]
+    switch.write_text("h1\n")
+    ok, info = run(d, "MONITOR", 0, "h1")
+    assert not ok and "h1 is unreachable" in info
+    assert not run(d, "CANCEL", 7, "h1")[0]
+    assert run(d, "DEPLOY", 8, "h2", vm_xml())[0]  # other hosts are up
+    assert d.state.find(7, "h1") is not None  # still running there
+    switch.write_text("")
+    assert 7 in monitor(d, "h1")["vms"]
+
+
+def test_a_stray_copys_cancel_spares_the_vm_elsewhere(driver):
+    assert run(driver, "DEPLOY", 7, "h1", vm_xml())[0]
+    assert run(driver, "CANCEL", 7, "h2") == (True, "")
+    assert driver.state.find(7, "h1") is not None
+
+
+def test_an_action_under_way_waits_for_its_host_to_come_back(tmp_path, monkeypatch):
+    """A DEPLOY sent before its host was cut off answers SUCCESS once the host is back;
+    an action sent while it is down fails at once."""
+    monkeypatch.setattr("nubo.drivers.dummy.down.RECHECK", 0.0)
+    switch = tmp_path / "down"
+    d = DummyDriver(["vmm", "im"], DummyState(), DownHosts(switch))
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    status = []
+    t = threading.Thread(target=lambda: status.append(
+        serve(d.handle, Latency({"DEPLOY": 0.3}), infd=in_r, outfd=out_w, held=d.held)))
+    t.start()
+    with os.fdopen(out_r, "rb") as out:
+        os.write(in_w, p.INIT_LINE + p.encode_request("DEPLOY", 1, "h", b""))
+        assert out.readline() == b"INIT SUCCESS -\n"
+        switch.write_text("h\n")
+        os.write(in_w, p.encode_request("DEPLOY", 2, "h", b""))
+        assert out.readline().startswith(b"DEPLOY FAILURE 2 host h is unreachable")
+        ready = threading.Event()
+        threading.Timer(0.6, lambda: (ready.set(), switch.write_text(""))).start()
+        assert out.readline() == b"DEPLOY SUCCESS 1 one-1\n"
+        assert ready.is_set()  # not before the host came back
+        os.write(in_w, p.FINALIZE_LINE)
+        t.join(5)
+    assert status == [0]
+    assert d.state.find(1, "h") is not None and d.state.find(2, "h") is None
+    for fd in (in_r, in_w, out_w):
+        os.close(fd)
+
+
+def test_a_host_switched_off_loses_its_vms_and_comes_back_empty(tmp_path, monkeypatch):
+    monkeypatch.setattr("nubo.drivers.dummy.down.RECHECK", 0.0)
+    switch = tmp_path / "down"
+    d = DummyDriver(["vmm", "im"], DummyState(), DownHosts(switch))
+    assert run(d, "DEPLOY", 7, "h1", vm_xml())[0] and run(d, "DEPLOY", 8, "h2", vm_xml())[0]
+    switch.write_text("h1 off\n")
+    assert not run(d, "MONITOR", 0, "h1")[0]
+    assert d.state.find(7, None) is None and d.state.find(8, "h2") is not None
+    switch.write_text("")
+    assert monitor(d, "h1")["vms"] == {}
