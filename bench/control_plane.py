@@ -100,6 +100,23 @@ class Client:
         return self.conn.getresponse().read()
 
 
+def add_images_and_networks(p: xmlrpc.client.ServerProxy, session: str, vms: int) -> None:
+    """What the VM templates refer to: images 0-3 and networks net0-net2, each with an
+    address range holding every VM's fixed IP (VMs take their images and leases at
+    allocate, so these must exist first)."""
+    for d in range(4):
+        r = p.one.image.allocate(session, f'NAME = "bench-disk{d}"\nTYPE = "DATABLOCK"\n'
+                                 f'SIZE = "{10240 * (d + 1)}"', 1)
+        if not r[0] or r[1] != d:
+            raise SystemExit(f"image {d}: {r[1]}")
+    size = (vms // 250 + 1) * 256
+    for n in range(3):
+        r = p.one.vn.allocate(session, f'NAME = "net{n}"\nVN_MAD = "dummy"\nBRIDGE = "br{n}"\n'
+                              f'AR = [ TYPE = "IP4", IP = "10.{n}.0.0", SIZE = "{size}" ]', -1)
+        if not r[0]:
+            raise SystemExit(f"network net{n}: {r[1]}")
+
+
 def populate(endpoint: str, session: str, hosts: int, vms: int, threads: int = 4) -> float:
     start = time.perf_counter()
     local = threading.local()
@@ -123,6 +140,7 @@ def populate(endpoint: str, session: str, hosts: int, vms: int, threads: int = 4
         if not r[0]:
             errors.append(r[1])
 
+    add_images_and_networks(proxy(), session, vms)
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(add_host, range(hosts)))
         done = 0
