@@ -49,6 +49,10 @@ class Config:
     api_keep_alive_timeout: int = 5
     api_connections_per_source: int = 256
     api_max_connections: int = 0
+    # Addresses of reverse proxies whose X-Forwarded-For names the real client (for the
+    # per-source limits, the password back-off and the logs); empty: the socket's peer is
+    # the client, so no local process can pose as another address.
+    api_trusted_proxies: str = ""
     # Seconds between two probes of every host (0: no monitoring), as OpenNebula's
     # MONITORING_INTERVAL_HOST; each round is delayed by up to 10 % jitter. A fraction of
     # a second is allowed (tests).

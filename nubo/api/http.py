@@ -68,7 +68,7 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 class RequestInfo:
     """What the dispatcher may know about the HTTP request behind a call."""
 
-    client_host: str | None      # peer address (after uvicorn's proxy-header handling)
+    client_host: str | None      # peer address (X-Forwarded-For only from a trusted proxy)
     client_port: int | None
     request_id: int              # unique per app, also named in internal-error faults
 
@@ -275,7 +275,10 @@ def make_server(app: Any, host: str, port: int, *, log_config: Any = None,
     options: dict[str, Any] = dict(loop="auto", http=guarded_protocol(limits), ws="none",
                                    lifespan="auto", server_header=False, access_log=False,
                                    timeout_graceful_shutdown=30,
-                                   timeout_keep_alive=limits.keep_alive_timeout)
+                                   timeout_keep_alive=limits.keep_alive_timeout,
+                                   # X-Forwarded-For only from a proxy the operator trusts
+                                   # (uvicorn's default trusts any local client).
+                                   proxy_headers=False)
     options.update(uvicorn_options)
     sock = _bind(host, port)
     config = uvicorn.Config(app, host=host, port=sock.getsockname()[1],

@@ -115,6 +115,13 @@ def add_first_host(cloud: Cloud, name: str) -> None:
     log.info("host %d (%s): a dummy host for the new cloud", hid, name)
 
 
+def proxy_options(trusted: str) -> dict[str, object]:
+    """uvicorn's options for reverse proxies (config api_trusted_proxies): none trusted
+    by default, so a client's X-Forwarded-For header is ignored."""
+    proxies = ",".join(p.strip() for p in trusted.split(",") if p.strip())
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies} if proxies else {}
+
+
 def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     notes = private_files(Path(cfg.data_dir))
     setup_logging(cfg)
@@ -164,7 +171,8 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
             request_timeout=cfg.api_request_timeout,
             keep_alive_timeout=cfg.api_keep_alive_timeout,
             max_per_source=cfg.api_connections_per_source,
-            max_total=cfg.api_max_connections))
+            max_total=cfg.api_max_connections),
+            **proxy_options(cfg.api_trusted_proxies))
     finally:
         # Drivers first: their in-flight actions end as "shutdown" and the VMs keep
         # their awaited operation; then the workers finish what was already queued.

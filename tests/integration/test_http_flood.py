@@ -2,6 +2,7 @@
 trickling (slowloris) sockets: other clients are still answered, the flood is closed."""
 from __future__ import annotations
 
+import http.client
 import re
 import resource
 import threading
@@ -74,3 +75,34 @@ def test_an_idle_and_slowloris_flood_does_not_stop_the_api(tmp_path):
     assert code == 0
     log = (tmp_path / "data" / "nubo.log").read_text()
     assert "HTTP connections closed" in log and "Traceback" not in log
+
+
+def _malformed_call_from(server: NuboServer, forwarded_for: str) -> None:
+    url = urlparse(server.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.request("POST", url.path, b"<not xml-rpc", {"Content-Type": "text/xml",
+                                                      "X-Forwarded-For": forwarded_for})
+    conn.getresponse().read()
+    conn.close()
+
+
+def test_a_client_cannot_pose_as_another_address(tmp_path):
+    # uvicorn's default trusts X-Forwarded-For from any local client: a guesser could
+    # have dodged the per-source back-off and limits by naming a new address each time.
+    server = NuboServer(tmp_path / "data").start()
+    try:
+        _malformed_call_from(server, "198.51.100.7")
+        wait_for("the malformed call logged", lambda: any(
+            "malformed call from" in line for line in server.log_lines))
+        logged = [line for line in server.log_lines if "malformed call from" in line]
+        assert "from 127.0.0.1" in logged[0] and "198.51.100.7" not in logged[0]
+    finally:
+        assert server.stop() == 0
+    trusting = NuboServer(tmp_path / "data2",
+                          extra_config='api_trusted_proxies = "127.0.0.1"\n').start()
+    try:  # behind a proxy the operator names, the header is the client
+        _malformed_call_from(trusting, "198.51.100.7")
+        wait_for("the proxied client logged", lambda: any(
+            "malformed call from 198.51.100.7" in line for line in trusting.log_lines))
+    finally:
+        assert trusting.stop() == 0
