@@ -1,0 +1,78 @@
+"""A database out of reach mid-run loses no driver answer: the core reaches its database
+through a TCP proxy the test cuts (every connection reset, new ones refused) while VMs
+await their transfer driver; the answers that arrive meanwhile are committed once the
+proxy forwards again, every VM settles without a restart, and the API meanwhile says
+"database unavailable" rather than "Internal error"."""
+from __future__ import annotations
+
+import re
+
+import pyone
+import pytest
+
+from dbs import create_database, drop_database
+from server import NuboServer, deploy_vms
+from tcp_proxy import TcpProxy
+from waits import ACTIVE, DONE, RUNNING, wait_for, wait_state
+
+PORTS = {"postgresql": 5432, "mariadb": 3306}  # MariaDB passes too, but builds its
+# schema in ~10 s: the suite runs this on PostgreSQL only (the outage reported there).
+VMS = 6
+
+
+def answered(server: NuboServer, vm_ids: list[int], since: int) -> bool:
+    """The transfer driver answered every VM since log line ``since``."""
+    seen = {int(m.group(1)) for line in server.log_lines[since:]
+            if (m := re.search(r"dummy TRANSFER id=(\d+) .* SUCCESS", line))}
+    return seen >= set(vm_ids)
+
+
+def waiting(server: NuboServer, op: str) -> int:
+    return sum(f"the answer to {op}: waiting for the database" in line
+               for line in list(server.log_lines))
+
+
+def outage(server: NuboServer, proxy: TcpProxy, one, vm_ids: list[int], op: str) -> None:
+    """Cut the database while ``op`` is out; back once every VM's answer arrived."""
+    since = len(server.log_lines)
+    proxy.cut()
+    try:
+        with pytest.raises(pyone.OneException, match=r"\[one\.vm\.info\] database "
+                           r"unavailable, try again"):
+            one.vm.info(vm_ids[0])
+        wait_for(f"every {op} answer", lambda: answered(server, vm_ids, since), 15)
+        assert waiting(server, op) > 0, f"no {op} answer arrived during the cut"
+    finally:
+        proxy.restore()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_answers_during_a_database_outage_are_committed_once_it_is_back(
+        tmp_path, monkeypatch, backend):
+    url = create_database(backend, tmp_path)
+    proxy = TcpProxy(("127.0.0.1", PORTS[backend])).start()
+    # Transfers (PROLOG, EPILOG) take a while: their answers come during the cut.
+    monkeypatch.setenv("NUBO_DUMMY_LATENCY", "TRANSFER=1.5")
+    server = NuboServer(tmp_path / "data", database_url=url.replace(
+        f":{PORTS[backend]}/", f":{proxy.port}/")).start()
+    try:
+        one, host, vm_ids = deploy_vms(server, "node-outage", VMS)
+        outage(server, proxy, one, vm_ids, "tm.PROLOG")  # PROLOG's answers, during it
+        for vm_id in vm_ids:
+            wait_state(one, vm_id, (ACTIVE, RUNNING))
+
+        for vm_id in vm_ids:
+            one.vm.action("terminate-hard", vm_id)
+        wait_for("every VM in EPILOG", lambda: all(
+            one.vm.info(v).LCM_STATE in (11, 0) for v in vm_ids))
+        outage(server, proxy, one, vm_ids, "tm.EPILOG")
+        for vm_id in vm_ids:
+            wait_state(one, vm_id, (DONE, 0))
+        assert one.host.info(host).HOST_SHARE.RUNNING_VMS == 0
+        assert not any("handling the answer" in line for line in server.log_lines)
+        assert any("database available again" in line for line in server.log_lines)
+    finally:
+        code = server.stop()
+        proxy.close()
+        drop_database(backend, url)
+    assert code == 0, "".join(server.log_lines[-30:])
