@@ -76,3 +76,59 @@ def test_answers_during_a_database_outage_are_committed_once_it_is_back(
         proxy.close()
         drop_database(backend, url)
     assert code == 0, "".join(server.log_lines[-30:])
+
+
+def test_a_commit_cut_short_is_asked_again_once_the_database_is_back(tmp_path, monkeypatch):
+    """An answer's commit goes through but the core is told the database went away (the
+    COMMIT's reply lost): its retry finds the answer stale, and the operation that commit
+    awaits was never sent. Once the database is back the core asks for it again."""
+    from contextlib import contextmanager
+
+    from nubo.api.methods.hosts import host_allocate
+    from nubo.api.methods.vm_actions import vm_deploy
+    from nubo.api.methods.vms import vm_allocate
+    from nubo.api.rm import Call
+    from nubo.config import driver_specs, load_config
+    from nubo.core.cloud import ONEADMIN
+    from nubo.core.daemon import open_cloud
+    from nubo.core.lcm import LifeCycleManager
+    from nubo.drivers import DriverManager
+    from nubo.store.outage import DatabaseUnavailable
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NUBO_DUMMY_LATENCY", "TRANSFER=0.3")
+    cfg = load_config(None, data_dir=tmp_path / "data", first_dummy_host="")
+    cloud = open_cloud(cfg)
+    drivers = DriverManager(driver_specs(cfg))
+    drivers.start()
+    lcm = cloud.lifecycle = LifeCycleManager(cloud, drivers)
+    db = cloud.db
+    cut_after_commit: list[bool] = []
+    real_write = db.write
+
+    @contextmanager
+    def write():
+        with real_write() as conn:
+            yield conn
+        if cut_after_commit:  # committed, yet the core hears the database went away
+            cut_after_commit.clear()
+            db.outage.down(ConnectionResetError("reply lost"), write=True)
+            raise DatabaseUnavailable("the COMMIT's reply was lost")
+    try:
+        call = Call(cloud, ONEADMIN, "test")
+        host = host_allocate(call, "node-doubt", "dummy", "dummy", -1)
+        vm_id = vm_allocate(call, 'NAME = "doubt"\nCPU = 0.1\nMEMORY = 64', False)
+        monkeypatch.setattr(db, "write", write)
+        vm_deploy(call, vm_id, host, False, -1, "")  # PROLOG: its transfer takes 0.3 s
+        cut_after_commit.append(True)  # ... and its answer's commit is cut short
+
+        def state() -> tuple[int, int]:
+            with db.read() as conn:
+                vm = cloud.pools.vms.get(conn, vm_id)
+            return vm.state, vm.lcm_state
+        wait_for("the VM RUNNING", lambda: state() == (ACTIVE, RUNNING), 15)
+        assert not cut_after_commit, "the answer's commit was not cut short"
+    finally:
+        drivers.close()
+        lcm.close()
+        db.close()
