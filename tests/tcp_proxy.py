@@ -13,9 +13,12 @@ import threading
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a RST (SO_LINGER 0): the peer sees the connection die, not end."""
+    """Close at once, with a RST (SO_LINGER 0) where nothing else is pending: the peer
+    sees the connection die. The shutdown wakes a pump blocked reading it (a close
+    alone would leave that read, and the peer, waiting)."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
     sock.close()

@@ -6,6 +6,8 @@ proxy forwards again, every VM settles without a restart, and the API meanwhile 
 from __future__ import annotations
 
 import re
+import time
+from typing import Callable
 
 import pyone
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from dbs import create_database, drop_database
 from server import NuboServer, deploy_vms
 from tcp_proxy import TcpProxy
-from waits import ACTIVE, DONE, RUNNING, wait_for, wait_state
+from waits import ACTIVE, DONE, HOLD, RUNNING, wait_for, wait_state
 
 PORTS = {"postgresql": 5432, "mariadb": 3306}  # MariaDB passes too, but builds its
 # schema in ~10 s: the suite runs this on PostgreSQL only (the outage reported there).
@@ -32,16 +34,20 @@ def waiting(server: NuboServer, op: str) -> int:
                for line in list(server.log_lines))
 
 
-def outage(server: NuboServer, proxy: TcpProxy, one, vm_ids: list[int], op: str) -> None:
-    """Cut the database while ``op`` is out; back once every VM's answer arrived."""
+def outage(server: NuboServer, proxy: TcpProxy, one, vm_ids: list[int], op: str | None,
+           during: Callable[[], None] = lambda: None) -> None:
+    """Cut the database while ``op`` (if any) is out; back once every VM's answer
+    arrived, and ``during`` returned."""
     since = len(server.log_lines)
     proxy.cut()
     try:
         with pytest.raises(pyone.OneException, match=r"\[one\.vm\.info\] database "
                            r"unavailable, try again"):
             one.vm.info(vm_ids[0])
-        wait_for(f"every {op} answer", lambda: answered(server, vm_ids, since), 15)
-        assert waiting(server, op) > 0, f"no {op} answer arrived during the cut"
+        if op is not None:
+            wait_for(f"every {op} answer", lambda: answered(server, vm_ids, since), 15)
+            assert waiting(server, op) > 0, f"no {op} answer arrived during the cut"
+        during()
     finally:
         proxy.restore()
 
@@ -56,19 +62,45 @@ def test_answers_during_a_database_outage_are_committed_once_it_is_back(
     server = NuboServer(tmp_path / "data", database_url=url.replace(
         f":{PORTS[backend]}/", f":{proxy.port}/")).start()
     try:
+        one = pyone.OneServer(server.endpoint, session=server.session)
+        # A scheduled hold falls due during a cut: it runs once the database is back.
+        held = one.vm.allocate('NAME = "held"\nCPU = 0.1\nMEMORY = 64', False)
+        one.vm.schedadd(held, 'SCHED_ACTION = [ ACTION = "hold", '
+                              f'TIME = "{int(time.time()) + 1}" ]')
+        outage(server, proxy, one, [held], None, lambda: wait_for(
+            "the scheduled actions' timer to wait", lambda: any(
+                "scheduled action" in line and "waiting for the database" in line
+                for line in list(server.log_lines))))
+        wait_state(one, held, (HOLD, 0))
+
         one, host, vm_ids = deploy_vms(server, "node-outage", VMS)
         outage(server, proxy, one, vm_ids, "tm.PROLOG")  # PROLOG's answers, during it
         for vm_id in vm_ids:
             wait_state(one, vm_id, (ACTIVE, RUNNING))
 
+        # A hook on EPILOG that ends only once the database is cut: its executions are
+        # recorded during the cut.
+        go = tmp_path / "hooks-may-end"
+        hook = one.hook.allocate(
+            'NAME = "slow"\nTYPE = "state"\nRESOURCE = "VM"\nSTATE = "ACTIVE"\n'
+            'LCM_STATE = "EPILOG"\nCOMMAND = "/bin/sh"\n'
+            f'ARGUMENTS = "-c \'while [ ! -e {go} ]; do sleep 0.05; done\'"')
+        hook_waits = f"hook {hook}: its execution record: waiting for the database"
+
+        def end_the_hooks() -> None:
+            go.touch()
+            wait_for("a hook record waiting", lambda: any(
+                hook_waits in line for line in list(server.log_lines)))
         for vm_id in vm_ids:
             one.vm.action("terminate-hard", vm_id)
         wait_for("every VM in EPILOG", lambda: all(
             one.vm.info(v).LCM_STATE in (11, 0) for v in vm_ids))
-        outage(server, proxy, one, vm_ids, "tm.EPILOG")
+        outage(server, proxy, one, vm_ids, "tm.EPILOG", end_the_hooks)
         for vm_id in vm_ids:
             wait_state(one, vm_id, (DONE, 0))
         assert one.host.info(host).HOST_SHARE.RUNNING_VMS == 0
+        wait_for("every hook execution recorded",
+                 lambda: len(one.hook.info(hook).HOOKLOG.HOOK_EXECUTION_RECORD) == VMS)
         assert not any("handling the answer" in line for line in server.log_lines)
         assert any("database available again" in line for line in server.log_lines)
     finally:
