@@ -120,8 +120,8 @@ class Outage:
                 return
             lasted, waiting = time.monotonic() - self.since, self._waiting
             self.since, self._waiting, self._writes_failed = None, 0, False
-        log.warning("database available again after %.1f s (%d write(s) were waiting)",
-                    lasted, waiting)
+        log.warning("database available again after %.1f s (%d task(s) were retrying; "
+                    "answers queued behind them follow)", lasted, waiting)
         for fn in self._on_back:
             threading.Thread(target=fn, name="db-back", daemon=True).start()
 
