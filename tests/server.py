@@ -102,3 +102,16 @@ class NuboServer:
         if self._pump is not None:
             self._pump.join(10)
         return self.proc.returncode
+
+
+def deploy_vms(server: NuboServer, host_name: str, count: int) -> tuple[object, int, list[int]]:
+    """A pyone client, a new dummy host and ``count`` small VMs deployed on it (each
+    committed in PROLOG, its transfer sent): (client, host id, VM ids)."""
+    import pyone
+    one = pyone.OneServer(server.endpoint, session=server.session)
+    host = one.host.allocate(host_name, "dummy", "dummy", -1)
+    vm_ids = [one.vm.allocate(f'NAME = "{host_name}-{i}"\nCPU = 0.1\nMEMORY = 64', False)
+              for i in range(count)]
+    for vm_id in vm_ids:
+        one.vm.deploy(vm_id, host)
+    return one, host, vm_ids

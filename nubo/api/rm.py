@@ -3,7 +3,9 @@
 Replies are OpenNebula's: ``[true, value, 0]`` on success and
 ``[false, "[method] message", code, object id, i8]`` on failure. A call to an
 unknown method or with arguments of the wrong type gets an XML-RPC fault, as
-xmlrpc-c (which oned uses) answers it.
+xmlrpc-c (which oned uses) answers it. While the database is out of reach every call
+fails with "database unavailable, try again" (INTERNAL): the client may try again,
+nothing of the call was done (or, for a commit cut short, it may have been).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from nubo.api.listings import ListingCache
 from nubo.api.registry import METHODS, SignatureError, bind
 from nubo.core.cloud import Cloud, Session
 from nubo.errors import AuthenticationError, InternalError, NuboError
+from nubo.store.outage import DatabaseUnavailable
 from nubo import hooks
 
 log = logging.getLogger("nubo.api")
@@ -25,6 +28,7 @@ FAULT_NO_METHOD = wire.NO_SUCH_METHOD_ERROR
 FAULT_TYPE = wire.TYPE_ERROR
 # oned's replication index of a failed call: UINT64_MAX, which xmlrpc-c writes as <i8>-1.
 NO_REPLICATION = wire.I8(-1)
+UNAVAILABLE = "database unavailable, try again"
 
 
 @dataclass
@@ -72,6 +76,9 @@ class RequestManager:
                     "%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
             return wire.encode_response(
                 [False, f"[{name}] {e.message}", e.code, e.object_id, NO_REPLICATION])
+        except DatabaseUnavailable:  # logged once per outage (nubo.store.outage)
+            return wire.encode_response(
+                [False, f"[{name}] {UNAVAILABLE}", InternalError.code, -1, NO_REPLICATION])
         except Exception:  # a bug must not take the server down, nor leak details
             log.exception("%s: internal error", name)
             err = InternalError("Internal error")

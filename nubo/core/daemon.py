@@ -154,6 +154,9 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
               f"open(os.environ[\"ONE_AUTH\"]).read().strip()).system.version())'",
               file=sys.stderr, flush=True)
         log.info("listening on %s", endpoint)
+        # VMs awaiting a driver when the core stopped are asked about again while the
+        # API already answers (their state is the committed one meanwhile).
+        lifecycle.reconcile_in_background()
         if cfg.scheduler:  # the scheduler, a child process speaking the API
             scheduler.append(SchedulerProcess(cfg, endpoint))
             scheduler[0].start()
@@ -163,7 +166,6 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     try:
         drivers.start()
         log.info("drivers started: %s", ", ".join(drivers.names))
-        lifecycle.reconcile()
         hooks.manager(cloud).recover()  # hooks matched before a crash and not yet run
         monitor.start()
         timer.start()
@@ -174,8 +176,10 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
             max_total=cfg.api_max_connections),
             **proxy_options(cfg.api_trusted_proxies))
     finally:
-        # Drivers first: their in-flight actions end as "shutdown" and the VMs keep
-        # their awaited operation; then the workers finish what was already queued.
+        # Work waiting for an unavailable database gives up (it is asked for again at
+        # the next start). Then drivers: their in-flight actions end as "shutdown" and
+        # the VMs keep their awaited operation; then the workers finish what was queued.
+        cloud.db.outage.stop()
         for child in scheduler:
             child.stop()
         timer.close()

@@ -13,6 +13,13 @@ load to the last submit, so a VM's operations leave in the order its decisions
 were committed; different VMs proceed in parallel. Driver answers arrive on the
 driver manager's threads, which must not block, so they are handed to a small
 worker pool.
+
+A driver's answer or a monitoring report that cannot be committed because the
+database is out of reach is committed once it is back (nubo.store.outage): the
+worker waits, the VM's other answers wait behind it. A commit cut short may have
+happened without the core knowing, leaving a VM awaiting an operation nobody sent;
+so once the database is back, as at start-up, every VM whose awaited operation is
+not in flight is asked about again (``reconcile``).
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -34,6 +42,7 @@ from nubo.errors import NoExistsError
 from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_event,
                             on_outcome)
 from nubo.model import xmlobj
+from nubo.store.outage import DatabaseUnavailable
 from nubo.store.schema import vm_operation, vm_pool
 
 log = logging.getLogger("nubo.lcm")
@@ -44,6 +53,8 @@ _STRIPES = 64
 _NOT_SENT = frozenset({"DRIVER_CANCEL"})
 #: The answers whose INFO is the hypervisor's name for the VM (its DEPLOY_ID).
 _GIVES_DEPLOY_ID = frozenset({"DEPLOY", "RESTORE"})
+#: VMs asked about again in one transaction by ``reconcile`` (one commit, not one each).
+RECONCILE_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,14 @@ class LifeCycleManager:
         self._last_seq = 0
         self._closing = False
         self._frontend = cloud.config.frontend_name or socket.gethostname()
+        # (VM id, seq) of the awaited operations sent and not yet answered (or whose
+        # answer waits for the database): the ones reconcile must not ask again.
+        self._in_flight: set[tuple[int, int]] = set()
+        self._in_flight_lock = threading.Lock()
+        self._reconcile_lock = threading.Lock()
+        self._reconcile_again = False
+        self._reconciler: threading.Thread | None = None
+        cloud.db.outage.on_back(self._after_outage)
 
     # -- entry points ----------------------------------------------------------------
     def act(self, vm_id: int, action: str, *, ds_id: int = 0, tm_mad: str = "",
@@ -147,12 +166,19 @@ class LifeCycleManager:
                   monitoring: str | None = None, last_poll: int = 0) -> Decision | None:
         """Monitoring's report on a VM (nubo.core.vm_monitor): store its MONITORING
         and LAST_POLL and/or run ``event`` (see nubo.lifecycle.on_event), committed
-        before any operation is sent, under the VM's lock.
+        before any operation is sent, under the VM's lock; while the database is out
+        of reach, once it is back.
 
         ``version`` is the VM row's version when the probe was sent: if the VM
         changed since (an action or answer committed meanwhile), the report may
         predate that change and nothing is done (None); the next probe tells.
         """
+        return self.cloud.db.retrying(
+            lambda: self._monitored(vm_id, version, event, monitoring, last_poll),
+            f"VM {vm_id}: monitoring's report")
+
+    def _monitored(self, vm_id: int, version: int, event: str | None,
+                   monitoring: str | None, last_poll: int) -> Decision | None:
         with self._locks[vm_id % _STRIPES]:
             with self.cloud.db.write() as conn:
                 row = conn.execute(select(vm_pool.c.version)
@@ -176,44 +202,120 @@ class LifeCycleManager:
         return decision
 
     def reconcile(self) -> int:
-        """At start-up: send again the operation each VM was waiting for when the core
-        stopped (or crashed), under a new sequence number so that only the new answer
-        counts. Drivers must make these operations repeatable, as the dummy's are
-        (a DEPLOY of a VM already running is a no-op, a SHUTDOWN of a gone one
-        succeeds). Returns how many VMs were asked about."""
-        with self.cloud.db.read() as conn:
-            vm_ids = [r.vm_id for r in conn.execute(select(vm_operation.c.vm_id))]
-        for vm_id in vm_ids:
-            try:
-                self._ask_again(vm_id)
-            except Exception:
-                log.exception("VM %d: could not reconcile its awaited operation", vm_id)
-        if vm_ids:
-            log.info("reconciling %d VM(s) awaiting a driver operation", len(vm_ids))
-        return len(vm_ids)
+        """Send again the operation each VM awaits, unless it is in flight: at start-up
+        (every one: the core stopped or crashed while they were out) and once the
+        database is back after an outage (those whose commit was cut short and never
+        sent). Each goes under a new sequence number so that only the new answer
+        counts. Drivers must make these operations repeatable, as the dummy's are (a
+        DEPLOY of a VM already running is a no-op, a SHUTDOWN of a gone one succeeds).
 
-    def _ask_again(self, vm_id: int) -> None:
-        with self._locks[vm_id % _STRIPES]:
-            with self.cloud.db.write() as conn:
-                loaded = load(conn, self.cloud.pools, vm_id)
-                old = loaded.awaited
-                if old is None:
-                    return
-                seq = self._next_seq()
-                conn.execute(update(vm_operation).where(vm_operation.c.vm_id == vm_id)
-                             .values(seq=seq))
-                op = DriverOp(old.ref.driver, old.ref.action,
-                              None if old.host_id < 0 else old.host_id)
-                decision = Decision(VmState(loaded.vm.state), LcmState(loaded.vm.lcm_state),
-                                    ops=(op,), awaiting=old.ref)
-                outbound = self._outbound(conn, loaded, decision, replace(old, seq=seq))
-            log.info("VM %d: asking again for %s", vm_id, old.ref)
+        Runs beside the API: each VM is asked about under its lock, so an action on
+        it meanwhile (which sends its own operation) is never undone; VMs go
+        ``RECONCILE_BATCH`` to a transaction. Returns how many VMs were asked about.
+        """
+        with self.cloud.db.read() as conn:
+            rows = conn.execute(select(vm_operation.c.vm_id, vm_operation.c.seq)
+                                .order_by(vm_operation.c.vm_id)).all()
+        todo = [r.vm_id for r in rows if not self._is_in_flight(r.vm_id, r.seq)]
+        if todo:
+            log.info("reconciling %d VM(s) awaiting a driver operation", len(todo))
+        asked = 0
+        for i in range(0, len(todo), RECONCILE_BATCH):
+            if self._closing:
+                break
+            batch = todo[i:i + RECONCILE_BATCH]
+            done = self._ask_again(batch)
+            if done is None:  # one VM spoils the batch: each on its own
+                done = sum(self._ask_again([vm_id]) or 0 for vm_id in batch)
+            asked += done
+        if todo:
+            log.info("reconciled: %d VM(s) asked again", asked)
+        return asked
+
+    def reconcile_in_background(self) -> threading.Thread:
+        """``reconcile`` on a thread of its own (at start-up, beside the API)."""
+        thread = self._reconciler = threading.Thread(target=self._reconcile_passes,
+                                                     name="reconcile", daemon=True)
+        thread.start()
+        return thread
+
+    def _after_outage(self) -> None:
+        """The database is back: VMs whose commit was cut short may await an operation
+        that was never sent."""
+        self._reconcile_passes()
+
+    def _reconcile_passes(self) -> None:
+        """One reconciliation pass at a time; one more if one was asked for meanwhile
+        (an outage ended during the pass: it may have missed what that left)."""
+        while True:
+            if not self._reconcile_lock.acquire(blocking=False):
+                self._reconcile_again = True
+                return
+            try:
+                self._reconcile_again = False
+                self.cloud.db.retrying(self.reconcile, "reconciliation")
+            except DatabaseUnavailable:
+                log.info("reconciliation stopped with the database unavailable (the core "
+                         "is stopping)")
+            except Exception:
+                log.exception("reconciliation failed")
+            finally:
+                self._reconcile_lock.release()
+            if not self._reconcile_again or self._closing:
+                return
+
+    def _ask_again(self, vm_ids: list[int]) -> int | None:
+        """Ask again about each VM not in flight, in one transaction; the count, or None
+        if one of them could not be (nothing was then done)."""
+        stripes = sorted({vm_id % _STRIPES for vm_id in vm_ids})
+        with ExitStack() as held:
+            for stripe in stripes:  # in order: nobody else holds two
+                held.enter_context(self._locks[stripe])
+            outbound: list[Outbound] = []
+            asked: list[str] = []
+            try:
+                with self.cloud.db.write() as conn:
+                    for vm_id in vm_ids:
+                        found = self._ask_again_in(conn, vm_id)
+                        if found is not None:
+                            outbound += found[1]
+                            asked.append(f"VM {vm_id}: asking again for {found[0]}")
+            except DatabaseUnavailable:
+                raise
+            except Exception:
+                if len(vm_ids) == 1:
+                    log.exception("VM %d: could not reconcile its awaited operation",
+                                  vm_ids[0])
+                    return 0
+                return None
+            for line in asked:
+                log.info("%s", line)
             self._send(outbound)
+        return len(asked)
+
+    def _ask_again_in(self, conn: Connection, vm_id: int):  # noqa: ANN202
+        """In ``conn``: the VM's awaited operation (if any, and not in flight) under a
+        new sequence number; (its reference, the operations to send) or None."""
+        loaded = load(conn, self.cloud.pools, vm_id)
+        old = loaded.awaited
+        if old is None or self._is_in_flight(vm_id, old.seq):
+            return None
+        seq = self._next_seq()
+        conn.execute(update(vm_operation).where(vm_operation.c.vm_id == vm_id)
+                     .values(seq=seq))
+        op = DriverOp(old.ref.driver, old.ref.action,
+                      None if old.host_id < 0 else old.host_id)
+        decision = Decision(VmState(loaded.vm.state), LcmState(loaded.vm.lcm_state),
+                            ops=(op,), awaiting=old.ref)
+        return old.ref, self._outbound(conn, loaded, decision, replace(old, seq=seq))
 
     def close(self) -> None:
         """Stop taking answers (the driver manager fails in-flight ones as "shutdown";
-        those VMs keep their awaited operation for the next start) and drain the workers."""
+        those VMs keep their awaited operation for the next start) and drain the workers
+        (answers waiting for the database give up once it is closing)."""
         self._closing = True
+        if self._reconciler is not None:  # it stops after its current batch
+            self._reconciler.join(30)
         self._answers.shutdown(wait=True)
 
     # -- sending ---------------------------------------------------------------------
@@ -247,6 +349,9 @@ class LifeCycleManager:
             if self.drivers is None:
                 log.warning("no drivers: %s %s not sent", item.op.driver, item.op.action)
                 continue
+            if item.seq is not None:
+                with self._in_flight_lock:
+                    self._in_flight.add((item.vm_id, item.seq))
             self.drivers.submit_callback(
                 item.driver, driver_action(item.op), item.vm_id, item.host, item.payload,
                 lambda result, i=item: self._hand_over(i, result))
@@ -259,11 +364,24 @@ class LifeCycleManager:
             log.info("VM %d: answer to %s after shutdown dropped", item.vm_id, item.op.ref)
 
     def _answered_logged(self, item: Outbound, result: DriverResult) -> None:
-        """A worker's task: an error must reach the log, not vanish in a Future."""
+        """A worker's task: the answer committed, once the database lets it (an error
+        must reach the log, not vanish in a Future)."""
         try:
-            self.answered(item.vm_id, item.op, item.seq, result)
+            self.cloud.db.retrying(
+                lambda: self.answered(item.vm_id, item.op, item.seq, result),
+                f"VM {item.vm_id}: the answer to {item.op.ref}")
+        except DatabaseUnavailable:  # the core is stopping: the VM keeps awaiting it
+            log.info("VM %d: the answer to %s not committed (stopping with the database "
+                     "unavailable); asked again at the next start", item.vm_id, item.op.ref)
         except Exception:
             log.exception("VM %d: handling the answer to %s failed", item.vm_id, item.op.ref)
+        if item.seq is not None:
+            with self._in_flight_lock:
+                self._in_flight.discard((item.vm_id, item.seq))
+
+    def _is_in_flight(self, vm_id: int, seq: int) -> bool:
+        with self._in_flight_lock:
+            return (vm_id, seq) in self._in_flight
 
     def _next_seq(self) -> int:
         """Increasing across restarts too (microseconds, bumped on ties)."""

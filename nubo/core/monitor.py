@@ -132,10 +132,11 @@ class HostMonitor:
 
     def _on_worker(self, work: Callable[[], None], what: str) -> None:
         """Run ``work`` on a monitor worker (driver threads must not block), logging what
-        it raises (an exception in a Future would vanish)."""
+        it raises (an exception in a Future would vanish); while the database is out of
+        reach, once it is back."""
         def logged() -> None:
             try:
-                work()
+                self.cloud.db.retrying(work, f"{what}: its probe")
             except Exception:
                 log.exception("%s: recording its probe failed", what)
         try:

@@ -28,6 +28,7 @@ from sqlalchemy import and_
 from nubo.core.sched_actions import actions_of, store
 from nubo.errors import NuboError
 from nubo.store.db import on_commit
+from nubo.store.outage import DatabaseUnavailable
 from nubo.model.sched_action import SchedAction, after_run
 from nubo.model.vm import DONE, VirtualMachine
 
@@ -136,14 +137,10 @@ class ScheduledActionTimer:
         return due
 
     def _refresh(self, vm_ids: set[int]) -> None:
-        """Each VM's next due time, read after any transaction in flight commits."""
-        found: dict[int, int | None] = {}
-        with self.cloud.db.write() as conn:
-            for vm_id in vm_ids:
-                vm = self.cloud.pools.vms.find(conn, vm_id)
-                times = [a.time for a in actions_of(vm) if a.pending] if vm and \
-                    vm.state != DONE else []
-                found[vm_id] = min(times) if times else None
+        """Each VM's next due time, read after any transaction in flight commits (once
+        the database is back, if it is out of reach)."""
+        found = self.cloud.db.retrying(lambda: self._next_due(vm_ids),
+                                       "scheduled actions: the next due times")
         with self._cond:
             for vm_id, when in found.items():
                 if when is None:
@@ -152,20 +149,41 @@ class ScheduledActionTimer:
                     self._due[vm_id] = when
                     heapq.heappush(self._heap, (when, vm_id))
 
+    def _next_due(self, vm_ids: set[int]) -> dict[int, int | None]:
+        found: dict[int, int | None] = {}
+        with self.cloud.db.write() as conn:
+            for vm_id in vm_ids:
+                vm = self.cloud.pools.vms.find(conn, vm_id)
+                times = [a.time for a in actions_of(vm) if a.pending] if vm and \
+                    vm.state != DONE else []
+                found[vm_id] = min(times) if times else None
+        return found
+
     # -- running ---------------------------------------------------------------------
     def _run_vm(self, vm_id: int) -> None:
-        with self.cloud.db.read() as conn:
-            vm = self.cloud.pools.vms.find(conn, vm_id)
+        """Run the VM's due actions and record each outcome. While the database is out
+        of reach each step waits for it: an action that could not run for that runs
+        once it is back, instead of failing with "Internal error"."""
+        db = self.cloud.db
+        vm = db.retrying(lambda: self._find(vm_id), f"VM {vm_id}: scheduled actions")
         if vm is not None and vm.state != DONE:
             now = self.cloud.now()
             for action in sorted((a for a in actions_of(vm) if a.due(now)),
                                  key=lambda a: (a.time, a.id)):
-                self._record(vm_id, action.id, self._execute(vm, action))
+                what = f"VM {vm_id}: scheduled action {action.id} ({action.action})"
+                error = db.retrying(lambda a=action: self._execute(vm, a), what)
+                db.retrying(lambda a=action, e=error: self._record(vm_id, a.id, e), what)
         self._refresh({vm_id})
+
+    def _find(self, vm_id: int) -> VirtualMachine | None:
+        with self.cloud.db.read() as conn:
+            return self.cloud.pools.vms.find(conn, vm_id)
 
     def _execute(self, vm: VirtualMachine, action: SchedAction) -> str | None:
         try:
             error = self.run(vm, action)
+        except DatabaseUnavailable:
+            raise  # not the action's failure: it runs again once the database is back
         except Exception:
             log.exception("VM %d: scheduled action %d (%s) crashed", vm.id, action.id,
                           action.action)

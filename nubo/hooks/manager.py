@@ -283,7 +283,15 @@ class HookManager:
         return self._record(job, _clean(done.stdout), _clean(done.stderr), done.returncode)
 
     def _record(self, job: Job, stdout: str, stderr: str, code: int) -> int:
+        """Store the execution (and forget its queued job); while the database is out
+        of reach, once it is back: the hook ran and must not run again."""
         now = self.cloud.now()
+        return self.cloud.db.retrying(
+            lambda: self._store_execution(job, stdout, stderr, code, now),
+            f"hook {job.hook_id}: its execution record")
+
+    def _store_execution(self, job: Job, stdout: str, stderr: str, code: int,
+                         now: int) -> int:
         with self.cloud.db.write() as conn:
             if job.qid >= 0:
                 conn.execute(delete(hook_queue).where(hook_queue.c.qid == job.qid))

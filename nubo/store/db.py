@@ -3,6 +3,8 @@
 The core is the only writer. Writes are serialised by one lock, so a
 read-modify-write of an object body never races another, on any backend;
 reads run concurrently (SQLite in WAL mode lets readers proceed during a write).
+A transaction that fails because the database is out of reach raises
+DatabaseUnavailable, whatever the backend and wherever it failed (nubo.store.outage).
 """
 from __future__ import annotations
 
@@ -10,13 +12,15 @@ import logging
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
+
+from nubo.store.outage import DatabaseUnavailable, Outage, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,11 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: scratch dict for its duration (both fresh for each transaction).
 AFTER_COMMIT = "nubo.after_commit"
 TRANSACTION = "nubo.transaction"
+#: Seconds to wait for a PostgreSQL connection (a server that does not answer is out
+#: of reach, not slow), unless the URL says otherwise.
+CONNECT_TIMEOUT = 10
+
+T = TypeVar("T")
 
 
 def on_commit(conn: Connection, fn: Callable[[], None], key: object = None) -> bool:
@@ -56,10 +65,18 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=8, pool_pre_ping=True,
                           pool_recycle=3600)
+            if self.backend == "postgresql" and "connect_timeout" not in self.url.query:
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.backend == "sqlite":
             self._configure_sqlite(sqlite_synchronous)
         self._write_lock = threading.RLock()
+        self.outage = Outage()
+
+    def retrying(self, work: Callable[[], T], what: str) -> T:
+        """Run ``work`` (whole transactions) until the database lets it through: for
+        what the core cannot ask for again (see nubo.store.outage.Outage.retrying)."""
+        return self.outage.retrying(work, what)
 
     def _configure_sqlite(self, synchronous: str) -> None:
         @event.listens_for(self.engine, "connect")
@@ -78,7 +95,7 @@ class Database:
         """Bring the schema to the newest Alembic revision."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self._write_lock, self._transaction() as conn:
+        with self._write_lock, self._transaction(write=True) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         log.info("database schema at head (%s)", self.backend)
@@ -87,23 +104,33 @@ class Database:
         return not inspect(self.engine).has_table("pool_control")
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, write: bool) -> Iterator[Connection]:
         """A connection in a transaction, committed on exit, rolled back on error.
 
         On SQLite the BEGIN is sent here rather than from an engine "begin" event: any
         connection event listener puts SQLAlchemy on its slower, event-dispatching
         execution path for every statement, and the core runs hundreds of thousands.
         """
-        with self.engine.connect() as conn:
-            with conn.begin():
-                if self.backend == "sqlite":
-                    conn.exec_driver_sql("BEGIN")
-                yield conn
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    if self.backend == "sqlite":
+                        conn.exec_driver_sql("BEGIN")
+                    yield conn
+        except DatabaseUnavailable:
+            raise  # from a transaction nested in this one: already noted
+        except Exception as e:
+            if not unavailable(e):
+                raise
+            self.outage.down(e, write)
+            raise DatabaseUnavailable(f"database unavailable: {e}") from e
+        if self.outage.since is not None:
+            self.outage.back(write)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads (one consistent snapshot per transaction)."""
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             yield conn
 
     @contextmanager
@@ -115,7 +142,7 @@ class Database:
         """
         with self._write_lock:
             after: list[Callable[[], None]] = []
-            with self._transaction() as conn:
+            with self._transaction(write=True) as conn:
                 conn.info[AFTER_COMMIT] = after
                 conn.info[TRANSACTION] = {}
                 try:
@@ -140,4 +167,5 @@ class Database:
                 "information_schema.tables WHERE table_schema = DATABASE()").scalar_one())
 
     def close(self) -> None:
+        self.outage.stop()
         self.engine.dispose()
