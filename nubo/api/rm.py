@@ -14,9 +14,9 @@ from typing import Any
 
 from nubo.api import wire
 from nubo.api.listings import ListingCache
-from nubo.api.registry import METHODS, SignatureError, bind
+from nubo.api.registry import METHODS, SignatureError, bind, id_problem
 from nubo.core.cloud import Cloud, Session
-from nubo.errors import InternalError, NuboError
+from nubo.errors import ApiError, InternalError, NuboError
 from nubo import hooks
 
 log = logging.getLogger("nubo.api")
@@ -63,6 +63,9 @@ class RequestManager:
         start = time.perf_counter()
         try:
             session = self.cloud.authenticate(params[0])
+            problem = id_problem(method, args)
+            if problem:
+                raise ApiError(problem)
             value = method.handler(Call(self.cloud, session, name, self.listings), *args)
         except NuboError as e:
             log.info("%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
