@@ -22,10 +22,8 @@ def uniq(prefix: str) -> str:
 
 
 @pytest.fixture
-def user(one, client_for):
-    name = uniq("au")
-    one.user.allocate(name, "pw", "", [])
-    return client_for(f"{name}:pw")
+def user(plain_user):
+    return plain_user[1]
 
 
 def vm_ids(one) -> list[int]:

@@ -10,6 +10,8 @@ import uuid
 import pyone
 import pytest
 
+from server import NuboServer
+
 SMALL = "CPU = 0.1\nMEMORY = 64\n"
 MAC = "02:00:c0:a8:00:99"
 
@@ -19,11 +21,8 @@ def uniq(prefix: str) -> str:
 
 
 @pytest.fixture
-def user(one, client_for):
-    """A fresh user of the users group (not oneadmin's): (uid, pyone client)."""
-    name = uniq("ru")
-    uid = one.user.allocate(name, "pw", "", [])
-    return uid, client_for(f"{name}:pw")
+def user(plain_user):
+    return plain_user
 
 
 def vm_ids(client) -> list[int]:
@@ -192,3 +191,26 @@ def test_reservations_keep_their_network_attributes(one, user, shared_networks):
     client.vn.update(rid, 'DESCRIPTION = "mine"', 1)  # the rest is the owner's
     one.vn.update(rid, 'BRIDGE = "br9"', 1)  # oneadmin may
     assert one.vn.info(rid).BRIDGE == "br9"
+
+
+def test_an_admin_chooses_the_lists(tmp_path):
+    """vm_restricted_attr replaces oned's defaults: here DESCRIPTION only."""
+    server = NuboServer(tmp_path / "data",
+                        extra_config='vm_restricted_attr = ["DESCRIPTION", "NIC/MODEL"]\n'
+                                     "image_restricted_attr = []\n").start()
+    try:
+        one = pyone.OneServer(server.endpoint, session=server.session)
+        name = uniq("ru")
+        one.user.allocate(name, "pw", "", [])
+        client = pyone.OneServer(server.endpoint, session=f"{name}:pw")
+        vm_id = client.vm.allocate(SMALL + 'RAW = [ TYPE = "kvm" ]', True)  # no longer
+        assert one.vm.info(vm_id).TEMPLATE["RAW"]["TYPE"] == "kvm"
+        with pytest.raises(pyone.OneAuthorizationException,
+                           match="VM Template includes a restricted attribute DESCRIPTION$"):
+            client.vm.allocate(SMALL + 'DESCRIPTION = "x"', True)
+        with pytest.raises(pyone.OneAuthorizationException, match="NIC/MODEL$"):
+            client.vm.allocate(SMALL + 'NIC = [ NETWORK_ID = 0, MODEL = "e1000" ]', True)
+        client.image.allocate(f'NAME = "{uniq("i")}"\nSOURCE = "/dev/sda"\nFORMAT = "raw"\n'
+                              "SIZE = 10", 1, False)
+    finally:
+        assert server.stop() == 0

@@ -96,3 +96,17 @@ def test_restricted_dirs_decide_where_safe_dirs_do_not_reach():
     assert path_refused("/etc/shadow", "/var/tmp", "/etc /root") is True
     assert path_refused("/etc/shadow", "", "") is False
     assert path_refused("/srv/a", "/srv /var/tmp", "/") is False
+
+
+def test_the_configuration_holds_the_lists(tmp_path):
+    from nubo.config import ConfigError, load_config
+    assert load_config(None).vm_restricted_attr == list(VM_RESTRICTED_ATTR)
+    conf = tmp_path / "nubo.toml"
+    conf.write_text('vm_restricted_attr = ["RAW", "NIC/MAC"]\nvnet_restricted_attr = []\n')
+    cfg = load_config(conf)
+    assert (cfg.vm_restricted_attr, cfg.vnet_restricted_attr) == (["RAW", "NIC/MAC"], [])
+    assert cfg.image_restricted_attr == list(IMAGE_RESTRICTED_ATTR)
+    for bad in ('"RAW"', '["NIC/"]', "[3]"):
+        conf.write_text(f"image_restricted_attr = {bad}\n")
+        with pytest.raises(ConfigError, match="image_restricted_attr"):
+            load_config(conf)
