@@ -83,6 +83,13 @@ VM_NUMBERS: Mapping[str, Bound] = {
     "TOPOLOGY/THREADS": Bound(int, 1, 65536),
 }
 
+#: A VM's scheduled actions (seconds since the epoch, or +SECONDS; 2**40 s: year 36812).
+SCHED_NUMBERS: Mapping[str, Bound] = {
+    "SCHED_ACTION/TIME": Bound(int, 0, 2**40),
+    "SCHED_ACTION/END_VALUE": Bound(int, INT64_MIN, 2**40),  # negatives: oned's message
+    "SCHED_ACTION/WARNING": Bound(int, -2**40, 2**40),
+}
+
 #: Host and cluster templates: the capacity kept out of the scheduler's reach.
 HOST_NUMBERS: Mapping[str, Bound] = {
     "RESERVED_CPU": Bound(float, -FIGURE_MAX, FIGURE_MAX, percent=True),

@@ -67,6 +67,11 @@ def test_resize_attach_and_attachnic_name_it(one, user):
         user.vm.attach(vm_id, 'DISK = [ TYPE = "fs", SIZE = -100 ]')
     with pytest.raises(pyone.OneInternalException, match="NIC/NETWORK_ID attribute must be"):
         user.vm.attachnic(vm_id, "NIC = [ NETWORK_ID = 99999999999999999999 ]")
+    for vector, name in (('ACTION = "hold", TIME = "99999999999999999999"', "TIME"),
+                         ('ACTION = "hold", TIME = "+60", REPEAT = 0, DAYS = 1, END_TYPE = 2, '
+                          f'END_VALUE = "{2**64}"', "END_VALUE")):
+        with pytest.raises(pyone.OneApiException, match=f"SCHED_ACTION/{name} attribute must"):
+            user.vm.schedadd(vm_id, f"SCHED_ACTION = [ {vector} ]")
     assert repr(one.vm.info(vm_id).TEMPLATE) == before
 
 

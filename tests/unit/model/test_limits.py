@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 import nubo.api.methods  # noqa: F401 - registers the methods
 from nubo.api.registry import METHODS, SignatureError, bind, id_problem, is_id
 from nubo.model.limits import (DATASTORE_NUMBERS, FIGURE_MAX, HOST_NUMBERS, IMAGE_NUMBERS,
-                               INT64_MAX, INT64_MIN, VM_NUMBERS, VNET_NUMBERS, Bound,
-                               check_numbers, figure, number_problem, saturate)
+                               INT64_MAX, INT64_MIN, SCHED_NUMBERS, VM_NUMBERS, VNET_NUMBERS,
+                               Bound, check_numbers, figure, number_problem, saturate)
 from nubo.template import TemplateValueError, parse
 
-TABLES = [VM_NUMBERS, HOST_NUMBERS, DATASTORE_NUMBERS, IMAGE_NUMBERS, VNET_NUMBERS]
+TABLES = [VM_NUMBERS, HOST_NUMBERS, DATASTORE_NUMBERS, IMAGE_NUMBERS, VNET_NUMBERS,
+          SCHED_NUMBERS]
 RULES = [(spec, rule) for table in TABLES for spec, rule in table.items()]
 
 
