@@ -174,8 +174,9 @@ def test_image_source_and_path_outside_safe_dirs(one, user):
 
 
 def test_reservations_keep_their_network_attributes(one, user, shared_networks):
-    _, client = user
+    uid, client = user
     rid = client.vn.reserve(shared_networks["public"], f'SIZE = 1\nNAME = "{uniq("res")}"')
+    one.acl.addrule(f"{0x100000000 + uid:x}", f"{0x4100000000 + rid:x}", "4")  # ADMIN NET
     before = one.vn.info(rid)
     for text, name in (('BRIDGE = "eth0"', "BRIDGE"), ('VN_MAD = "802.1Q"', "VN_MAD"),
                        ('PHYDEV = "eth1"', "PHYDEV")):
@@ -185,6 +186,9 @@ def test_reservations_keep_their_network_attributes(one, user, shared_networks):
     with pytest.raises(pyone.OneAuthorizationException,
                        match="Extra Template includes a restricted attribute AR/BRIDGE$"):
         client.vn.update_ar(rid, 'AR = [ AR_ID = 0, BRIDGE = "eth0" ]')
+    with pytest.raises(pyone.OneAuthorizationException,
+                       match="Extra Template includes a restricted attribute AR/VN_MAD$"):
+        client.vn.add_ar(rid, 'AR = [ TYPE = "ETHER", SIZE = 2, VN_MAD = "802.1Q" ]')
     after = one.vn.info(rid)
     assert (after.BRIDGE, after.VN_MAD, after.PHYDEV) == (before.BRIDGE, before.VN_MAD,
                                                          before.PHYDEV)

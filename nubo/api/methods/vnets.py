@@ -192,8 +192,9 @@ def _first_ar(call: Call, text: str, old: dict[str, str] | None = None, *,
               restricted: bool = True) -> dict[str, str]:
     """The first AR vector of an add_ar/update_ar template (oned reads only that one).
 
-    Its numbers must be in range; with ``restricted`` a non-admin may not set
-    VNET_RESTRICTED_ATTR's AR/ attributes in it, nor change those of ``old``.
+    Its numbers must be in range; with ``restricted`` (a reservation's AR: oned restricts
+    no other network's) a non-admin may not set VNET_RESTRICTED_ATTR's AR/ attributes in
+    it, nor change those of ``old``.
     """
     vector = parse_str_or_xml(text).get_vector("AR")
     if vector is None:
@@ -211,7 +212,7 @@ def _first_ar(call: Call, text: str, old: dict[str, str] | None = None, *,
 def vn_add_ar(call: Call, oid: int, text: str) -> int:
     with call.cloud.db.write() as conn:
         vnet = managed(call, conn, oid, A.ADMIN)
-        attrs = _first_ar(call, text)
+        attrs = _first_ar(call, text, restricted=bool(vnet.parent_network_id))
         ars = leases.ranges_of(vnet)
         ars.append(leases.new_range(attrs, max((a.ar_id for a in ars), default=-1) + 1,
                                     vnet.template, ars))
