@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from nubo.template import SingleAttribute, Template
@@ -62,13 +63,35 @@ def spec_problem(spec: object) -> str | None:
     return None
 
 
-def _values(template: Template, spec: str) -> list[str]:
-    """Every value ``spec`` names in ``template``, sorted (order does not make a change)."""
-    name, _, sub = spec.upper().partition("/")
+def _by_name(template: Template) -> dict[str, list]:
+    """The template's attributes by name: one pass, so 75 specs cost 75 look-ups."""
+    found: dict[str, list] = {}
+    for attr in template:
+        found.setdefault(attr.name, []).append(attr)
+    return found
+
+
+def _values(attrs: dict[str, list], name: str, sub: str) -> list[str]:
+    """Every value ``name``/``sub`` names, sorted (order does not make a change)."""
     if sub:
-        return sorted(v.get(sub) or "" for v in template.get_vectors(name) if sub in v)
+        return sorted(a.get(sub) or "" for a in attrs.get(name, ())
+                      if not isinstance(a, SingleAttribute) and sub in a)
     return sorted(a.value if isinstance(a, SingleAttribute) else repr(sorted(a.items()))
-                  for a in template.get_all(name))
+                  for a in attrs.get(name, ()))
+
+
+@lru_cache(maxsize=64)
+def _grouped(restricted: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The specs by attribute name, in the order of their first appearance."""
+    groups: dict[str, list[str]] = {}
+    for spec in restricted:
+        name, _, sub = spec.upper().partition("/")
+        groups.setdefault(name, []).append(sub)
+    return tuple((name, tuple(subs)) for name, subs in groups.items())
+
+
+def _keys(attrs: list) -> set[str]:
+    return {k for a in attrs if not isinstance(a, SingleAttribute) for k, _ in a.items()}
 
 
 def first_restricted(template: Template, restricted: Iterable[str],
@@ -81,15 +104,23 @@ def first_restricted(template: Template, restricted: Iterable[str],
     base's are allowed, and so is dropping one when ``append`` (a merge, whose
     result keeps what the base had unless the same name replaced it).
     """
-    for spec in restricted:
-        mine = _values(template, spec)
-        if base is None:
-            if mine:
-                return spec.upper()
-            continue
-        theirs = _values(base, spec)
-        if mine != theirs and (mine or not append):
-            return spec.upper()
+    mine_by, theirs_by = _by_name(template), None if base is None else _by_name(base)
+    for name, subs in _grouped(tuple(restricted)):
+        mine_attrs = mine_by.get(name, [])
+        theirs_attrs = [] if theirs_by is None or append else theirs_by.get(name, [])
+        if not mine_attrs and not theirs_attrs:
+            continue  # the common case: nothing of that name where it matters
+        keys = _keys(mine_attrs) | _keys(theirs_attrs)
+        for sub in subs:
+            if sub and sub not in keys:
+                continue
+            mine = _values(mine_by, name, sub)
+            if theirs_by is None:
+                if mine:
+                    return f"{name}/{sub}" if sub else name
+                continue
+            if mine != _values(theirs_by, name, sub) and (mine or not append):
+                return f"{name}/{sub}" if sub else name
     return None
 
 

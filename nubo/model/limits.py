@@ -114,13 +114,16 @@ VNET_NUMBERS: Mapping[str, Bound] = {
 
 def number_problem(template: Template, rules: Mapping[str, Bound]) -> str | None:
     """The first attribute of ``template`` out of its range in ``rules``, as a message."""
+    by_name: dict[str, list] = {}
+    for attr in template:
+        by_name.setdefault(attr.name, []).append(attr)
     for spec, rule in rules.items():
         name, _, sub = spec.partition("/")
-        if sub:
-            values = [v.get(sub) or "" for v in template.get_vectors(name)]
-        else:
-            values = [a.value for a in template.get_all(name) if isinstance(a, SingleAttribute)]
-        for value in values:
+        for attr in by_name.get(name, ()):
+            if isinstance(attr, SingleAttribute):
+                value = "" if sub else attr.value
+            else:
+                value = (attr.get(sub) or "") if sub else ""
             problem = rule.problem(spec, value) if value.strip() else None
             if problem:
                 return problem
