@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nubo.auth.restricted import (IMAGE_RESTRICTED_ATTR, VM_RESTRICTED_ATTR,
+                                  VNET_RESTRICTED_ATTR, spec_problem)
 from nubo.drivers.spec import DriverSpec, specs_from_config
 from nubo.errors import NuboError
 
@@ -113,6 +115,11 @@ class Config:
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)
+    # Attributes only the oneadmin group may set (oned.conf's *_RESTRICTED_ATTR, whose
+    # defaults these are): "NAME" or "VECTOR/NAME" (docs/configuration.md).
+    vm_restricted_attr: list = field(default_factory=lambda: list(VM_RESTRICTED_ATTR))
+    image_restricted_attr: list = field(default_factory=lambda: list(IMAGE_RESTRICTED_ATTR))
+    vnet_restricted_attr: list = field(default_factory=lambda: list(VNET_RESTRICTED_ATTR))
 
     @property
     def host(self) -> str:
@@ -172,6 +179,11 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         raise ConfigError(f"host_error_probes must be at least 1, got {cfg.host_error_probes}")
     if cfg.zombie_policy not in ("report", "destroy"):
         raise ConfigError(f"zombie_policy must be report or destroy, got '{cfg.zombie_policy}'")
+    for key in ("vm_restricted_attr", "image_restricted_attr", "vnet_restricted_attr"):
+        for spec in getattr(cfg, key):
+            problem = spec_problem(spec)
+            if problem:
+                raise ConfigError(f"config key '{key}': {problem}")
     try:
         sched_config(cfg)
         guard_settings(cfg)

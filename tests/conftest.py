@@ -59,3 +59,12 @@ def shared_networks(nubo: NuboServer) -> dict[str, int]:
                 f'AR = [ TYPE = "IP4", IP = "198.51.100.{i * 100 + 1}", SIZE = "99" ]', -1)
             one.vn.chmod(found[name], 1, 1, 0, 1, 0, 0, 1, 0, 0)
     return found
+
+
+@pytest.fixture
+def plain_user(one, client_for):
+    """A fresh user of the "users" group (outside oneadmin's): (uid, pyone client)."""
+    import uuid
+    name = f"plain-{uuid.uuid4().hex[:8]}"
+    uid = one.user.allocate(name, "pw", "", [])
+    return uid, client_for(f"{name}:pw")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 _MISSING: Any = object()
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,32 @@ def bind(method: Method, args: list[Any]) -> list[Any]:
                 raise SignatureError(
                     f"{method.name}: argument {i + 2} ({p.name}) must be {p.xmlrpc_type}, "
                     f"got {type(args[i]).__name__}")
+            if p.type is int and not INT32_MIN <= args[i] <= INT32_MAX:
+                # oned reads every integer argument as an i4 (xmlrpc-c's getInt): an i8
+                # beyond its range is a type error there too.
+                raise SignatureError(
+                    f"{method.name}: argument {i + 2} ({p.name}) must be a 32-bit int, "
+                    f"got {args[i]}")
             bound.append(args[i])
         else:
             bound.append(p.default)
     return bound
+
+
+def is_id(param: Param) -> bool:
+    """An object id argument ("id", "host_id", "uid"...): -1 is its only negative value."""
+    return param.type is int and (param.name in ("id", "uid", "gid", "egid")
+                                  or param.name.endswith("_id"))
+
+
+def id_problem(method: Method, args: list[Any]) -> str | None:
+    """Why a bound argument list names an impossible object id, or None.
+
+    -1 is the documented "default"/"none"/"myself" of every id argument; any other
+    negative id is a mistake that must not reach a handler (oned's ``ds_id < 0``
+    tests would take -99 for the default).
+    """
+    for param, value in zip(method.params, args):
+        if is_id(param) and value < -1:
+            return f"Wrong {param.name} {value}: ids are -1 or from 0 to {INT32_MAX}"
+    return None

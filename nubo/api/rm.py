@@ -16,9 +16,9 @@ from typing import Any
 
 from nubo.api import wire
 from nubo.api.listings import ListingCache
-from nubo.api.registry import METHODS, SignatureError, bind
+from nubo.api.registry import METHODS, SignatureError, bind, id_problem
 from nubo.core.cloud import Cloud, Session
-from nubo.errors import AuthenticationError, InternalError, NuboError
+from nubo.errors import ApiError, AuthenticationError, InternalError, NuboError
 from nubo.store.outage import DatabaseUnavailable
 from nubo import hooks
 
@@ -68,6 +68,9 @@ class RequestManager:
         try:
             # The client's address (http.RequestInfo) backs off password guessing per source.
             session = self.cloud.authenticate(params[0], getattr(client, "client_host", None))
+            problem = id_problem(method, args)
+            if problem:
+                raise ApiError(problem)
             value = method.handler(Call(self.cloud, session, name, self.listings), *args)
         except NuboError as e:
             # Not one line per failed login: a guessing flood would fill the log (its

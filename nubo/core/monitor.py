@@ -34,6 +34,7 @@ from nubo.core.cloud import Cloud
 from nubo.drivers import DriverManager, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
+from nubo.model.limits import figure
 from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE,
                               Datastore, Host)
 from nubo.model.xmlobj import RawXml
@@ -151,7 +152,7 @@ class HostMonitor:
             log.warning("datastore %d: monitoring failed: %s", result.oid, why)
             return
         try:
-            total, free, used = (int(float(figures.get(k) or 0))
+            total, free, used = (figure(figures.get(k) or 0)
                                  for k in ("TOTAL_MB", "FREE_MB", "USED_MB"))
         except (TypeError, ValueError):
             log.warning("datastore %d: monitoring figures are not numbers", result.oid)
@@ -275,7 +276,7 @@ def probe_figures(result: DriverResult) -> tuple[Template | None, str]:
 def _figure(figures: Template, name: str) -> int:
     """A probe's number (0 when missing or not a number)."""
     try:
-        return int(float(figures.get(name) or 0))
+        return figure(figures.get(name) or 0)
     except (TypeError, ValueError):
         return 0
 

@@ -23,6 +23,7 @@ from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, 
 from nubo.lifecycle.model import RETIME
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.infra import Host
+from nubo.model.limits import saturate
 from nubo.model.vm import HistoryRecord, VirtualMachine
 from nubo.store.hot import HotStatement
 from nubo.store.schema import vm_operation
@@ -173,8 +174,8 @@ def apply_capacity(vm: VirtualMachine, effect: Reserve | Release, host: Host) ->
     if isinstance(effect, Reserve) and not counted:
         host.vms = sorted([*host.vms, vm.id])
         share.running_vms += 1
-        share.cpu_usage += cpu
-        share.mem_usage += mem
+        share.cpu_usage = saturate(share.cpu_usage + cpu)
+        share.mem_usage = saturate(share.mem_usage + mem)
     elif isinstance(effect, Release) and counted:
         host.vms = [v for v in host.vms if v != vm.id]
         share.running_vms = max(0, share.running_vms - 1)
@@ -273,8 +274,8 @@ def move_usage(conn: Connection, pools: Pools, vm: VirtualMachine,
         if host is None or vm.id not in host.vms:
             continue
         share = host.host_share
-        share.cpu_usage = max(0, share.cpu_usage + cpu - before[0])
-        share.mem_usage = max(0, share.mem_usage + mem - before[1])
+        share.cpu_usage = saturate(max(0, share.cpu_usage + cpu - before[0]))
+        share.mem_usage = saturate(max(0, share.mem_usage + mem - before[1]))
         pools.hosts.update(conn, host)
 
 

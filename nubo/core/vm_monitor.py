@@ -31,6 +31,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from nubo.lifecycle import LcmState, VmState
 from nubo.model import xmlobj
+from nubo.model.limits import figure
 from nubo.model.vm import VirtualMachine
 from nubo.store.schema import host_monitoring, vm_monitoring, vm_pool
 from nubo.template import Template
@@ -139,7 +140,7 @@ def monitoring_xml(oid: int, timestamp: int, cpu: object, memory: object, netrx:
         text = _number(value)
         if text is not None:
             if name != "CPU":
-                text = str(int(float(text)))
+                text = str(figure(text))
             parts.append(f"<{name}>{escape(text)}</{name}>")
     parts.append("</MONITORING>")
     return "".join(parts)

@@ -21,7 +21,8 @@ from datetime import tzinfo
 
 from nubo.model.sched_time import (DAILY_RANGES, END_DATE, END_NONE, END_NEVER, END_TIMES,
                                    HOURLY, NO_REPEAT, next_time)
-from nubo.template import VectorAttribute
+from nubo.model.limits import SCHED_NUMBERS, number_problem
+from nubo.template import Template, VectorAttribute
 
 #: The actions OpenNebula schedules on a VM (ScheduledAction::VM_ACTIONS).
 ONE_VM_ACTIONS = ("terminate", "terminate-hard", "undeploy", "undeploy-hard", "hold",
@@ -173,6 +174,9 @@ def parse(vector: VectorAttribute, *, sched_id: int, vm_id: int, origin: int,
                                    if end_type == END_TIMES else
                                    "END_TYPE is a date, but END_VALUE is not an epoch")
     warning = _int(merged, "WARNING", 0)
+    problem = number_problem(Template([vector]), SCHED_NUMBERS)  # after oned's own checks
+    if problem:
+        raise SchedActionError(problem)
     done = previous.done if previous is not None else -1
     message = previous.message if previous is not None else ""
     return SchedAction(sched_id, vm_id, action, args, when, repeat, days, end_type, end_value,

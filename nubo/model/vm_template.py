@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from nubo.errors import InternalError
+from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.permissions import Permissions, apply_umask
 from nubo.model.resources import VmTemplate
 from nubo.model.vm import (DERIVED, HOLD, LCM_LCM_INIT, PENDING, REPEATABLE, SCALARS,
@@ -217,6 +218,7 @@ def split(template: Template, oid: int) -> Split:
     if deploy_id and _ONE_VM.fullmatch(deploy_id):
         raise VmTemplateError("Trying to import an OpenNebula VM: 'one-*'.")
     system: list[Attribute] = list(_capacity(found))
+    check_numbers(template, VM_NUMBERS, oid)  # after _capacity: oned's words for what it checks
     on_hold = False
     if "SUBMIT_ON_HOLD" in found:
         on_hold = found["SUBMIT_ON_HOLD"].strip().upper() in _TRUE
@@ -301,7 +303,8 @@ class Ref:
 
 def reference(attr: VectorAttribute, what: str) -> Ref | None:
     """The image (what="IMAGE") or network ("NETWORK") one DISK/NIC points at, if any;
-    TemplateValueError if its {what}_ID or {what}_UID is not a number."""
+    TemplateValueError if its {what}_ID or {what}_UID is not a number, or not an id."""
+    check_numbers(Template([attr]), VM_NUMBERS)
     oid = attr.get_int(f"{what}_ID")
     uid = attr.get_int(f"{what}_UID")
     name = attr.get(what) or ""

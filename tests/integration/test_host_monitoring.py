@@ -94,3 +94,20 @@ def test_datastores_are_monitored_through_the_datastore_driver(monitored):
     assert one.datastore.info(0).TOTAL_MB == 1024 * 1024  # the dummy's default, 1 TB
     assert_valid(raw_call(monitored.endpoint, "one.datastore.info", monitored.session, ds)[1],
                  "datastore.xsd")
+
+
+def test_a_driver_s_absurd_capacity_is_stored_within_int64(monitored):
+    """The dummy reports DUMMY_TOTALMEMORY as TOTALMEMORY as is: 10**30 KB must not reach
+    a stored figure (typed clients could no longer read the host pool)."""
+    one = pyone.OneServer(monitored.endpoint, session=monitored.session)
+    hid = one.host.allocate("absurd", "dummy", "dummy", -1)
+    one.host.update(hid, f"DUMMY_TOTALMEMORY = {10**30}\nDUMMY_TOTALCPU = {10**25}", 1)
+    share = wait_for("the host's probed capacity",
+                     lambda: (s := one.host.info(hid).HOST_SHARE).MAX_MEM > 16 * 1024**2 and s)
+    assert share.MAX_MEM == share.TOTAL_MEM == 2**62 and share.MAX_CPU == 2**62
+    for host in one.hostpool.info().HOST:
+        s = host.HOST_SHARE
+        assert all(abs(v) < 2**63 for v in (s.MEM_USAGE, s.CPU_USAGE, s.MAX_MEM, s.MAX_CPU,
+                                            s.TOTAL_MEM, s.TOTAL_CPU))
+    assert_valid(raw_call(monitored.endpoint, "one.host.info", monitored.session, hid)[1],
+                 "host.xsd")

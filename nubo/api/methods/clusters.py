@@ -21,6 +21,7 @@ from nubo.auth import acl as A
 from nubo.auth.acl import CLUSTER_ID, ID_MASK, INDIVIDUAL_ID, SELECTOR_MASK, ObjectType
 from nubo.errors import AllocateError, ApiError
 from nubo.model.infra import Cluster
+from nubo.model.limits import HOST_NUMBERS
 from nubo.store import schema
 from nubo.template import Template
 
@@ -219,6 +220,6 @@ def _renamed(call: Call, conn: Connection, renamed: tuple[Cluster, str]) -> None
 
 
 register_info("cluster", CLUSTER)
-register_update("cluster", CLUSTER)
+register_update("cluster", CLUSTER, numbers=HOST_NUMBERS)
 register_rename("cluster", CLUSTER, after=_renamed)
 register_pool("clusterpool", CLUSTER, "CLUSTER_POOL", filtered=False)

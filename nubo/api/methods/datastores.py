@@ -23,6 +23,7 @@ from nubo.auth.acl import ObjectType
 from nubo.errors import InternalError
 from nubo.model.infra import (DATASTORE_LOCATION, DISK_TYPE_NAMES, DS_BACKUP, DS_DISABLED,
                               DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM, DS_TYPE_NAMES, Datastore)
+from nubo.model.limits import DATASTORE_NUMBERS, check_numbers
 from nubo.template import Template
 
 
@@ -169,6 +170,7 @@ def _new_datastore(call: Call, conn: Connection, template: Template) -> Datastor
 @api("one.datastore.allocate", Str("template"), Int("cluster_id", -1))
 def datastore_allocate(call: Call, text: str, cluster_id: int) -> int:
     template = parse_template(text)
+    check_numbers(template, DATASTORE_NUMBERS)
     pools = call.cloud.pools
     with call.cloud.db.write() as conn:
         cluster = target_cluster(call, conn, cluster_id, DATASTORE)
@@ -246,7 +248,7 @@ def _renamed(call: Call, conn: Connection, renamed: tuple[Datastore, str]) -> No
 
 
 register_info("datastore", DATASTORE)
-register_update("datastore", DATASTORE, validate=_post_update)
+register_update("datastore", DATASTORE, validate=_post_update, numbers=DATASTORE_NUMBERS)
 register_rename("datastore", DATASTORE, after=_renamed)
 register_chown("datastore", DATASTORE)
 register_chmod("datastore", DATASTORE)

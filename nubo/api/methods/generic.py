@@ -6,20 +6,22 @@ with the few things that differ (its pool, ACL type, the operation level).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from nubo.api.methods.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
                                      fetch, object_auth, updated_template)
 from nubo.api.methods.filters import listing, wire_pool_xml
+from nubo.api.methods.restricted import changed_restricted
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ObjectAuth
 from nubo.auth.authorize import authorize as acl_authorize
-from nubo.errors import ActionError, AllocateError, ApiError
+from nubo.errors import ActionError, AllocateError, ApiError, InternalError
 from nubo.model import xmlobj
 from nubo.model.common import Lock
+from nubo.model.limits import Bound, check_numbers
 from nubo.model.permissions import Permissions
 
 Hook = Callable[[Call, Any, Any], None]
@@ -45,13 +47,25 @@ def register_info(prefix: str, kind: Kind, *, extended: bool = False,
 
 
 def register_update(prefix: str, kind: Kind, *, op: int = A.MANAGE, field: str = "template",
-                    validate: Hook | None = None) -> None:
+                    validate: Hook | None = None,
+                    restricted: Callable[[Call, Any], Sequence[str]] | None = None,
+                    numbers: Mapping[str, Bound] | None = None) -> None:
+    """``one.<prefix>.update``; ``restricted`` gives the attributes a non-admin may not
+    change on that object (oned's *_RESTRICTED_ATTR), ``numbers`` their ranges."""
     @api(f"one.{prefix}.update", Int("id"), Str("template"), Int("type", 0))
     def update(call: Call, oid: int, text: str, update_type: int) -> int:
         with call.cloud.db.write() as conn:
             obj = fetch(call, conn, kind, oid, op)
             check_lock(obj, op)
             new = updated_template(getattr(obj, field), text, update_type)
+            if restricted is not None:
+                name = changed_restricted(call, new, getattr(obj, field),
+                                          restricted(call, obj), append=update_type == 1)
+                if name:
+                    raise InternalError("Cannot update template. Tried to change restricted "
+                                        f"attribute: {name}", oid)
+            if numbers is not None:
+                check_numbers(new, numbers, oid)
             if validate is not None:
                 validate(call, obj, new)
             setattr(obj, field, new)
@@ -219,10 +233,12 @@ def register_pool(name: str, kind: Kind, root: str, *, filtered: bool) -> None:
 
 
 def register_standard(prefix: str, kind: Kind, *, pool_root: str, lockable: bool = True,
-                      chmod_recursive: bool = False) -> None:
+                      chmod_recursive: bool = False,
+                      restricted: Callable[[Call, Any], Sequence[str]] | None = None,
+                      numbers: Mapping[str, Bound] | None = None) -> None:
     """info, update, rename, chown, chmod, lock/unlock and the pool of an owned object type."""
     register_info(prefix, kind)
-    register_update(prefix, kind)
+    register_update(prefix, kind, restricted=restricted, numbers=numbers)
     register_rename(prefix, kind)
     register_chown(prefix, kind)
     register_chmod(prefix, kind, recursive=chmod_recursive)

@@ -20,6 +20,7 @@ from nubo.auth.acl import ObjectType
 from nubo.core import sched_events
 from nubo.errors import InternalError
 from nubo.model.infra import HOST_DISABLED, HOST_INIT, HOST_OFFLINE, Host
+from nubo.model.limits import HOST_NUMBERS
 from nubo.template import Template
 
 # one.host.status codes: 0 enable, 1 disable, 2 offline.
@@ -127,6 +128,6 @@ def _post_update(call: Call, host: Host, template: Template) -> None:
 
 
 register_info("host", HOST)
-register_update("host", HOST, op=A.ADMIN, validate=_post_update)
+register_update("host", HOST, op=A.ADMIN, validate=_post_update, numbers=HOST_NUMBERS)
 register_rename("host", HOST, op=A.ADMIN)
 register_pool("hostpool", HOST, "HOST_POOL", filtered=False)

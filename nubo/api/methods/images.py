@@ -14,12 +14,14 @@ from nubo.api.methods.clusters import (DATASTORE, drop_acl_rules, refuse_allocat
 from nubo.api.methods.common import (Kind, authorize, authorize_create, check_lock, check_name,
                                      fetch, new_permissions, object_auth, parse_template, refuse)
 from nubo.api.methods.generic import register_standard
+from nubo.api.methods.restricted import image_restricted, refuse_path, refuse_restricted
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import ApiError, InternalError
 from nubo.model.infra import DS_BACKUP, DS_FILE, DS_IMAGE, DS_SYSTEM, Datastore
+from nubo.model.limits import IMAGE_NUMBERS, check_numbers
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_DISABLED, IMAGE_ERROR, IMAGE_LOCKED_USED,
                                   IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_STATE_NAMES,
                                   IMAGE_TYPE_NAMES, IMAGE_TYPES, IMAGE_USED, IMAGE_USED_PERS,
@@ -168,12 +170,15 @@ def _register(call: Call, conn: Connection, image: Image, ds: Datastore) -> int:
 def image_allocate(call: Call, text: str, ds_id: int, no_capacity_check: bool) -> int:
     # nubo does not monitor datastores yet, so there is no free space to check against.
     template = parse_template(text)
+    refuse_restricted(call, template, image_restricted(call), "Template")
     with call.cloud.db.write() as conn:
         ds = call.cloud.pools.datastores.get(conn, ds_id)
         if ds.type in (DS_SYSTEM, DS_BACKUP):
             raise refuse_allocate("image", "New images can only be allocated in a files or "
                                   "image datastore.")
+        refuse_path(call, template.get("PATH") or "", ds)
         size = _size(template)
+        check_numbers(template, IMAGE_NUMBERS)  # after _size: oned's words for what it checks
         authorize_create(call, IMAGE)
         authorize(call, A.USE, object_auth(DATASTORE, ds), DATASTORE.acl_name)
         if _persistent_only(ds) and not _persistent(template):
@@ -302,4 +307,5 @@ def image_chtype(call: Call, oid: int, type_name: str) -> int:
     return oid
 
 
-register_standard("image", IMAGE, pool_root="IMAGE_POOL")
+register_standard("image", IMAGE, pool_root="IMAGE_POOL",
+                  restricted=lambda call, _image: image_restricted(call), numbers=IMAGE_NUMBERS)

@@ -18,12 +18,15 @@ from nubo.api.methods.generic import (chmod_object, register_chown, register_chm
                                       register_info, register_lock, register_pool,
                                       register_rename, register_update)
 from nubo.api.methods.images import IMAGE
+from nubo.api.methods.restricted import refuse_restricted, vm_restricted
 from nubo.api.methods.vms import authorize_resources, create_vm, resolve_reference
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
+from nubo.auth.authorize import ONEADMIN_GROUP_ID, ONEADMIN_ID
 from nubo.errors import ActionError, AllocateError, InternalError, NuboError
+from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.resources import VmTemplate
 from nubo.model.vm_template import build_vm_template, instance_template, references
 from nubo.template import SingleAttribute, Template
@@ -73,6 +76,8 @@ def _insert(call: Call, conn: Connection, body: Template, name: str | None = Non
 def template_allocate(call: Call, text: str) -> int:
     body = parse_template(text)
     check_expressions(body)  # scheduler: SCHED_REQUIREMENTS/SCHED_RANK must parse
+    refuse_restricted(call, body, vm_restricted(call), "VM Template")
+    check_numbers(body, VM_NUMBERS)
     with call.cloud.db.write() as conn:
         authorize_create(call, TEMPLATE)
         return _insert(call, conn, body)
@@ -121,6 +126,7 @@ def template_instantiate(call: Call, tid: int, name: str, hold: bool, extra_text
         check_lock(source, A.USE)
         if (source.template.get("VROUTER") or "").upper() == "YES":
             raise refuse("Virtual router templates cannot be instantiated", tid)
+        _refuse_restricted(call, source, extra)
         if persistent:
             copy_id = clone(call, conn, tid, name or f"{source.name}-copy", True, extra)
             source = call.cloud.pools.templates.get(conn, copy_id)
@@ -135,6 +141,21 @@ def template_instantiate(call: Call, tid: int, name: str, hold: bool, extra_text
         except NuboError as e:
             raise AllocateError("Error allocating a new virtual machine template. "
                                 + e.message, e.object_id) from None
+
+
+def _refuse_restricted(call: Call, source: VmTemplate, extra: Template | None) -> None:
+    """As oned: a template of a non-admin owner must hold no restricted attribute (an
+    admin's may: that is how users get them), and the caller's extra template may only
+    restate the template's restricted values."""
+    owner_is_admin = source.uid == ONEADMIN_ID or source.gid == ONEADMIN_GROUP_ID
+    restricted = vm_restricted(call)
+    if not owner_is_admin:
+        refuse_restricted(call, source.template, restricted, "VM Template", oid=source.id)
+    if extra is not None:
+        merged = source.template.copy()
+        merged.merge(extra)
+        refuse_restricted(call, merged, restricted, "User Template", source.template,
+                          append=True, oid=source.id)
 
 
 def _chmod_images(call: Call, tid: int, bits: list[int]) -> None:
@@ -152,7 +173,8 @@ def _chmod_images(call: Call, tid: int, bits: list[int]) -> None:
 
 
 register_info("template", TEMPLATE, extended=True)
-register_update("template", TEMPLATE, validate=validate_update)  # scheduler
+register_update("template", TEMPLATE, validate=validate_update,  # scheduler
+                restricted=lambda call, _tmpl: vm_restricted(call), numbers=VM_NUMBERS)
 register_rename("template", TEMPLATE)
 register_chown("template", TEMPLATE)
 register_chmod("template", TEMPLATE, recursive=True, then=_chmod_images)

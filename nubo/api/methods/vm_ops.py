@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from nubo.api.methods.clusters import DATASTORE, HOST, VNET
 from nubo.api.methods.common import check_lock, fetch, parse_template
 from nubo.api.methods.images import IMAGE
+from nubo.api.methods.restricted import refuse_restricted, vm_restricted
 from nubo.api.methods.vm_actions import _lifecycle, has_room
 from nubo.api.methods.vms import VM
 from nubo.api.registry import Bool, Int, Str, api
@@ -29,6 +30,7 @@ from nubo.core.vm_commit import Loaded, move_usage, vm_size
 from nubo.errors import ActionError, ApiError, NoExistsError
 from nubo.lifecycle import MIGRATE_KINDS, RECOVER_OPERATIONS, Decision, LcmState, VmState
 from nubo.model.infra import DS_SYSTEM
+from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.vm import order_system_template
 from nubo.template import Template
 from nubo.template.attributes import VectorAttribute
@@ -111,6 +113,9 @@ def _positive(template: Template, name: str, kind: type) -> str | None:
     if number <= 0:
         what = "float or integer" if kind is float else "integer"
         raise ApiError(f"{name} must be a positive {what} value.")
+    problem = VM_NUMBERS[name].problem(name, value)
+    if problem:
+        raise ApiError(problem)
     return value
 
 
@@ -189,6 +194,8 @@ def vm_updateconf(call: Call, vm_id: int, template: str, update_type: int) -> in
         vector = t.get_vector("CONTEXT")
         return dict(vector.items()) if vector is not None else {}
 
+    refuse_restricted(call, updated(vm.template), vm_restricted(call), "Template", vm.template,
+                      oid=vm_id)
     live = context(updated(vm.template)) != context(vm.template)
 
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
@@ -213,6 +220,13 @@ def _one_vector(text: str, name: str, vm_id: int) -> VectorAttribute:
     return vector.copy()
 
 
+def _check_vector(call: Call, vector: VectorAttribute, vm_id: int) -> None:
+    """An attached DISK/NIC: no restricted attribute for a non-admin, numbers in range."""
+    alone = Template([vector])
+    refuse_restricted(call, alone, vm_restricted(call), vector.name, oid=vm_id)
+    check_numbers(alone, VM_NUMBERS, vm_id)
+
+
 @api("one.vm.attach", Int("id"), Str("template"))
 def vm_attach(call: Call, vm_id: int, template: str) -> int:
     """Attach a disk (VM:MANAGE; IMAGE:USE for an image): HOTPLUG on a RUNNING VM,
@@ -220,6 +234,7 @@ def vm_attach(call: Call, vm_id: int, template: str) -> int:
     lcm = _lifecycle(call)
     _vm(call, vm_id, A.MANAGE)
     disk = _one_vector(template, "DISK", vm_id)
+    _check_vector(call, disk, vm_id)
     image_id = disk.get("IMAGE_ID")
     if image_id is not None and image_id.isdigit():
         with call.cloud.db.read() as conn:
@@ -271,6 +286,7 @@ def vm_attachnic(call: Call, vm_id: int, template: str) -> int:
     lcm = _lifecycle(call)
     _vm(call, vm_id, A.MANAGE)
     nic = _one_vector(template, "NIC", vm_id)
+    _check_vector(call, nic, vm_id)
     with call.cloud.db.read() as conn:
         ref = nic.get("NETWORK_ID")
         if ref is not None and ref.isdigit():

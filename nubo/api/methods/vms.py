@@ -19,6 +19,7 @@ from nubo.api.methods.filters import ALL, listing, pool_xml, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.methods.images import IMAGE
+from nubo.api.methods.restricted import refuse_restricted, vm_restricted
 from nubo.api.methods.vmgroups import join_vm_group
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
@@ -87,6 +88,7 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
 def vm_allocate(call: Call, text: str, hold: bool) -> int:
     template = parse_template(text)
     check_expressions(template)  # scheduler: SCHED_REQUIREMENTS/SCHED_RANK must parse
+    refuse_restricted(call, template, vm_restricted(call), "VM Template")
     with call.cloud.db.write() as conn:
         authorize_create(call, VM)
         authorize_resources(call, conn, template)
@@ -166,7 +168,8 @@ def vmpool_infoset(call: Call, ids_csv: str, extended: bool) -> str:
 
 
 register_info("vm", VM)
-register_update("vm", VM, field="user_template", validate=validate_update)  # scheduler
+register_update("vm", VM, field="user_template", validate=validate_update,  # scheduler
+                restricted=lambda call, _vm: vm_restricted(call))
 register_rename("vm", VM)
 register_chown("vm", VM)
 register_chmod("vm", VM)

@@ -18,6 +18,7 @@ from nubo.api.methods.common import (authorize, check_lock, check_name, fetch, n
 from nubo.api.methods.filters import listing, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
+from nubo.api.methods.restricted import refuse_restricted, vnet_restricted
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.api.rm import Call
 from nubo.auth import acl as A
@@ -25,8 +26,9 @@ from nubo.auth.acl import ObjectType
 from nubo.core import leases
 from nubo.errors import ApiError, InternalError, NuboError
 from nubo.model.address_range import AddressRange
+from nubo.model.limits import VNET_NUMBERS, check_numbers
 from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
-from nubo.template import Template, parse_str_or_xml
+from nubo.template import Template, VectorAttribute, parse_str_or_xml
 
 # oned.conf VN_MAD_CONF: the drivers oned knows and the bridge each one uses.
 BRIDGE_TYPES = {"dummy": "linux", "802.1Q": "linux", "ebtables": "linux", "fw": "linux",
@@ -153,6 +155,7 @@ def insert_vnet(call: Call, conn: Connection, vnet: VirtualNetwork,
 @api("one.vn.allocate", Str("template"), Int("cluster_id", -1))
 def vn_allocate(call: Call, text: str, cluster_id: int) -> int:
     template = parse_str_or_xml(text)
+    check_numbers(template, VNET_NUMBERS)
     with call.cloud.db.write() as conn:
         cluster = target_cluster(call, conn, cluster_id, VNET)
         vnet, ars = build_vnet(call, conn, template, [cluster.id])
@@ -185,11 +188,23 @@ def managed(call: Call, conn: Connection, oid: int, op: int = A.MANAGE) -> Virtu
 
 # -- address ranges ----------------------------------------------------------------------------
 
-def _first_ar(text: str) -> dict[str, str]:
-    """The first AR vector of an add_ar/update_ar template (oned reads only that one)."""
+def _first_ar(call: Call, text: str, old: dict[str, str] | None = None, *,
+              restricted: bool = True) -> dict[str, str]:
+    """The first AR vector of an add_ar/update_ar template (oned reads only that one).
+
+    Its numbers must be in range; with ``restricted`` (a reservation's AR: oned restricts
+    no other network's) a non-admin may not set VNET_RESTRICTED_ATTR's AR/ attributes in
+    it, nor change those of ``old``.
+    """
     vector = parse_str_or_xml(text).get_vector("AR")
     if vector is None:
         raise InternalError("Wrong AR definition. AR vector attribute is missing.")
+    alone = Template([vector])
+    check_numbers(alone, VNET_NUMBERS)
+    if restricted:
+        base = None if old is None else Template([VectorAttribute("AR", old)])
+        refuse_restricted(call, alone, vnet_restricted(call), "Extra Template", base,
+                          append=True)
     return dict(vector.items())
 
 
@@ -197,7 +212,7 @@ def _first_ar(text: str) -> dict[str, str]:
 def vn_add_ar(call: Call, oid: int, text: str) -> int:
     with call.cloud.db.write() as conn:
         vnet = managed(call, conn, oid, A.ADMIN)
-        attrs = _first_ar(text)
+        attrs = _first_ar(call, text, restricted=bool(vnet.parent_network_id))
         ars = leases.ranges_of(vnet)
         ars.append(leases.new_range(attrs, max((a.ar_id for a in ars), default=-1) + 1,
                                     vnet.template, ars))
@@ -233,15 +248,11 @@ def vn_free_ar(call: Call, oid: int, ar_id: int) -> int:
     return _remove_ar(call, oid, ar_id, False, A.MANAGE)
 
 
-# oned.conf VNET_RESTRICTED_ATTR for ARs: what a non-admin may not change in a reservation.
-_AR_RESTRICTED = ("VN_MAD", "PHYDEV", "VLAN_ID", "BRIDGE")
-
-
 @api("one.vn.update_ar", Int("id"), Str("template"))
 def vn_update_ar(call: Call, oid: int, text: str) -> int:
     with call.cloud.db.write() as conn:
         vnet = managed(call, conn, oid)
-        attrs = _first_ar(text)
+        attrs = _first_ar(call, text, restricted=False)
         ar_id = attrs.get("AR_ID", "").strip()
         if not ar_id.isdigit():
             raise InternalError("AR/AR_ID attribute is missing.", oid)
@@ -249,8 +260,9 @@ def vn_update_ar(call: Call, oid: int, text: str) -> int:
         at = next((i for i, a in enumerate(ars) if a.ar_id == int(ar_id)), None)
         if at is None:
             raise InternalError(f"Address Range with ID {ar_id} was not found.", oid)
-        keep = _AR_RESTRICTED if vnet.parent_network_id and not call.session.is_admin else ()
-        ars[at] = ars[at].update(attrs, restricted=keep, max_used_index=leases.used_indexes(
+        if vnet.parent_network_id:  # oned restricts reservations' ARs only
+            _first_ar(call, text, ars[at].attributes())
+        ars[at] = ars[at].update(attrs, max_used_index=leases.used_indexes(
             conn, oid, int(ar_id)).max())
         leases.check_overlaps(ars[at], ars)
         leases.save(conn, call.cloud.pools.vnets, vnet, ars)
@@ -391,7 +403,9 @@ def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
 
 
 register_info("vn", VNET, present=vnet_info_body)
-register_update("vn", VNET, validate=_post_update)
+register_update("vn", VNET, validate=_post_update, numbers=VNET_NUMBERS,
+                restricted=lambda call, vnet: vnet_restricted(call) if vnet.parent_network_id
+                else ())  # oned: "Normal VNets do not have restricted attributes"
 register_rename("vn", VNET)
 register_chown("vn", VNET)
 register_chmod("vn", VNET)
