@@ -29,6 +29,7 @@ Why it is built this way:
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import signal
@@ -221,11 +222,13 @@ class ApiServer(uvicorn.Server):
     """A uvicorn server on a socket bound up front, so port 0 has a known port."""
 
     def __init__(self, config: uvicorn.Config, sock: socket.socket,
-                 on_started: Callable[[int], None] | None = None) -> None:
+                 on_started: Callable[[int], None] | None = None,
+                 on_stopping: Callable[[], None] | None = None) -> None:
         super().__init__(config)
         self.sock = sock
         self.port: int = sock.getsockname()[1]
         self._on_started = on_started
+        self._on_stopping = on_stopping
         self._thread: threading.Thread | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -234,6 +237,13 @@ class ApiServer(uvicorn.Server):
             log.info("XML-RPC API listening on %s port %d", self.config.host, self.port)
             if self._on_started is not None:
                 self._on_started(self.port)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # API clients of the core's own (the scheduler child) stop first, while the API
+        # still answers them, rather than failing their last calls against a closed port.
+        if self._on_stopping is not None:
+            await asyncio.to_thread(self._on_stopping)
+        await super().shutdown(sockets=sockets)
 
     def serve_forever(self) -> None:
         """Run until told to stop (should_exit, or SIGINT/SIGTERM in the main thread)."""
@@ -267,6 +277,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def make_server(app: Any, host: str, port: int, *, log_config: Any = None,
                 on_started: Callable[[int], None] | None = None,
+                on_stopping: Callable[[], None] | None = None,
                 limits: ConnectionLimits | None = None,
                 **uvicorn_options: Any) -> ApiServer:
     """Bind ``host:port`` now (OSError if taken) and configure uvicorn to serve ``app``
@@ -283,20 +294,22 @@ def make_server(app: Any, host: str, port: int, *, log_config: Any = None,
     sock = _bind(host, port)
     config = uvicorn.Config(app, host=host, port=sock.getsockname()[1],
                             log_config=log_config, **options)
-    return ApiServer(config, sock, on_started)
+    return ApiServer(config, sock, on_started, on_stopping)
 
 
 def run_server(app: Any, host: str, port: int, *, log_config: Any = None,
                on_started: Callable[[int], None] | None = None,
+               on_stopping: Callable[[], None] | None = None,
                **uvicorn_options: Any) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully and return.
 
     ``on_started(port)`` is called once the server accepts connections, with
-    the real port (useful with port 0). Extra keyword arguments go to
+    the real port (useful with port 0); ``on_stopping()`` when it is told to stop,
+    before it stops answering. Extra keyword arguments go to
     ``uvicorn.Config`` (e.g. ``proxy_headers``, ``access_log=True``).
     """
     server = make_server(app, host, port, log_config=log_config, on_started=on_started,
-                         **uvicorn_options)
+                         on_stopping=on_stopping, **uvicorn_options)
     in_main = threading.current_thread() is threading.main_thread()
     # uvicorn re-raises the signal it caught once it has shut down; a quiet
     # SIGTERM handler underneath makes that a normal return for the caller.

@@ -144,6 +144,10 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
 
     scheduler: list[SchedulerProcess] = []
 
+    def stopping() -> None:
+        for child in scheduler:
+            child.stop()
+
     def started(port: int) -> None:
         # Shown whatever the log level: this is how the operator reaches nubo.
         endpoint = f"http://{cfg.host}:{port}{cfg.rpc_path}"
@@ -169,7 +173,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         hooks.manager(cloud).recover()  # hooks matched before a crash and not yet run
         monitor.start()
         timer.start()
-        run_server(app, cfg.host, cfg.port, on_started=started, limits=ConnectionLimits(
+        run_server(app, cfg.host, cfg.port, on_started=started, on_stopping=stopping, limits=ConnectionLimits(
             request_timeout=cfg.api_request_timeout,
             keep_alive_timeout=cfg.api_keep_alive_timeout,
             max_per_source=cfg.api_connections_per_source,
@@ -180,8 +184,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         # the next start). Then drivers: their in-flight actions end as "shutdown" and
         # the VMs keep their awaited operation; then the workers finish what was queued.
         cloud.db.outage.stop()
-        for child in scheduler:
-            child.stop()
+        stopping()  # done already unless the API failed to start
         timer.close()
         monitor.close()
         drivers.close()

@@ -132,10 +132,13 @@ def _running(pid: int) -> bool:
 def test_sigterm_stops_everything_without_an_error(tmp_path):
     # The scheduler child used to abort at every stop ("Fatal Python error:
     # _enter_buffered_busy ... <stdin>") from its stdin-watching thread.
-    server = NuboServer(tmp_path / "data", extra_config="scheduler = true\n").start()
+    server = NuboServer(tmp_path / "data",
+                        extra_config='scheduler = true\nlog_level = "DEBUG"\n').start()
     try:
-        wait_for("the scheduler child running",
-                 lambda: any("scheduler started against" in line for line in server.log_lines))
+        # In its loop: a call waiting for changes answered (it may be in the next one
+        # when the core stops; it used to fail against the closed API).
+        wait_for("the scheduler child waiting for changes",
+                 lambda: any("nubo.sched.wait uid=0 ok" in line for line in server.log_lines))
         children = child_pids(server.proc.pid)
         descendants = children + [p for c in children for p in child_pids(c)]
         assert len(children) >= 2  # the scheduler and at least one driver
@@ -143,7 +146,8 @@ def test_sigterm_stops_everything_without_an_error(tmp_path):
         code = server.stop()
     output = "".join(server.log_lines) + (tmp_path / "data" / "nubo.log").read_text()
     assert code == 0, output[-3000:]
-    for bad in ("Fatal Python error", "Traceback", "stopped with", "did not exit"):
+    for bad in ("Fatal Python error", "Traceback", "stopped with", "did not exit",
+                "waiting for changes failed"):  # the scheduler stops before the API
         assert bad not in output, output[-3000:]
     wait_for("every child process gone", lambda: not any(map(_running, descendants)), 10)
 
