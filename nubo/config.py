@@ -18,7 +18,7 @@ from nubo.drivers.spec import DriverSpec, specs_from_config
 from nubo.errors import NuboError
 
 if TYPE_CHECKING:
-    from nubo.auth.guard import GuardSettings
+    from nubo.auth.password_guard import GuardSettings
     from nubo.sched.policies import SchedConfig
 
 
@@ -43,7 +43,7 @@ class Config:
     log_level: str = "INFO"
     # Worker threads serving API calls concurrently.
     api_threads: int = 32
-    # Connection limits of the API's HTTP front (nubo.api.guard): seconds for a request's
+    # Connection limits of the API's HTTP front (nubo.api.connections): seconds for a request's
     # headers and body to arrive, seconds a connection may idle between requests,
     # connections one source address may hold, and in all (0: the descriptor limit
     # minus a reserve).
@@ -208,7 +208,7 @@ def sched_config(cfg: Config) -> "SchedConfig":
 def guard_settings(cfg: Config) -> "GuardSettings":
     """The password checks' pool and back-off (ValueError names a wrong key)."""
     from nubo.auth.backoff import BackoffPolicy
-    from nubo.auth.guard import GuardSettings
+    from nubo.auth.password_guard import GuardSettings
     for key, low in (("auth_kdf_workers", 1), ("auth_kdf_queue", 0), ("auth_user_failures", 0),
                      ("auth_source_failures", 0), ("auth_failure_window", 1),
                      ("auth_backoff", 1), ("auth_backoff_max", cfg.auth_backoff)):

@@ -23,7 +23,7 @@ Why it is built this way:
   (several apps can live in one process, as in tests). The method label is
   only ever a method the dispatcher knew (unknown ones count as
   ``(unknown)``) and is capped, so clients cannot blow up its cardinality.
-* Connections are guarded (api/guard.py): a request must arrive within a
+* Connections are guarded (api/connections.py): a request must arrive within a
   deadline, idle ones are closed, and one source cannot hold more than its
   share, so idle or trickling sockets cannot exhaust the descriptors.
 """
@@ -56,7 +56,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from nubo.api import wire
-from nubo.api.guard import ConnectionLimits, guarded_protocol
+from nubo.api.connections import ConnectionLimits, guarded_protocol
 
 log = logging.getLogger("nubo.api.http")
 

@@ -74,7 +74,7 @@ class RequestManager:
             value = method.handler(Call(self.cloud, session, name, self.listings), *args)
         except NuboError as e:
             # Not one line per failed login: a guessing flood would fill the log (its
-            # back-offs are logged once each by nubo.auth.guard).
+            # back-offs are logged once each by nubo.auth.password_guard).
             log.log(logging.DEBUG if isinstance(e, AuthenticationError) else logging.INFO,
                     "%s failed: code=0x%x id=%s %s", name, e.code, e.object_id, e.message)
             return wire.encode_response(

@@ -130,7 +130,7 @@ class CredentialCache:
                 self._drop(key)
                 return False
             # Sliding: a password in use stays verified, so a flood of wrong guesses
-            # (which back off the name, nubo.auth.guard) never makes its owner re-check.
+            # (which back off the name, nubo.auth.password_guard) never makes its owner re-check.
             self._entries[key] = (now + self.ttl, entry[1])
             self._entries.move_to_end(key)
             return True

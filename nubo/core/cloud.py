@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from nubo.auth import passwords
 from nubo.auth.acl import AclRule
 from nubo.auth.authorize import AclIndex, Requester
-from nubo.auth.guard import PasswordGuard
+from nubo.auth.password_guard import PasswordGuard
 from nubo.config import Config, guard_settings
 from nubo.core.pools import Pools, make_pools
 from nubo.errors import AuthenticationError
@@ -80,7 +80,7 @@ class Cloud:
     pools: Pools = field(default_factory=make_pools)
     clock: Callable[[], float] = time.time
     credentials: passwords.CredentialCache = field(default_factory=passwords.CredentialCache)
-    # Password checks: their KDF pool and back-off (nubo.auth.guard); made from the
+    # Password checks: their KDF pool and back-off (nubo.auth.password_guard); made from the
     # configuration, around ``credentials``, unless given.
     guard: PasswordGuard | None = None
     # The life-cycle manager, when the core runs one (``nubo serve``); VM actions need it.
@@ -127,7 +127,7 @@ class Cloud:
         A session authenticated in the last few seconds is taken again without its
         secret checked (one small query), as long as the user's row is unchanged:
         every change of the user (enable, password, tokens, groups) bumps its version.
-        A password goes to the guard (nubo.auth.guard) with ``source``, the client's
+        A password goes to the guard (nubo.auth.password_guard) with ``source``, the client's
         address: it backs off guessing and costs an unknown user what a known one costs.
         """
         name, sep, secret = session.partition(":")

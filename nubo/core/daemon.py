@@ -9,7 +9,7 @@ from typing import Callable
 
 from nubo import hooks
 from nubo.api import sched_runner
-from nubo.api.guard import ConnectionLimits, raise_fd_limit
+from nubo.api.connections import ConnectionLimits, raise_fd_limit
 from nubo.api.http import build_app, run_server
 from nubo.api.rm import RequestManager
 from nubo.config import Config, driver_specs

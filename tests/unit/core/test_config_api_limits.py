@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from nubo.api.guard import ConnectionLimits
+from nubo.api.connections import ConnectionLimits
 from nubo.config import ConfigError, load_config
 
 

@@ -1,4 +1,4 @@
-"""The password guard (nubo.auth.guard): bounded KDF pool, back-off per user and per
+"""The password guard (nubo.auth.password_guard): bounded KDF pool, back-off per user and per
 source, the cache of verified passwords first, and a dummy KDF run for unknown users."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from nubo.auth.backoff import BackoffPolicy
-from nubo.auth.guard import GuardSettings, PasswordGuard
+from nubo.auth.password_guard import GuardSettings, PasswordGuard
 from nubo.auth.passwords import hash_password, make_hasher
 from nubo.config import ConfigError, guard_settings, load_config
 from fakeclock import Clock

@@ -1,4 +1,4 @@
-"""Connection limits of the HTTP front (api/guard.py) on a real uvicorn: request
+"""Connection limits of the HTTP front (api/connections.py) on a real uvicorn: request
 deadline, keep-alive, per-source and total caps."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import xmlrpc.client as xc
 
 import pytest
 
-from nubo.api.guard import ConnectionLimits
+from nubo.api.connections import ConnectionLimits
 from nubo.api.http import build_app, start_in_thread
 from nubo.api.wire import encode_response
 from sockets import closed_by_peer, connect
