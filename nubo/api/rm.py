@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from nubo.api import wire
 from nubo.api.listings import ListingCache
 from nubo.api.registry import METHODS, SignatureError, bind, id_problem
-from nubo.core.cloud import Cloud, Session
+from nubo.core.cloud import Cloud
+from nubo.core.ops.context import Call
 from nubo.errors import ApiError, AuthenticationError, InternalError, NuboError
 from nubo.store.outage import DatabaseUnavailable
 from nubo import hooks
@@ -29,20 +29,6 @@ FAULT_TYPE = wire.TYPE_ERROR
 # oned's replication index of a failed call: UINT64_MAX, which xmlrpc-c writes as <i8>-1.
 NO_REPLICATION = wire.I8(-1)
 UNAVAILABLE = "database unavailable, try again"
-
-
-@dataclass
-class Call:
-    """What a handler knows about the call it serves."""
-
-    cloud: Cloud
-    session: Session
-    method: str
-    listings: ListingCache | None = None
-
-    @property
-    def uid(self) -> int:
-        return self.session.uid
 
 
 class RequestManager:

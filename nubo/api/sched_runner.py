@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nubo.api.registry import METHODS, SignatureError, bind
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth.authorize import Requester
 from nubo.core.cloud import Session
 from nubo.errors import NuboError

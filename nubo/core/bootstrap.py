@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, insert, select
 from nubo.api.methods.acls import add_rule
 from nubo.api.methods.groups import create_group
 from nubo.api.methods.users import create_user
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth.acl import default_rules
 from nubo.core.cloud import ONEADMIN, Cloud
 from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, insert, select
 
 from nubo.api.registry import Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.errors import AuthorizationError, InternalError
 from nubo.store import schema

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from nubo.api.methods.common import (Kind, authorize, authorize_create, check_name, fetch,
+from nubo.core.ops.common import (Kind, authorize, authorize_create, check_name, fetch,
                                      object_auth, refuse)
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import CLUSTER_ID, ID_MASK, INDIVIDUAL_ID, SELECTOR_MASK, ObjectType
 from nubo.errors import AllocateError, ApiError

@@ -13,11 +13,11 @@ from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import (DATASTORE, allocation_problem, drop_acl_rules,
                                        leave_clusters, set_member, target_cluster)
-from nubo.api.methods.common import fetch, new_permissions, parse_template, refuse
+from nubo.core.ops.common import fetch, new_permissions, parse_template, refuse
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_pool, register_rename, register_update)
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import InternalError

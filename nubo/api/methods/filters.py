@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, false, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.api.wire import EscapedParts
 from nubo.auth.acl import USE
 from nubo.errors import ApiError

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from nubo.api.methods.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
+from nubo.core.ops.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
                                      fetch, object_auth, updated_template)
 from nubo.api.methods.filters import listing, wire_pool_xml
 from nubo.api.methods.restricted import changed_restricted
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ObjectAuth

@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.api.methods.acls import add_rule
-from nubo.api.methods.common import authorize_create, check_name
+from nubo.core.ops.common import authorize_create, check_name
 from nubo.api.methods.users import GROUP, get_group, get_user
 from nubo.api.registry import Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import ActionError, AllocateError

@@ -11,12 +11,12 @@ from lxml import etree
 from sqlalchemy import delete, select
 
 from nubo import hooks as hook_points
-from nubo.api.methods.common import (Kind, check_lock, check_name, fetch, parse_template,
+from nubo.core.ops.common import (Kind, check_lock, check_name, fetch, parse_template,
                                      updated_template)
 from nubo.api.methods.filters import wire_pool_xml
 from nubo.api.methods.generic import register_lock, register_rename
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import AllocateError, ApiError, AuthorizationError, NoExistsError

@@ -10,11 +10,11 @@ import re
 
 from nubo.api.methods.clusters import (HOST, allocation_problem, drop_acl_rules, leave_clusters,
                                        refuse_allocate, set_member, target_cluster)
-from nubo.api.methods.common import fetch, refuse
+from nubo.core.ops.common import fetch, refuse
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.core import sched_events

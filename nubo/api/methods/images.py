@@ -11,12 +11,12 @@ from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import (DATASTORE, drop_acl_rules, refuse_allocate,
                                        set_member)
-from nubo.api.methods.common import (Kind, authorize, authorize_create, check_lock, check_name,
+from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
                                      fetch, new_permissions, object_auth, parse_template, refuse)
 from nubo.api.methods.generic import register_standard
 from nubo.api.methods.restricted import image_restricted, refuse_path, refuse_restricted
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import ApiError, InternalError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth.restricted import first_restricted, path_refused
 from nubo.errors import AuthorizationError
 from nubo.model.infra import Datastore

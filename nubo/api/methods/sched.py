@@ -9,7 +9,7 @@ back to its periodic cycle against an endpoint without this method.
 from __future__ import annotations
 
 from nubo.api.registry import Int, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.core import sched_events
 from nubo.errors import AuthorizationError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from nubo.api.registry import api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.errors import AuthorizationError
 from nubo.model.xmlobj import escape
 

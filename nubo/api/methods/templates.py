@@ -11,7 +11,7 @@ from dataclasses import replace
 from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import allocation_problem, drop_acl_rules
-from nubo.api.methods.common import (Kind, authorize_create, check_lock, fetch,
+from nubo.core.ops.common import (Kind, authorize_create, check_lock, fetch,
                                      new_permissions, parse_template, refuse)
 from nubo.api.methods.expressions import check_expressions, validate_update  # scheduler
 from nubo.api.methods.generic import (chmod_object, register_chown, register_chmod,
@@ -21,7 +21,7 @@ from nubo.api.methods.images import IMAGE
 from nubo.api.methods.restricted import refuse_restricted, vm_restricted
 from nubo.api.methods.vms import authorize_resources, create_vm, resolve_reference
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ONEADMIN_GROUP_ID, ONEADMIN_ID

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select
 
-from nubo.api.methods.common import Kind, authorize, authorize_create, check_name
+from nubo.core.ops.common import Kind, authorize, authorize_create, check_name
 from nubo.api.methods.generic import register_update
 from nubo.api.registry import Array, Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth import passwords

@@ -8,10 +8,10 @@ machine's ActionError, naming the state, and nothing changes.
 from __future__ import annotations
 
 from nubo.api.methods.clusters import DATASTORE, HOST
-from nubo.api.methods.common import check_lock, fetch
+from nubo.core.ops.common import check_lock, fetch
 from nubo.api.methods.vms import VM
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.vm_commit import vm_size

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import DATASTORE, HOST, VNET
-from nubo.api.methods.common import check_lock, fetch, parse_template
+from nubo.core.ops.common import check_lock, fetch, parse_template
 from nubo.api.methods.images import IMAGE
 from nubo.api.methods.restricted import refuse_restricted, vm_restricted
 from nubo.api.methods.vm_actions import _lifecycle, has_room
 from nubo.api.methods.vms import VM
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.core import vm_resources
 from nubo.core.vm_commit import Loaded, move_usage, vm_size

@@ -6,10 +6,10 @@ change is committed in the VM's body and the timer told (nubo.core.sched_timer).
 """
 from __future__ import annotations
 
-from nubo.api.methods.common import check_lock, fetch, parse_template
+from nubo.core.ops.common import check_lock, fetch, parse_template
 from nubo.api.methods.vms import VM
 from nubo.api.registry import Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.core import sched_actions, sched_timer
 from nubo.errors import ActionError, ApiError, NoExistsError

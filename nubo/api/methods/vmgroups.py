@@ -12,13 +12,13 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import drop_acl_rules
-from nubo.api.methods.common import (Kind, authorize, authorize_create, check_lock, check_name,
+from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
                                      fetch, new_permissions, object_auth, parse_template)
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import ActionError, InternalError

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, or_
 from sqlalchemy.sql import ColumnElement
 
 from nubo.api.methods.clusters import VNET, allocation_problem
-from nubo.api.methods.common import (Kind, authorize, authorize_create, new_permissions,
+from nubo.core.ops.common import (Kind, authorize, authorize_create, new_permissions,
                                      object_auth, parse_template)
 from nubo.api.methods.expressions import check_expressions, validate_update  # scheduler
 from nubo.api.methods.filters import ALL, listing, pool_xml, wire_pool_xml
@@ -22,7 +22,7 @@ from nubo.api.methods.images import IMAGE
 from nubo.api.methods.restricted import refuse_restricted, vm_restricted
 from nubo.api.methods.vmgroups import join_vm_group
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.core import sched_actions, sched_events, sched_timer, vm_resources

@@ -13,14 +13,14 @@ from sqlalchemy import Connection
 
 from nubo.api.methods.clusters import (VNET, drop_acl_rules, leave_clusters, set_member,
                                        target_cluster)
-from nubo.api.methods.common import (authorize, check_lock, check_name, fetch, new_permissions,
+from nubo.core.ops.common import (authorize, check_lock, check_name, fetch, new_permissions,
                                      object_auth, refuse)
 from nubo.api.methods.filters import listing, wire_pool_xml
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.methods.restricted import refuse_restricted, vnet_restricted
 from nubo.api.registry import Bool, Int, Str, api
-from nubo.api.rm import Call
+from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.core import leases
