@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select
 
-from nubo.api.methods.acls import add_rule
-from nubo.api.methods.groups import create_group
-from nubo.api.methods.users import create_user
-from nubo.core.ops.context import Call
 from nubo.auth.acl import default_rules
 from nubo.core.cloud import ONEADMIN, Cloud
+from nubo.core.ops.acls import add_rule
+from nubo.core.ops.context import Call
+from nubo.core.ops.groups import create_group
+from nubo.core.ops.users import create_user
 from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,
                               Cluster, Datastore)
 from nubo.model.permissions import Permissions
@@ -94,6 +94,3 @@ def _create_datastore(cloud: Cloud, conn: Connection, oid: int, name: str, ds_ty
                    base_path=f"{DATASTORE_LOCATION}{oid}", type=ds_type, disk_type=0,
                    state=DS_READY, clusters=[0], template=template)
     pools.datastores.insert(conn, ds)
-
-
-

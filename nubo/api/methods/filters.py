@@ -1,84 +1,18 @@
-"""Pool listings: OpenNebula's filter flags, id ranges and pagination as SQL.
+"""Pool listings on the wire: the rows the core chose (nubo.core.ops.listing), streamed
+as the XML-RPC reply.
 
-filter -4 the objects of the requester's primary group they may USE, -3 the
-requester's objects, -2 everything the requester may USE, -1 the requester's
-objects plus those of their groups they may USE, N >= 0 the objects of user N
-the requester may USE.
-start/end: (-1, -1) all; (a, -1) ids >= a; (a, b) a <= id <= b; (offset, -n) a
-page of n objects starting at row offset.
+Which rows a requester sees (filter flags, id ranges, pages) is the core's rule; this
+module only writes them, piece by piece, in the wire's escaped form.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import Table, and_, false, or_, select, true
+from sqlalchemy import Table, select
 from sqlalchemy.sql import ColumnElement
 
-from nubo.core.ops.context import Call
 from nubo.api.wire import EscapedParts
-from nubo.auth.acl import USE
-from nubo.errors import ApiError
-
-ALL, MINE, MINE_GROUP, PRIMARY_GROUP = -2, -3, -1, -4
-
-
-@dataclass
-class Listing:
-    where: ColumnElement[bool]
-    offset: int | None
-    limit: int | None
-    desc: bool
-
-
-def use_filter(call: Call, table: Table, acl_type: int) -> ColumnElement[bool] | None:
-    """The objects the requester may USE by permission bits or ACL; None means all."""
-    if call.session.is_admin:
-        return None
-    req = call.session.requester
-    found = call.cloud.acl_index().reverse_search(req, acl_type, USE)
-    if found.all:
-        return None
-    c = table.c
-    terms: list[ColumnElement[bool]] = [c.uid == req.uid, c.other_u == 1]
-    terms += [and_(c.gid == g, c.group_u == 1) for g in sorted(req.group_ids)]
-    if found.oids:
-        terms.append(c.oid.in_(sorted(found.oids)))
-    if found.gids:
-        terms.append(c.gid.in_(sorted(found.gids)))
-    return or_(*terms)
-
-
-def listing(call: Call, table: Table, acl_type: int, filter_flag: int, start: int,
-            end: int) -> Listing:
-    if filter_flag < PRIMARY_GROUP:
-        raise ApiError("Incorrect filter_flag")
-    c = table.c
-    req = call.session.requester
-    allowed = use_filter(call, table, acl_type)
-    if filter_flag == MINE:
-        where: ColumnElement[bool] = c.uid == req.uid
-    elif filter_flag == PRIMARY_GROUP:  # not every object of the group: OpenNebula's #6952
-        where = c.gid == req.gid if allowed is None else and_(c.gid == req.gid, allowed)
-    elif filter_flag == MINE_GROUP:
-        groups = c.gid.in_(sorted(req.group_ids)) if req.group_ids else false()
-        where = or_(c.uid == req.uid, groups if allowed is None else and_(groups, allowed))
-    elif filter_flag == ALL:
-        where = true() if allowed is None else allowed
-    else:
-        where = c.uid == filter_flag
-        if allowed is not None and filter_flag != req.uid:
-            where = and_(where, allowed)
-    offset = limit = None
-    if start != -1 and end >= -1:
-        where = and_(where, c.oid >= start)
-        if end != -1:
-            where = and_(where, c.oid <= end)
-    elif end < -1:
-        if start < 0:
-            raise ApiError("Incorrect pagination: the offset (start) must be >= 0")
-        offset, limit = start, -end
-    desc = call.cloud.config.api_list_order.upper() == "DESC"
-    return Listing(where, offset, limit, desc)
+from nubo.core.ops.context import Call
+from nubo.core.ops.listing import (ALL, MINE, MINE_GROUP, PRIMARY_GROUP, Listing, listing,
+                                   use_filter)
 
 
 def pool_xml(root: str, bodies: list[str]) -> str:
@@ -112,3 +46,7 @@ def select_column(call: Call, table: Table, column: str, where: ColumnElement[bo
     q = q.order_by(table.c.oid.desc() if order_desc else table.c.oid).limit(limit).offset(offset)
     with call.cloud.db.read() as conn:
         return list(conn.execute(q).scalars())
+
+
+__all__ = ["ALL", "MINE", "MINE_GROUP", "PRIMARY_GROUP", "Listing", "listing", "use_filter",
+           "pool_xml", "wire_pool_xml", "select_column"]
