@@ -37,7 +37,6 @@ class RequestManager:
         self.listings = ListingCache(wire.escape_text)
         # Import the handlers so that they register themselves.
         import nubo.api.methods  # noqa: F401
-        hooks.manager(cloud)  # hooks: watch this cloud's commits (nubo.hooks.events)
 
     def dispatch(self, name: str, params: list[Any], client: Any = None) -> bytes:
         method = METHODS.get(name)

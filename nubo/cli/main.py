@@ -23,7 +23,7 @@ def _serve(_ctx: Context, args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"nubo: {e.message}", file=sys.stderr)
         return USAGE
-    from nubo.core.daemon import serve
+    from nubo.serve import serve
     serve(cfg)
     return 0
 

@@ -2,7 +2,10 @@
 
 The request manager holds one Cloud and asks it who a session is and whether
 that requester may act; everything else it does through the pools inside
-transactions the Cloud hands out.
+transactions the Cloud hands out. The managers that act on the cloud (life-cycle,
+host monitor, hooks, scheduled actions) belong to the core that composed it
+(nubo.core.composition), given at construction: an operation reads them here
+(``call.cloud.lifecycle``), nothing sets them from outside.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from sqlalchemy import Connection, bindparam, func, select
 
@@ -30,6 +33,9 @@ from nubo.store.db import Database
 
 if TYPE_CHECKING:
     from nubo.core.lcm import LifeCycleManager
+    from nubo.core.monitor import HostMonitor
+    from nubo.core.sched_timer import ScheduledActionTimer
+    from nubo.hooks.manager import HookManager
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,23 @@ class Session:
 ONEADMIN = Session(Requester(uid=0, gid=0, group_ids=frozenset({0})), "oneadmin", "oneadmin")
 
 
+class Services(Protocol):
+    """What a composed core (nubo.core.composition.Core) lends its cloud; each is None
+    where that core runs none (e.g. no host monitoring)."""
+
+    @property
+    def lifecycle(self) -> LifeCycleManager | None: ...
+
+    @property
+    def monitor(self) -> HostMonitor | None: ...
+
+    @property
+    def hooks(self) -> HookManager | None: ...
+
+    @property
+    def sched_timer(self) -> ScheduledActionTimer | None: ...
+
+
 @dataclass
 class Cloud:
     db: Database
@@ -83,11 +106,9 @@ class Cloud:
     # Password checks: their KDF pool and back-off (nubo.auth.password_guard); made from the
     # configuration, around ``credentials``, unless given.
     guard: PasswordGuard | None = None
-    # The life-cycle manager, when the core runs one (``nubo serve``); VM actions need it.
-    lifecycle: LifeCycleManager | None = None
-    # The host monitor, when host monitoring is on: a new or re-enabled host is probed
-    # at once rather than at the next round (HostMonitor.probe).
-    monitor: Any = None
+    # The core that composed this cloud and runs its managers (``nubo serve``); None for
+    # a bare cloud (bootstrap tools, tests), which has no manager at all.
+    services: Services | None = None
 
     def __post_init__(self) -> None:
         if self.guard is None:
@@ -102,6 +123,28 @@ class Cloud:
 
     def now(self) -> int:
         return int(self.clock())
+
+    # the core's managers, read-only -----------------------------------------------
+    @property
+    def lifecycle(self) -> LifeCycleManager | None:
+        """The life-cycle manager; VM actions need it."""
+        return None if self.services is None else self.services.lifecycle
+
+    @property
+    def monitor(self) -> HostMonitor | None:
+        """The host monitor while it runs: a new or re-enabled host is then probed at
+        once rather than at the next round (HostMonitor.probe)."""
+        return None if self.services is None else self.services.monitor
+
+    @property
+    def hooks(self) -> HookManager | None:
+        """The hook manager: one.hook.* tell it of changes, API calls reach it."""
+        return None if self.services is None else self.services.hooks
+
+    @property
+    def sched_timer(self) -> ScheduledActionTimer | None:
+        """The timer of VMs' scheduled actions, told when a schedule changes."""
+        return None if self.services is None else self.services.sched_timer
 
     # ACL rules --------------------------------------------------------------
     def acl_index(self) -> AclIndex:

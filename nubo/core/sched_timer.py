@@ -210,16 +210,12 @@ class ScheduledActionTimer:
             pools.vms.update(conn, vm)
 
 
-# -- where the API finds the cloud's timer (set by nubo serve) ------------------------------
-
-def install(cloud: Any, timer: ScheduledActionTimer) -> None:
-    cloud._sched_timer = timer
-
+# -- telling the cloud's timer -------------------------------------------------------------
 
 def changed(cloud: Any, vm_id: int, conn: Any = None) -> None:
-    """Tell the cloud's timer (if it runs one) that the VM's schedule changed; inside a
-    write transaction ``conn``, once it has committed (the timer reads the VM back)."""
-    timer = getattr(cloud, "_sched_timer", None)
+    """Tell the cloud's timer (if its core runs one) that the VM's schedule changed; inside
+    a write transaction ``conn``, once it has committed (the timer reads the VM back)."""
+    timer = cloud.sched_timer
     if timer is None:
         return
     if conn is None or not on_commit(conn, lambda: timer.changed(vm_id)):

@@ -4,11 +4,12 @@ Hook points (see docs/hooks.md): ``events.vm_committed`` (nubo/core/vm_commit.py
 ``events.host_committed`` (nubo/core/monitor.py), ``api_called`` (nubo/api/rm.py,
 after a successful call; one.host.status also runs the host's state hooks from
 there). They never raise and never wait: a failure is logged, a match is queued.
+The manager is the core's (nubo.core.composition), reached as ``cloud.hooks``; a
+cloud composed without one runs no hook.
 """
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from nubo.hooks import events
@@ -16,33 +17,21 @@ from nubo.hooks.manager import HookManager
 
 log = logging.getLogger("nubo.hooks")
 
-_lock = threading.Lock()
-
-
-def manager(cloud: Any) -> HookManager:
-    """The cloud's hook manager (created, and its engine watched, on first use)."""
-    found = getattr(cloud, "_hook_manager", None)
-    if found is None:
-        with _lock:
-            found = getattr(cloud, "_hook_manager", None)
-            if found is None:
-                found = HookManager(cloud)
-                cloud._hook_manager = found
-                events.register(cloud.db.engine, found)
-    return found
-
 
 def api_called(cloud: Any, method: str, args: list[Any], value: Any) -> None:
     """After a successful API call."""
+    manager = cloud.hooks
+    if manager is None:
+        return
     try:
-        manager(cloud).api_call(method, args, value)
+        manager.submit(manager.api_call(method, args, value))
         if method == "one.host.status" and args:
-            _host_status(cloud, int(args[0]))
+            _host_status(cloud, manager, int(args[0]))
     except Exception:
         log.exception("%s: API hooks not run", method)
 
 
-def _host_status(cloud: Any, host_id: int) -> None:
+def _host_status(cloud: Any, manager: HookManager, host_id: int) -> None:
     """one.host.status changed a host's state (e.g. DISABLED): its state hooks run."""
     from nubo.model import xmlobj
     from nubo.model.hook import HOST_STATES
@@ -50,7 +39,7 @@ def _host_status(cloud: Any, host_id: int) -> None:
         host = cloud.pools.hosts.find(conn, host_id)
     if host is not None:
         name = {v: k for k, v in HOST_STATES.items()}.get(int(host.state), str(host.state))
-        manager(cloud).host_state(host.id, name, lambda: xmlobj.render(host, "HOST"))
+        manager.submit(manager.host_state(host.id, name, lambda: xmlobj.render(host, "HOST")))
 
 
-__all__ = ["manager", "api_called", "events", "HookManager"]
+__all__ = ["api_called", "events", "HookManager"]

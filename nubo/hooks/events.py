@@ -9,7 +9,7 @@ change that was rolled back, and always runs (after a restart if need be) for on
 that committed. (Engine commit/rollback listeners would do the
 same but put every statement on SQLAlchemy's slower event-dispatching path.)
 
-Only engines whose cloud registered a hook manager (the request manager does, in
+Only engines whose core registered a hook manager (nubo.core.composition does, in
 ``nubo serve``) are watched: elsewhere these calls cost one dict look-up.
 """
 from __future__ import annotations
@@ -32,25 +32,24 @@ def register(engine: Any, manager: Any) -> None:
     _managers[engine] = weakref.ref(manager)
 
 
-def _note(conn: Connection, fire: Callable[[Any], None]) -> None:
+def _note(conn: Connection, match: Callable[[Any], list[Any]]) -> None:
     ref = _managers.get(conn.engine)
     manager = ref() if ref is not None else None
     if manager is None:
         return
-    if AFTER_COMMIT not in conn.info:  # not in a Database.write transaction
-        _fire(manager, fire)
-        return
-    # The jobs it matches are stored in this transaction and queued once it commits.
-    jobs = manager.staged(conn, lambda m: _fire(m, fire))
-    if jobs:
-        on_commit(conn, lambda: manager.enqueue(jobs))
-
-
-def _fire(manager: Any, fire: Callable[[Any], None]) -> None:
     try:
-        fire(manager)
+        jobs = match(manager)
+        if not jobs:
+            return
+        if AFTER_COMMIT not in conn.info:  # not in a Database.write transaction
+            manager.submit(jobs)
+            return
+        # The jobs it matches are stored in this transaction and queued once it commits.
+        stored = manager.store(conn, jobs)
     except Exception:
         log.exception("hooks not run for a committed change")
+        return
+    on_commit(conn, lambda: manager.enqueue(stored))
 
 
 def vm_committed(conn: Connection, vm: Any, before: Any) -> None:

@@ -1,7 +1,7 @@
 """The hook manager: runs the hooks that match a committed event, as subprocesses.
 
-Events come from the hook points (nubo.hooks.points) once the change they report is
-committed: a VM's STATE/LCM_STATE moved (life-cycle manager), a host went to a
+Events come from the hook points (nubo.hooks.events, nubo.hooks.api_called) once the
+change they report is committed: a VM's STATE/LCM_STATE moved (life-cycle manager), a host went to a
 state (monitoring, one.host.status), an API call succeeded (request manager).
 Matching is done in memory against a cached copy of the hook table (reloaded after
 one.hook.* changes it), so an event with no hook costs a few comparisons; a match
@@ -115,32 +115,24 @@ class HookManager:
         self._workers = workers
         self._started = False
         self._start_lock = threading.Lock()
-        self._staging = threading.local()
 
     # the queue, kept in the store ------------------------------------------------------
     # A job is stored before it is queued: in the transaction of the change that matched
-    # it (staged), or in one of its own (API hooks, retries), so a crash between the
-    # commit and the run loses no hook; ``recover`` queues what is left at start.
-    def staged(self, conn: Any, fire: Any) -> list[Job]:
-        """Run ``fire(self)`` storing the jobs it matches in ``conn``'s transaction;
-        the caller queues them (``enqueue``) once that has committed."""
-        jobs: list[Job] = []
-        self._staging.active = (conn, jobs)
-        try:
-            fire(self)
-        finally:
-            self._staging.active = None
-        return jobs
+    # it (``store``, then ``enqueue`` once that has committed: nubo.hooks.events), or in
+    # one of its own (``submit``: API hooks, retries), so a crash between the commit and
+    # the run loses no hook; ``recover`` queues what is left at start.
+    def store(self, conn: Any, jobs: list[Job]) -> list[Job]:
+        """Store matched jobs in ``conn``'s transaction; the caller queues what this
+        returns (``enqueue``) once that has committed."""
+        return [self._store(conn, job) for job in jobs]
 
-    def _put(self, job: Job) -> None:
-        staging = getattr(self._staging, "active", None)
-        if staging is not None:
-            conn, jobs = staging
-            jobs.append(self._store(conn, job))
+    def submit(self, jobs: list[Job]) -> None:
+        """Store jobs in a transaction of their own, then queue them."""
+        if not jobs:
             return
         with self.cloud.db.write() as conn:
-            job = self._store(conn, job)
-        self.enqueue([job])
+            stored = self.store(conn, jobs)
+        self.enqueue(stored)
 
     @staticmethod
     def _store(conn: Any, job: Job) -> Job:
@@ -194,50 +186,45 @@ class HookManager:
                                for r in rows]
             return self._hooks
 
-    # events --------------------------------------------------------------------------
-    def vm_state(self, vm_id: int, state: str, lcm_state: str, body: Any) -> int:
+    # events: the jobs each one matches -----------------------------------------------
+    def vm_state(self, vm_id: int, state: str, lcm_state: str, body: Any) -> list[Job]:
         """A VM is now in STATE/LCM_STATE (names); body renders its XML (called on a match)."""
         matched = [(hid, s) for hid, s in self.hooks()
                    if s.type == "state" and s.resource == "VM" and s.state == state
                    and (not s.lcm_state or s.lcm_state == lcm_state)]
         # A REMOTE hook runs where the VM is: its newest history record's host.
-        return self._queue(matched, vm_id, body, "HISTORY_RECORDS/HISTORY/HOSTNAME")
+        return self._jobs_for(matched, vm_id, body, "HISTORY_RECORDS/HISTORY/HOSTNAME")
 
-    def host_state(self, host_id: int, state: str, body: Any) -> int:
+    def host_state(self, host_id: int, state: str, body: Any) -> list[Job]:
         matched = [(hid, s) for hid, s in self.hooks()
                    if s.type == "state" and s.resource == "HOST" and s.state == state]
-        return self._queue(matched, host_id, body, "NAME")
+        return self._jobs_for(matched, host_id, body, "NAME")
 
-    def api_call(self, call: str, args: list[Any], value: Any) -> int:
+    def api_call(self, call: str, args: list[Any], value: Any) -> list[Job]:
         matched = [(hid, s) for hid, s in self.hooks() if s.type == "api" and s.call == call]
         if not matched:
-            return 0
+            return []
         message = _b64(api_message(call, args, value))
         oid = value if isinstance(value, int) and not isinstance(value, bool) else next(
             (a for a in args if isinstance(a, int) and not isinstance(a, bool)), -1)
-        for hid, spec in matched:
-            self._put(Job(hid, spec, expand(spec.arguments, {
-                "ID": str(oid), "API": message, "TEMPLATE": message})))
-        return len(matched)
+        return [Job(hid, spec, expand(spec.arguments, {
+            "ID": str(oid), "API": message, "TEMPLATE": message})) for hid, spec in matched]
 
-    def _queue(self, matched: list[tuple[int, HookSpec]], oid: int, body: Any,
-               host_path: str) -> int:
+    def _jobs_for(self, matched: list[tuple[int, HookSpec]], oid: int, body: Any,
+                  host_path: str) -> list[Job]:
         if not matched:
-            return 0
+            return []
         xml = body() if callable(body) else body
         template = _b64(xml)
         host = ""
         if any(spec.remote for _, spec in matched):
             found = etree.fromstring(xml.encode()).findall(host_path)
             host = (found[-1].text or "").strip() if found else ""
-        for hid, spec in matched:
-            self._put(Job(hid, spec, expand(spec.arguments,
-                                                 {"ID": str(oid), "TEMPLATE": template}),
-                          host=host if spec.remote else ""))
-        return len(matched)
+        return [Job(hid, spec, expand(spec.arguments, {"ID": str(oid), "TEMPLATE": template}),
+                    host=host if spec.remote else "") for hid, spec in matched]
 
     def retry(self, hook_id: int, spec: HookSpec, arguments: str, host: str = "") -> None:
-        self._put(Job(hook_id, spec, arguments, retry=True, host=host))
+        self.submit([Job(hook_id, spec, arguments, retry=True, host=host)])
 
     # execution -----------------------------------------------------------------------
     def _work(self) -> None:

@@ -120,20 +120,17 @@ def test_a_commit_cut_short_is_asked_again_once_the_database_is_back(tmp_path, m
     from nubo.api.methods.vm_actions import vm_deploy
     from nubo.api.methods.vms import vm_allocate
     from nubo.core.ops.context import Call
-    from nubo.config import driver_specs, load_config
+    from nubo.config import load_config
     from nubo.core.cloud import ONEADMIN
-    from nubo.core.daemon import open_cloud
-    from nubo.core.lcm import LifeCycleManager
-    from nubo.drivers import DriverManager
+    from nubo.serve import open_core
     from nubo.store.outage import DatabaseUnavailable
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("NUBO_DUMMY_LATENCY", "TRANSFER=0.3")
     cfg = load_config(None, data_dir=tmp_path / "data", first_dummy_host="")
-    cloud = open_cloud(cfg)
-    drivers = DriverManager(driver_specs(cfg))
+    core = open_core(cfg)
+    cloud, drivers, lcm = core.cloud, core.drivers, core.lifecycle
     drivers.start()
-    lcm = cloud.lifecycle = LifeCycleManager(cloud, drivers)
     db = cloud.db
     cut_after_commit: list[bool] = []
     real_write = db.write

@@ -64,13 +64,12 @@ def test_no_connection_event_listener_slows_every_statement(tmp_path):
     # statement on SQLAlchemy's event-dispatching path; hooks, the scheduler's wake-up
     # and SQLite's BEGIN use the after-commit list instead (nubo.store.db).
     from nubo.core import sched_events
-    from nubo.core.cloud import Cloud
+    from nubo.core.composition import Core
     from nubo.config import Config
-    from nubo.hooks import manager
     db = Database(f"sqlite:///{tmp_path / 'n.db'}")
     db.migrate()
-    cloud = Cloud(db, Config(data_dir=tmp_path))
-    manager(cloud)  # registers the cloud's hook manager
+    core = Core(Config(data_dir=tmp_path), db)  # registers its hook manager on the engine
+    assert core.cloud.hooks is core.hooks
     with db.write() as conn:
         sched_events.note(conn)
     assert not db.engine._has_events

@@ -19,25 +19,26 @@ class _Obj:
 
 
 class _Manager:
-    """Records what it is told; "staged" matches wait for ``enqueue`` (the commit)."""
+    """Records what it is told; matches stored in a transaction wait for ``enqueue``
+    (the commit)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple] = []
 
-    def staged(self, conn, fire) -> list[tuple]:
-        seen, self.seen = self.seen, []
-        fire(self)
-        staged, self.seen = self.seen, seen
-        return staged
+    def store(self, conn, jobs) -> list[tuple]:
+        return jobs
+
+    def submit(self, jobs) -> None:
+        self.seen.extend(jobs)
 
     def enqueue(self, jobs) -> None:
         self.seen.extend(jobs)
 
-    def vm_state(self, vm_id, state, lcm, body) -> None:
-        self.seen.append(("VM", vm_id, state, lcm))
+    def vm_state(self, vm_id, state, lcm, body) -> list[tuple]:
+        return [("VM", vm_id, state, lcm)]
 
-    def host_state(self, host_id, state, body) -> None:
-        self.seen.append(("HOST", host_id, state))
+    def host_state(self, host_id, state, body) -> list[tuple]:
+        return [("HOST", host_id, state)]
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""``nubo serve``: wire configuration, store, request manager and HTTP server together."""
+"""``nubo serve``: compose the core (nubo.core.composition) and its XML-RPC front, and run them.
+
+This is the one place where the front and the core meet: the core never imports the
+API (tests/unit/test_layers.py), so what needs both (the request manager over the
+cloud, the scheduled-action timer running actions through API methods) is wired here.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,19 +12,15 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from nubo import hooks
 from nubo.api import sched_runner
 from nubo.api.connections import ConnectionLimits, raise_fd_limit
 from nubo.api.http import build_app, run_server
 from nubo.api.rm import RequestManager
-from nubo.config import Config, driver_specs
+from nubo.config import Config
 from nubo.core.bootstrap import bootstrap
 from nubo.core.cloud import Cloud
-from nubo.core.lcm import LifeCycleManager
+from nubo.core.composition import ActionRunner, Core
 from nubo.core.metrics import core_metrics
-from nubo.core.monitor import HostMonitor
-from nubo.core.sched_timer import ScheduledActionTimer, install, time_zone
-from nubo.drivers import DriverManager
 from nubo.sched.supervisor import SchedulerProcess
 from nubo.store.db import Database
 
@@ -87,13 +88,14 @@ def write_one_auth(path: Path, password: str, *, only_if_missing: bool) -> bool:
     return True
 
 
-def open_cloud(cfg: Config) -> Cloud:
-    """The store, migrated and bootstrapped; writes one_auth on the first start."""
+def open_core(cfg: Config, run_scheduled: ActionRunner | None = None) -> Core:
+    """The core over its store, migrated and bootstrapped; writes one_auth on the first
+    start. Nothing runs until ``Core.start``."""
     data_dir = Path(cfg.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     db = Database(cfg.db_url, sqlite_synchronous=cfg.sqlite_synchronous)
-    cloud = Cloud(db, cfg)
-    result = bootstrap(cloud, os.environ.get("NUBO_ONEADMIN_PASSWORD") or None)
+    core = Core(cfg, db, run_scheduled=run_scheduled)
+    result = bootstrap(core.cloud, os.environ.get("NUBO_ONEADMIN_PASSWORD") or None)
     if result.created and result.oneadmin_password:
         write_one_auth(data_dir / "one_auth", result.oneadmin_password, only_if_missing=False)
         home_auth = Path.home() / ".one" / "one_auth"
@@ -101,16 +103,16 @@ def open_cloud(cfg: Config) -> Cloud:
             log.info("wrote oneadmin credentials to %s", home_auth)
         log.info("wrote oneadmin credentials to %s", data_dir / "one_auth")
     if result.created and cfg.first_dummy_host:
-        add_first_host(cloud, cfg.first_dummy_host)
-    return cloud
+        add_first_host(core.cloud, cfg.first_dummy_host)
+    return core
 
 
 def add_first_host(cloud: Cloud, name: str) -> None:
     """A new cloud gets one simulated host (docs/configuration.md, first_dummy_host), so
     that a VM can run on a fresh install before any real host is added."""
     from nubo.api.methods.hosts import host_allocate
-    from nubo.core.ops.context import Call
     from nubo.core.cloud import ONEADMIN
+    from nubo.core.ops.context import Call
     hid = host_allocate(Call(cloud, ONEADMIN, "one.host.allocate"), name, "dummy", "dummy", -1)
     log.info("host %d (%s): a dummy host for the new cloud", hid, name)
 
@@ -128,19 +130,12 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
     log.info("open-file limit: %d", raise_fd_limit())
     for note in notes:
         log.warning("%s", note)
-    cloud = open_cloud(cfg)
-    drivers = DriverManager(driver_specs(cfg))
-    lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
-    monitor = HostMonitor(cloud, drivers, cfg.host_monitoring_interval)
-    if cfg.host_monitoring_interval > 0:
-        cloud.monitor = monitor
+    core = open_core(cfg, sched_runner.run)
+    cloud = core.cloud
     rm = RequestManager(cloud)
-    timer = ScheduledActionTimer(cloud, lambda vm, action: sched_runner.run(cloud, vm, action),
-                                 time_zone(cfg.sched_timezone))  # scheduled actions
-    install(cloud, timer)
     app = build_app(rm.dispatch, path=cfg.rpc_path, max_body_bytes=cfg.max_body_bytes,
                     max_threads=cfg.api_threads,
-                    metrics=lambda: core_metrics(cloud, drivers))
+                    metrics=lambda: core_metrics(cloud, core.drivers))
 
     scheduler: list[SchedulerProcess] = []
 
@@ -160,7 +155,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         log.info("listening on %s", endpoint)
         # VMs awaiting a driver when the core stopped are asked about again while the
         # API already answers (their state is the committed one meanwhile).
-        lifecycle.reconcile_in_background()
+        core.lifecycle.reconcile_in_background()
         if cfg.scheduler:  # the scheduler, a child process speaking the API
             scheduler.append(SchedulerProcess(cfg, endpoint))
             scheduler[0].start()
@@ -168,11 +163,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
             on_started(port)
 
     try:
-        drivers.start()
-        log.info("drivers started: %s", ", ".join(drivers.names))
-        hooks.manager(cloud).recover()  # hooks matched before a crash and not yet run
-        monitor.start()
-        timer.start()
+        core.start()
         run_server(app, cfg.host, cfg.port, on_started=started, on_stopping=stopping, limits=ConnectionLimits(
             request_timeout=cfg.api_request_timeout,
             keep_alive_timeout=cfg.api_keep_alive_timeout,
@@ -180,17 +171,9 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
             max_total=cfg.api_max_connections),
             **proxy_options(cfg.api_trusted_proxies))
     finally:
-        # Work waiting for an unavailable database gives up (it is asked for again at
-        # the next start). Then drivers: their in-flight actions end as "shutdown" and
-        # the VMs keep their awaited operation; then the workers finish what was queued.
+        # Work waiting for an unavailable database gives up first, then the scheduler
+        # child stops (done already unless the API failed to start), then the core.
         cloud.db.outage.stop()
-        stopping()  # done already unless the API failed to start
-        timer.close()
-        monitor.close()
-        drivers.close()
-        lifecycle.close()
-        cloud.guard.close()
-        cloud.db.close()
+        stopping()
+        core.close()
         log.info("nubo stopped")
-
-

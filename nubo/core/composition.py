@@ -1,0 +1,87 @@
+"""The core, composed once: the store, the cloud and its pools, and the managers acting on it.
+
+``nubo serve`` builds one :class:`Core` and hands each part what it needs at
+construction: the life-cycle manager and the host monitor get the cloud and the driver
+manager, the hook manager the cloud (and the store's commits to watch), the
+scheduled-action timer the cloud and the front's way of running an action. The cloud
+reads its managers from here (``cloud.lifecycle``, ``cloud.monitor``, ``cloud.hooks``,
+``cloud.sched_timer``); nothing is set on it from outside afterwards.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from nubo.config import Config, driver_specs
+from nubo.core.cloud import Cloud
+from nubo.core.lcm import LifeCycleManager
+from nubo.core.monitor import HostMonitor
+from nubo.core.sched_timer import ScheduledActionTimer, time_zone
+from nubo.drivers import DriverManager
+from nubo.hooks import events as hook_events
+from nubo.hooks.manager import HookManager
+from nubo.model.sched_action import SchedAction
+from nubo.model.vm import VirtualMachine
+from nubo.store.db import Database
+
+log = logging.getLogger("nubo")
+
+#: Runs one scheduled action on one VM as its owner, through a front's own method
+#: (nubo.api.sched_runner.run); returns None, or the error to record in MESSAGE.
+ActionRunner = Callable[[Cloud, VirtualMachine, SchedAction], "str | None"]
+
+
+class Core:
+    """The store, the cloud, the driver manager and the managers of one core process.
+
+    Built before the cloud is bootstrapped (the managers touch nothing until
+    :meth:`start`); without ``run_scheduled`` it runs no scheduled-action timer.
+    """
+
+    def __init__(self, config: Config, db: Database, *,
+                 run_scheduled: ActionRunner | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.cloud = Cloud(db, config, services=self)
+        self.drivers = DriverManager(driver_specs(config))
+        self.hooks: HookManager = HookManager(self.cloud)
+        hook_events.register(db.engine, self.hooks)  # state hooks: watch the commits
+        self.lifecycle: LifeCycleManager = LifeCycleManager(self.cloud, self.drivers)
+        self._monitor = HostMonitor(self.cloud, self.drivers, config.host_monitoring_interval)
+        self._monitoring = False
+        cloud = self.cloud
+        self.sched_timer: ScheduledActionTimer | None = None if run_scheduled is None else (
+            ScheduledActionTimer(cloud, lambda vm, action: run_scheduled(cloud, vm, action),
+                                 time_zone(config.sched_timezone)))
+
+    @property
+    def monitor(self) -> HostMonitor | None:
+        """The host monitor once it runs (host monitoring on): a new host is then probed
+        at once; before, it waits for the first round."""
+        return self._monitor if self._monitoring else None
+
+    def start(self) -> None:
+        """Start the drivers, queue the hooks left from before a stop, start monitoring
+        and the scheduled-action timer."""
+        self.drivers.start()
+        log.info("drivers started: %s", ", ".join(self.drivers.names))
+        self.hooks.recover()  # hooks matched before a crash and not yet run
+        self._monitor.start()
+        self._monitoring = self.config.host_monitoring_interval > 0
+        if self.sched_timer is not None:
+            self.sched_timer.start()
+
+    def close(self) -> None:
+        """Stop in order: work waiting for an unavailable database gives up (it is asked
+        for again at the next start); then the drivers, whose in-flight actions end as
+        "shutdown" (the VMs keep their awaited operation); then the workers finish what
+        was queued, and the store closes."""
+        self.db.outage.stop()
+        if self.sched_timer is not None:
+            self.sched_timer.close()
+        self._monitoring = False
+        self._monitor.close()
+        self.drivers.close()
+        self.lifecycle.close()
+        self.cloud.guard.close()
+        self.db.close()
