@@ -9,6 +9,7 @@ attributes are dropped. The HOOKLOG is added by one.hook.info only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Container
 
 from nubo.errors import ApiError
 from nubo.lifecycle.states import LcmState, VmState
@@ -57,8 +58,12 @@ def _get(t: Template, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def check(name: str, hook_type: str, template: Template) -> HookSpec:
-    """Validate a hook template (oned's messages where it has them); raise ApiError."""
+def check(name: str, hook_type: str, template: Template,
+          api_calls: Container[str]) -> HookSpec:
+    """Validate a hook template (oned's messages where it has them); raise ApiError.
+
+    ``api_calls``: the methods an API hook may name, as the front that serves them
+    knows them (the model knows no front)."""
     hook_type = hook_type.strip().lower()
     if hook_type not in ("api", "state"):
         raise ApiError(f"Invalid hook type: {hook_type or '(none)'}; use api or state")
@@ -82,8 +87,7 @@ def check(name: str, hook_type: str, template: Template) -> HookSpec:
         call = _get(template, "CALL")
         if not call:
             raise ApiError("API hooks require a CALL attribute")
-        from nubo.api.registry import METHODS
-        if call not in METHODS:
+        if call not in api_calls:
             raise ApiError(f"API call does not exist or cannot be hooked: {call}")
     else:
         resource = _get(template, "RESOURCE").upper()

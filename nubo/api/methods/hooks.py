@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from nubo.api.methods.filters import wire_pool_xml
 from nubo.api.methods.generic import register_lock, register_rename
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.registry import METHODS, Bool, Int, Str, api
 from nubo.core.ops import hooks as ops
 from nubo.core.ops.context import Call
 from nubo.core.ops.hooks import HOOK, HOOKS
@@ -16,7 +16,7 @@ from nubo.store.schema import hook_pool
 
 @api("one.hook.allocate", Str("template"))
 def hook_allocate(call: Call, text: str) -> int:
-    return ops.allocate(call, text)
+    return ops.allocate(call, text, METHODS)
 
 
 @api("one.hook.info", Int("id"), Bool("decrypt", False))
@@ -27,7 +27,7 @@ def hook_info(call: Call, oid: int, _decrypt: bool) -> str:
 
 @api("one.hook.update", Int("id"), Str("template"), Int("type", 0))
 def hook_update(call: Call, oid: int, text: str, update_type: int) -> int:
-    return ops.update(call, oid, text, update_type)
+    return ops.update(call, oid, text, update_type, METHODS)
 
 
 @api("one.hook.delete", Int("id"))

@@ -7,7 +7,7 @@ core's hook manager to reload its cached table.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Container
 
 from lxml import etree
 from sqlalchemy import Connection, delete, select
@@ -44,11 +44,12 @@ def changed(call: Call) -> None:
         call.cloud.hooks.invalidate()
 
 
-def allocate(call: Call, text: str) -> int:
+def allocate(call: Call, text: str, api_calls: Container[str]) -> int:
+    """A new hook; ``api_calls``: the methods an API hook may name (the front's)."""
     body = parse_template(text)
     name = body.get("NAME")
     name = check_name(name.strip() if isinstance(name, str) else "")
-    spec = check(name, body.get("TYPE") or "", body)
+    spec = check(name, body.get("TYPE") or "", body, api_calls)
     require_admin(call, A.CREATE)
     with call.cloud.db.write() as conn:
         taken = HOOKS.oid_by_name(conn, name)
@@ -81,7 +82,8 @@ def _timeout(conn: Connection, oid: int) -> Any:
     return conn.execute(select(hook_pool.c.timeout).where(hook_pool.c.oid == oid)).scalar()
 
 
-def update(call: Call, oid: int, text: str, update_type: int) -> int:
+def update(call: Call, oid: int, text: str, update_type: int,
+           api_calls: Container[str]) -> int:
     """A new (type 0) or merged (type 1) template, checked as on allocate; TIMEOUT is
     kept in its column."""
     with call.cloud.db.write() as conn:
@@ -90,7 +92,7 @@ def update(call: Call, oid: int, text: str, update_type: int) -> int:
         current = hook.template.copy()
         current.set("TIMEOUT", str(_timeout(conn, oid)))
         new = updated_template(current, text, update_type)
-        spec = check(hook.name, hook.type, new)
+        spec = check(hook.name, hook.type, new, api_calls)
         hook.template = spec.template
         HOOKS.update(conn, hook)
         conn.execute(hook_pool.update().where(hook_pool.c.oid == oid)
