@@ -43,6 +43,7 @@ class Core:
         self.config = config
         self.db = db
         self.cloud = Cloud(db, config, services=self)
+        self.pools = self.cloud.pools
         self.drivers = DriverManager(driver_specs(config))
         self.hooks: HookManager = HookManager(self.cloud)
         hook_events.register(db.engine, self.hooks)  # state hooks: watch the commits

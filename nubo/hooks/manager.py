@@ -1,8 +1,11 @@
 """The hook manager: runs the hooks that match a committed event, as subprocesses.
 
 Events come from the hook points (nubo.hooks.events, nubo.hooks.api_called) once the
-change they report is committed: a VM's STATE/LCM_STATE moved (life-cycle manager), a host went to a
-state (monitoring, one.host.status), an API call succeeded (request manager).
+change they report is committed: a VM's STATE/LCM_STATE moved (life-cycle manager), a
+host went to a state (monitoring, one.host.status), an API call succeeded (request
+manager). Each event answers the jobs it matches; the caller stores them where its
+change is (``store``, or ``submit`` in a transaction of their own), never through
+state hidden in the manager.
 Matching is done in memory against a cached copy of the hook table (reloaded after
 one.hook.* changes it), so an event with no hook costs a few comparisons; a match
 is queued for a small pool of daemon worker threads (bounded concurrency) that run
