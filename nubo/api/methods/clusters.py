@@ -1,225 +1,69 @@
 """one.cluster.* and one.clusterpool.info: groups of hosts, datastores and networks.
 
-A host is in exactly one cluster (its CLUSTER_ID); a datastore or a network can
-be in several (its CLUSTERS). Both sides of a membership — the cluster's
-HOSTS/DATASTORES/VNETS and the member's own ids — change in one transaction.
-The helpers here are shared with the host and datastore modules.
+The rules are the cluster operations' (nubo.core.ops.clusters); each method binds
+its arguments, calls one and answers the cluster's id.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Connection, delete, select
-
-from nubo.core.ops.common import (Kind, authorize, authorize_create, check_name, fetch,
-                                     object_auth, refuse)
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
+from nubo.core.ops import clusters as ops
+from nubo.core.ops.clusters import (  # noqa: F401 (still imported from here by other families)
+    CLUSTER, DATASTORE, HOST, VNET, allocation_problem, drop_acl_rules,
+    leave_clusters, refuse_allocate, set_member, target_cluster)
 from nubo.core.ops.context import Call
-from nubo.auth import acl as A
-from nubo.auth.acl import CLUSTER_ID, ID_MASK, INDIVIDUAL_ID, SELECTOR_MASK, ObjectType
-from nubo.errors import AllocateError, ApiError
-from nubo.model.infra import Cluster
 from nubo.model.limits import HOST_NUMBERS
-from nubo.store import schema
-from nubo.template import Template
 
-DEFAULT_CLUSTER = 0      # ClusterPool::DEFAULT_CLUSTER_ID, where -1 sends new objects
-FIRST_USER_CLUSTER = 100  # ids below are system clusters, which cannot be deleted
-
-CLUSTER = Kind(lambda c: c.cloud.pools.clusters, ObjectType.CLUSTER, "CLUSTER", owned=False,
-               unique_per_owner=False)
-HOST = Kind(lambda c: c.cloud.pools.hosts, ObjectType.HOST, "HOST", owned=False,
-            unique_per_owner=False)
-DATASTORE = Kind(lambda c: c.cloud.pools.datastores, ObjectType.DATASTORE, "DATASTORE",
-                 unique_per_owner=False)
-VNET = Kind(lambda c: c.cloud.pools.vnets, ObjectType.NET, "NET")
-
-
-# -- helpers shared with hosts.py and datastores.py ----------------------------------------
-
-def allocation_problem(name: str) -> str | None:
-    """Why name cannot be a new object's NAME (OpenNebula's name rules), or None."""
-    try:
-        check_name(name)
-    except ApiError as e:
-        return e.message
-    return None
-
-
-def refuse_allocate(noun: str, message: str, oid: int = -1) -> AllocateError:
-    """OpenNebula's ALLOCATE failure: "Error allocating a new <noun>. <why>"."""
-    return AllocateError(f"Error allocating a new {noun}. {message}", oid)
-
-
-def target_cluster(call: Call, conn: Connection, cluster_id: int, kind: Kind) -> Cluster:
-    """The cluster a new host/datastore/network goes to (-1: the default one).
-
-    As one.*.allocate checks it: the cluster must exist, then the requester
-    needs CREATE on the kind of object and ADMIN on the cluster.
-    """
-    cid = DEFAULT_CLUSTER if cluster_id == -1 else cluster_id
-    cluster = call.cloud.pools.clusters.get(conn, cid)
-    authorize_create(call, kind)
-    authorize(call, A.ADMIN, object_auth(CLUSTER, cluster), CLUSTER.acl_name)
-    return cluster
-
-
-def set_member(ids: list[int], oid: int, present: bool) -> list[int]:
-    """ids with oid added or removed, sorted like OpenNebula's id collections."""
-    return sorted({*ids, oid}) if present else [i for i in ids if i != oid]
-
-
-def leave_clusters(call: Call, conn: Connection, cluster_ids: list[int], field: str,
-                   oid: int) -> None:
-    """Drop a deleted member from the HOSTS/DATASTORES/VNETS (field) of its clusters."""
-    pools = call.cloud.pools
-    for cid in cluster_ids:
-        cluster = pools.clusters.find(conn, cid)
-        if cluster is not None and oid in getattr(cluster, field):
-            setattr(cluster, field, set_member(getattr(cluster, field), oid, False))
-            pools.clusters.update(conn, cluster)
-
-
-def drop_acl_rules(call: Call, conn: Connection, obj_type: int, oid: int) -> bool:
-    """Delete the ACL rules naming a deleted object (``TYPE/#oid``; ``%cid`` for clusters).
-
-    Returns whether any went; the ACL cache notices the change once it is committed.
-    """
-    t = schema.acl
-    mine = int(obj_type) | INDIVIDUAL_ID | oid
-    gone = []
-    for rid, resource in conn.execute(select(t.c.oid, t.c.resource)):
-        res = resource & 0xFFFF_FFFF_FFFF_FFFF
-        if res == mine or (obj_type == ObjectType.CLUSTER and res & SELECTOR_MASK == CLUSTER_ID
-                           and res & ID_MASK == oid):
-            gone.append(rid)
-    if gone:
-        conn.execute(delete(t).where(t.c.oid.in_(gone)))
-    return bool(gone)
-
-
-# -- one.cluster.* ---------------------------------------------------------------------------
 
 @api("one.cluster.allocate", Str("name"))
 def cluster_allocate(call: Call, name: str) -> int:
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        authorize_create(call, CLUSTER)
-        problem = allocation_problem(name)
-        if problem:
-            raise refuse_allocate("cluster", problem)
-        taken = pools.clusters.oid_by_name(conn, name)
-        if taken is not None:
-            raise refuse_allocate("cluster", f"NAME is already taken by CLUSTER {taken}.", taken)
-        template = Template()
-        template.set("RESERVED_CPU", "")
-        template.set("RESERVED_MEM", "")
-        cluster = Cluster(id=pools.clusters.next_oid(conn), name=name, template=template)
-        pools.clusters.insert(conn, cluster)
-    return cluster.id
+    return ops.allocate_cluster(call, name)
 
 
 @api("one.cluster.delete", Int("id"))
 def cluster_delete(call: Call, cid: int) -> int:
-    with call.cloud.db.write() as conn:
-        cluster = fetch(call, conn, CLUSTER, cid, A.ADMIN)
-        if cid < FIRST_USER_CLUSTER:
-            raise refuse("Cannot delete cluster. System Clusters (ID < 100) cannot be deleted.",
-                         cid)
-        for field in ("hosts", "datastores", "vnets"):
-            count = len(getattr(cluster, field))
-            if count:
-                raise refuse(f"Cannot delete cluster. Cluster {cid} is not empty, it contains "
-                             f"{count} {field}.", cid)
-        call.cloud.pools.clusters.delete(conn, cid)
-        drop_acl_rules(call, conn, ObjectType.CLUSTER, cid)
+    ops.delete_cluster(call, cid)
     return cid
-
-
-def _move_host(call: Call, cid: int, hid: int) -> None:
-    """Put a host in cluster cid, taking it out of the one it was in."""
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        cluster = pools.clusters.get(conn, cid)
-        host = pools.hosts.get(conn, hid)
-        authorize(call, A.ADMIN, object_auth(CLUSTER, cluster), CLUSTER.acl_name)
-        authorize(call, A.ADMIN, object_auth(HOST, host), HOST.acl_name)
-        if host.cluster_id == cid:
-            return
-        leave_clusters(call, conn, [host.cluster_id], "hosts", hid)
-        host.cluster_id, host.cluster = cid, cluster.name
-        cluster.hosts = set_member(cluster.hosts, hid, True)
-        pools.hosts.update(conn, host)
-        pools.clusters.update(conn, cluster)
 
 
 @api("one.cluster.addhost", Int("id"), Int("host_id"))
 def cluster_addhost(call: Call, cid: int, hid: int) -> int:
-    _move_host(call, cid, hid)
+    ops.add_host(call, cid, hid)
     return cid
 
 
 @api("one.cluster.delhost", Int("id"), Int("host_id"))
 def cluster_delhost(call: Call, cid: int, hid: int) -> int:
-    """A host always has a cluster: taking it out of one puts it back in the default.
-
-    As in OpenNebula, the cluster named in the call is not even looked at.
-    """
-    _move_host(call, DEFAULT_CLUSTER, hid)
-    return cid
-
-
-def _membership(call: Call, cid: int, kind: Kind, field: str, oid: int, add: bool) -> int:
-    """Add/remove a datastore or network to/from a cluster; both sides or nothing."""
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        cluster = pools.clusters.get(conn, cid)
-        obj: Any = kind.pool(call).get(conn, oid)
-        authorize(call, A.ADMIN, object_auth(CLUSTER, cluster), CLUSTER.acl_name)
-        authorize(call, A.ADMIN, object_auth(kind, obj), kind.acl_name)
-        if (cid in obj.clusters) == add:
-            return cid  # already so: nothing to do, as in OpenNebula
-        obj.clusters = set_member(obj.clusters, cid, add)
-        setattr(cluster, field, set_member(getattr(cluster, field), oid, add))
-        kind.pool(call).update(conn, obj)
-        pools.clusters.update(conn, cluster)
+    ops.del_host(call, hid)
     return cid
 
 
 @api("one.cluster.adddatastore", Int("id"), Int("ds_id"))
 def cluster_adddatastore(call: Call, cid: int, ds_id: int) -> int:
-    return _membership(call, cid, DATASTORE, "datastores", ds_id, True)
+    ops.add_datastore(call, cid, ds_id)
+    return cid
 
 
 @api("one.cluster.deldatastore", Int("id"), Int("ds_id"))
 def cluster_deldatastore(call: Call, cid: int, ds_id: int) -> int:
-    return _membership(call, cid, DATASTORE, "datastores", ds_id, False)
+    ops.del_datastore(call, cid, ds_id)
+    return cid
 
 
 @api("one.cluster.addvnet", Int("id"), Int("vnet_id"))
 def cluster_addvnet(call: Call, cid: int, vnet_id: int) -> int:
-    return _membership(call, cid, VNET, "vnets", vnet_id, True)
+    ops.add_vnet(call, cid, vnet_id)
+    return cid
 
 
 @api("one.cluster.delvnet", Int("id"), Int("vnet_id"))
 def cluster_delvnet(call: Call, cid: int, vnet_id: int) -> int:
-    return _membership(call, cid, VNET, "vnets", vnet_id, False)
-
-
-def _renamed(call: Call, conn: Connection, renamed: tuple[Cluster, str]) -> None:
-    """Hosts show their cluster's name (CLUSTER): keep it current."""
-    cluster, _old = renamed
-    pools = call.cloud.pools
-    for hid in cluster.hosts:
-        host = pools.hosts.find(conn, hid)
-        if host is not None and host.cluster_id == cluster.id:
-            host.cluster = cluster.name
-            pools.hosts.update(conn, host)
+    ops.del_vnet(call, cid, vnet_id)
+    return cid
 
 
 register_info("cluster", CLUSTER)
 register_update("cluster", CLUSTER, numbers=HOST_NUMBERS)
-register_rename("cluster", CLUSTER, after=_renamed)
+register_rename("cluster", CLUSTER, after=ops.cluster_renamed)
 register_pool("clusterpool", CLUSTER, "CLUSTER_POOL", filtered=False)

@@ -1,309 +1,52 @@
 """one.image.* and one.imagepool.info: disk images registered in image and file datastores.
 
-nubo has no datastore drivers yet (a later issue brings them). oned keeps a new image
-LOCKED while its driver copies PATH, creates the disk or clones it, and makes it READY
-when the driver answers; nubo has nothing to wait for, so a new or cloned image is READY
-at once, and the size is the template's SIZE (no driver to stat PATH: 0 without one).
+The rules are the image operations' (nubo.core.ops.images); each method binds its
+arguments, calls one and answers the image's id.
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
-from nubo.api.methods.clusters import (DATASTORE, drop_acl_rules, refuse_allocate,
-                                       set_member)
-from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
-                                     fetch, new_permissions, object_auth, parse_template, refuse)
 from nubo.api.methods.generic import register_standard
-from nubo.api.methods.restricted import image_restricted, refuse_path, refuse_restricted
 from nubo.api.registry import Bool, Int, Str, api
+from nubo.core.ops import images as ops
+from nubo.core.ops.common import parse_template
 from nubo.core.ops.context import Call
-from nubo.auth import acl as A
-from nubo.auth.acl import ObjectType
-from nubo.errors import ApiError, InternalError
-from nubo.model.infra import DS_BACKUP, DS_FILE, DS_IMAGE, DS_SYSTEM, Datastore
-from nubo.model.limits import IMAGE_NUMBERS, check_numbers
-from nubo.model.resources import (IMAGE_CLONE, IMAGE_DISABLED, IMAGE_ERROR, IMAGE_LOCKED_USED,
-                                  IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_STATE_NAMES,
-                                  IMAGE_TYPE_NAMES, IMAGE_TYPES, IMAGE_USED, IMAGE_USED_PERS,
-                                  Image)
-from nubo.template import Template
-
-IMAGE = Kind(lambda c: c.cloud.pools.images, ObjectType.IMAGE, "IMAGE")
-
-OS, CDROM, DATABLOCK = IMAGE_TYPES["OS"], IMAGE_TYPES["CDROM"], IMAGE_TYPES["DATABLOCK"]
-DISKS = frozenset({OS, CDROM, DATABLOCK})  # the rest (KERNEL, RAMDISK, CONTEXT) are files
-FILES = frozenset({IMAGE_TYPES["KERNEL"], IMAGE_TYPES["RAMDISK"], IMAGE_TYPES["CONTEXT"]})
-
-# oned.conf's DEFAULT_IMAGE_TYPE, DEFAULT_DEVICE_PREFIX and DEFAULT_CDROM_DEVICE_PREFIX.
-DEFAULT_TYPE, DEV_PREFIX, CDROM_DEV_PREFIX = "OS", "sd", "hd"
-
-# States in which VMs (or clones) still use an image.
-_IN_USE = frozenset({IMAGE_USED, IMAGE_USED_PERS, IMAGE_LOCKED_USED, IMAGE_LOCKED_USED_PERS})
-_CLONABLE = frozenset({IMAGE_READY, IMAGE_USED, IMAGE_CLONE})
-
-
-def _state(image: Image) -> str:
-    return IMAGE_STATE_NAMES[image.state]
-
-
-def _set_state(image: Image, state: int) -> None:
-    # oned stores PREV_STATE as the state the last save found (set_prev_state on update).
-    image.state = image.prev_state = state
-
-
-# -- allocation -------------------------------------------------------------------------------
-
-def _size(template: Template) -> int:
-    """The image SIZE in MB, as ImageManager::stat_image requires it (no driver to ask)."""
-    kind = (template.get("TYPE") or DEFAULT_TYPE).upper()
-    text = template.get("SIZE")
-    has_source, has_path = bool(template.get("SOURCE")), bool(template.get("PATH"))
-    if kind in ("CDROM", "KERNEL", "RAMDISK", "CONTEXT") and not has_source and not has_path:
-        raise InternalError(f"Cannot parse image SIZE: Either PATH or SOURCE are required for "
-                            f"{template.get('TYPE') or DEFAULT_TYPE}")
-    needs_size = has_source or (kind in ("OS", "DATABLOCK") and not has_path)
-    if text is None and not needs_size:
-        return 0  # oned would stat PATH through the datastore driver
-    try:
-        size = int(text or "")
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise InternalError("Cannot parse image SIZE: Wrong number or missing SIZE attribute.")
-    return size
-
-
-def _persistent(template: Template) -> bool:
-    """PERSISTENT=YES makes a disk image persistent; files (kernels...) never are."""
-    kind = IMAGE_TYPES.get((template.get("TYPE") or DEFAULT_TYPE).strip().upper())
-    return kind in DISKS and (template.get("PERSISTENT") or "").strip().upper() == "YES"
-
-
-def _check_datastore(kind: int, ds: Datastore) -> None:
-    """Disk images go to image datastores, files (kernels, contexts...) to file datastores."""
-    if kind in DISKS and ds.type != DS_IMAGE:
-        raise refuse_allocate("image", "Only IMAGES of type KERNEL, RAMDISK and CONTEXT can be "
-                              "registered in a FILE_DS datastore")
-    if kind in FILES and ds.type != DS_FILE:
-        raise refuse_allocate("image", "IMAGES of type KERNEL, RAMDISK and CONTEXT cannot be "
-                              "registered in an IMAGE_DS datastore")
-    if kind not in DISKS | FILES:
-        raise refuse_allocate("image", "IMAGES of type BACKUP can only be registered in an "
-                              "BACKUP_DS datastore")
-
-
-def _take(template: Template, name: str) -> str:
-    """Remove a single attribute from the template, returning its value ("" if absent)."""
-    value = template.get(name) or ""
-    template.remove(name)
-    return value
-
-
-def _new_image(call: Call, conn: Connection, template: Template, ds: Datastore, size: int,
-               clone_of: Image | None = None) -> Image:
-    """Image::insert and ImagePool::allocate: check the template and build the image."""
-    pools = call.cloud.pools
-    persistent = int(_persistent(template))
-    template.remove("PERSISTENT")
-    name = _take(template, "NAME")
-    try:
-        check_name(name)
-    except ApiError as e:
-        raise refuse_allocate("image", e.message) from None
-    type_name = (_take(template, "TYPE") or DEFAULT_TYPE).upper()
-    kind = IMAGE_TYPES.get(type_name)
-    if kind is None:
-        raise refuse_allocate("image", f"Unknown type {type_name}")
-    _check_datastore(kind, ds)
-    taken = pools.images.oid_by_name(conn, name, call.uid)
-    if taken is not None:
-        raise refuse_allocate("image", f"NAME is already taken by IMAGE {taken}.", taken)
-    if clone_of is not None and clone_of.state not in _CLONABLE:
-        raise refuse_allocate("image", f"Cannot clone image in state: {_state(clone_of)}")
-    if kind in DISKS:
-        if not template.get("DEV_PREFIX"):
-            template.set("DEV_PREFIX", CDROM_DEV_PREFIX if kind == CDROM else DEV_PREFIX)
-    else:
-        template.remove("DEV_PREFIX")
-    template.remove("SIZE")
-    fs = _take(template, "FS")
-    template.remove("DRIVER")  # set by the datastore, never by the user
-    path, source = _take(template, "PATH"), _take(template, "SOURCE")
-    fmt = _take(template, "FORMAT")
-    template.remove("TM_MAD")
-    if clone_of is None:
-        if source and path:
-            raise refuse_allocate("image", "PATH and SOURCE cannot be both set.")
-        if source and not fmt:
-            raise refuse_allocate("image", "SOURCE needs FORMAT to be set.")
-        if path:
-            fmt = ""  # the driver's copy finds it out
-        elif not source and kind in (OS, DATABLOCK):  # a new empty disk (mkfs)
-            driver = ds.template.get("DRIVER")
-            if driver:
-                template.set("DRIVER", driver)
-            fmt = driver or fmt or "raw"
-        elif not source:
-            raise refuse_allocate("image", "No PATH nor SOURCE in template.")
-    now = call.cloud.now()
-    return Image(
-        id=pools.images.next_oid(conn), uid=call.uid, gid=call.session.gid,
-        uname=call.session.uname, gname=call.session.gname, name=name, lock=None,
-        permissions=new_permissions(call, call.uid, call.session.gid), type=kind,
-        disk_type=ds.disk_type, persistent=persistent, regtime=now, modtime=now, source=source,
-        path=path, format=fmt, fs=fs, size=size,
-        # No datastore driver to wait for (see the module docstring): READY at once.
-        state=IMAGE_READY, prev_state=IMAGE_READY, running_vms=0, cloning_ops=0,
-        cloning_id=-1, target_snapshot=-1, datastore_id=ds.id, datastore=ds.name,
-        template=template)
-
-
-def _register(call: Call, conn: Connection, image: Image, ds: Datastore) -> int:
-    """Insert the image and list it in its datastore's IMAGES, in the same transaction."""
-    call.cloud.pools.images.insert(conn, image)
-    ds.images = set_member(ds.images, image.id, True)
-    call.cloud.pools.datastores.update(conn, ds)
-    return image.id
+from nubo.core.ops.images import IMAGE  # noqa: F401 (still imported from here by VMs)
+from nubo.core.ops.restricted import image_restricted
+from nubo.model.limits import IMAGE_NUMBERS
 
 
 @api("one.image.allocate", Str("template"), Int("ds_id"), Bool("no_capacity_check", False))
 def image_allocate(call: Call, text: str, ds_id: int, no_capacity_check: bool) -> int:
     # nubo does not monitor datastores yet, so there is no free space to check against.
-    template = parse_template(text)
-    refuse_restricted(call, template, image_restricted(call), "Template")
-    with call.cloud.db.write() as conn:
-        ds = call.cloud.pools.datastores.get(conn, ds_id)
-        if ds.type in (DS_SYSTEM, DS_BACKUP):
-            raise refuse_allocate("image", "New images can only be allocated in a files or "
-                                  "image datastore.")
-        refuse_path(call, template.get("PATH") or "", ds)
-        size = _size(template)
-        check_numbers(template, IMAGE_NUMBERS)  # after _size: oned's words for what it checks
-        authorize_create(call, IMAGE)
-        authorize(call, A.USE, object_auth(DATASTORE, ds), DATASTORE.acl_name)
-        if _persistent_only(ds) and not _persistent(template):
-            raise refuse_allocate("image", "This Datastore only accepts persistent images.")
-        return _register(call, conn, _new_image(call, conn, template, ds, size), ds)
-
-
-def _persistent_only(ds: Datastore) -> bool:
-    return (ds.template.get("PERSISTENT_ONLY") or "").upper() == "YES"
+    return ops.allocate_image(call, parse_template(text), ds_id)
 
 
 @api("one.image.clone", Int("id"), Str("name"), Int("ds_id", -1))
 def image_clone(call: Call, oid: int, name: str, ds_id: int) -> int:
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        src = pools.images.get(conn, oid)
-        if src.type not in DISKS:
-            raise refuse("KERNEL, RAMDISK, BACKUP and CONTEXT cannot be cloned.", oid)
-        target = pools.datastores.get(conn, src.datastore_id if ds_id == -1 else ds_id)
-        if target.type != DS_IMAGE:
-            raise refuse("Clone only supported for IMAGE_DS Datastores", oid)
-        origin = target
-        if target.id != src.datastore_id:
-            origin = pools.datastores.get(conn, src.datastore_id)
-            if origin.type != DS_IMAGE:
-                raise refuse("Clone only supported for IMAGE_DS Datastores", oid)
-            if origin.ds_mad != target.ds_mad:
-                raise refuse("Clone only supported to same DS_MAD Datastores", oid)
-        authorize_create(call, IMAGE)
-        authorize(call, A.USE, object_auth(IMAGE, src), IMAGE.acl_name)
-        for ds in {target.id: target, origin.id: origin}.values():
-            authorize(call, A.USE, object_auth(DATASTORE, ds), DATASTORE.acl_name)
-        # Image::clone_template: the source's template, pointing at the source's disk.
-        template = src.template.copy()
-        template.remove("VCENTER_IMPORTED")
-        for key, value in (("NAME", name), ("TYPE", IMAGE_TYPE_NAMES[src.type]),
-                           ("PATH", src.source or src.path), ("FORMAT", src.format),
-                           ("SIZE", str(src.size)),
-                           ("PERSISTENT", "YES" if src.persistent else "NO")):
-            template.set(key, value)
-        # The copy is done at once (no driver), so the source is not left in CLONE/USED.
-        image = _new_image(call, conn, template, target, src.size, clone_of=src)
-        return _register(call, conn, image, target)
-
-
-# -- life cycle -------------------------------------------------------------------------------
-
-def _managed(call: Call, conn: Connection, oid: int) -> Image:
-    image = fetch(call, conn, IMAGE, oid, A.MANAGE)
-    check_lock(image, A.MANAGE)
-    return image
+    return ops.clone_image(call, oid, name, ds_id)
 
 
 @api("one.image.delete", Int("id"), Bool("force", False))
 def image_delete(call: Call, oid: int, force: bool) -> int:
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        image = _managed(call, conn, oid)
-        if image.state in _IN_USE or (image.state == IMAGE_READY and image.running_vms):
-            raise refuse(f"Cannot delete image. There are {image.running_vms} VMs using it.",
-                         oid)
-        if image.state == IMAGE_CLONE:
-            raise refuse(f"Cannot delete image. There are {image.cloning_ops} active clone "
-                         "operations.", oid)
-        ds = pools.datastores.find(conn, image.datastore_id)
-        if ds is not None:
-            ds.images = set_member(ds.images, oid, False)
-            pools.datastores.update(conn, ds)
-        pools.images.delete(conn, oid)
-        drop_acl_rules(call, conn, ObjectType.IMAGE, oid)
+    ops.delete_image(call, oid)  # force: nothing to force without datastore drivers
     return oid
 
 
 @api("one.image.enable", Int("id"), Bool("enable"))
 def image_enable(call: Call, oid: int, enable: bool) -> int:
-    with call.cloud.db.write() as conn:
-        image = _managed(call, conn, oid)
-        ok_from = (IMAGE_DISABLED, IMAGE_ERROR, IMAGE_READY) if enable else (
-            IMAGE_READY, IMAGE_ERROR, IMAGE_DISABLED)
-        if image.state not in ok_from:
-            raise InternalError(f"Could not {'enable' if enable else 'disable'} image: Image "
-                                f"cannot be in state {_state(image)}.", oid)
-        _set_state(image, IMAGE_READY if enable else IMAGE_DISABLED)
-        call.cloud.pools.images.update(conn, image)
+    ops.enable_image(call, oid, enable)
     return oid
 
 
 @api("one.image.persistent", Int("id"), Bool("persistent"))
 def image_persistent(call: Call, oid: int, persistent: bool) -> int:
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        image = _managed(call, conn, oid)
-        ds = pools.datastores.find(conn, image.datastore_id)
-        if ds is None:
-            raise InternalError("Datastore no longer exists.", oid)
-        if image.type in FILES:
-            raise refuse("KERNEL, RAMDISK and CONTEXT must be non-persistent", oid)
-        if image.type not in DISKS:
-            raise refuse("BACKUP images must be persistent", oid)
-        if _persistent_only(ds) and not persistent:
-            raise InternalError("This Datastore only accepts persistent images.", oid)
-        if image.state in _IN_USE | {IMAGE_CLONE}:
-            raise InternalError(f"Could not make image {'' if persistent else 'non-'}persistent: "
-                                f"Image cannot be in state {_state(image)}.", oid)
-        image.persistent = int(persistent)
-        pools.images.update(conn, image)
+    ops.make_persistent(call, oid, persistent)
     return oid
 
 
 @api("one.image.chtype", Int("id"), Str("type"))
 def image_chtype(call: Call, oid: int, type_name: str) -> int:
-    with call.cloud.db.write() as conn:
-        image = _managed(call, conn, oid)
-        name = type_name.strip().upper()
-        wanted = IMAGE_TYPES.get(name, OS)  # Image::str_to_type: unknown reads as OS
-        same_family = DISKS if image.type in DISKS else FILES if image.type in FILES else None
-        if same_family is None:
-            raise refuse("Cannot change type for BACKUP images.", oid)
-        if wanted not in same_family:
-            raise refuse("Cannot change image type to an incompatible type for the current "
-                         "datastore.", oid)
-        if name not in IMAGE_TYPES:
-            raise InternalError(f"Unknown type {type_name}", oid)
-        image.type = wanted
-        call.cloud.pools.images.update(conn, image)
+    ops.change_type(call, oid, type_name)
     return oid
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from nubo.core.ops.common import fetch
 from nubo.api.methods.filters import listing
 from nubo.api.methods.generic import usable_ids
-from nubo.api.methods.clusters import HOST
 from nubo.api.methods.vms import VM
 from nubo.api.registry import Int, api
+from nubo.core.ops.clusters import HOST
+from nubo.core.ops.common import fetch
 from nubo.core.ops.context import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType

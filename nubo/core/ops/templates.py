@@ -1,0 +1,168 @@
+"""VM template operations: VM templates, and VMs instantiated from them.
+
+Names are unique per owner. The DISKs of a template may point at images;
+cloning or deleting those images with the template (recursive=true) waits for
+image cloning and deletion, so until then such requests are refused whole.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from types import ModuleType
+
+from sqlalchemy import Connection
+
+from nubo.auth import acl as A
+from nubo.auth.acl import ObjectType
+from nubo.auth.authorize import ONEADMIN_GROUP_ID, ONEADMIN_ID
+from nubo.core import vm_resources
+from nubo.core.ops.clusters import allocation_problem, drop_acl_rules
+from nubo.core.ops.common import Kind, authorize_create, check_lock, fetch, new_permissions, refuse
+from nubo.core.ops.context import Call
+from nubo.core.ops.expressions import check_expressions  # scheduler
+from nubo.core.ops.restricted import refuse_restricted, vm_restricted
+from nubo.errors import AllocateError, InternalError, NuboError
+from nubo.model.limits import VM_NUMBERS, check_numbers
+from nubo.model.resources import VmTemplate
+from nubo.model.vm_template import build_vm_template, instance_template, references
+from nubo.template import SingleAttribute, Template
+
+TEMPLATE = Kind(lambda c: c.cloud.pools.templates, ObjectType.TEMPLATE, "TEMPLATE")
+
+_NO_IMAGE_CLONES = ("Cannot clone the images of the template: image cloning is not available "
+                    "yet; clone it with recursive=false")
+_NO_IMAGE_DELETES = ("Cannot delete the images of the template: image deletion is not "
+                     "available yet; delete it with recursive=false")
+
+
+def _image_ids(call: Call, conn: Connection, tmpl: VmTemplate) -> list[int]:
+    """The existing images the template's DISKs name (names resolve for the template owner)."""
+    pools = call.cloud.pools
+    ids = []
+    for ref in references(tmpl.template, ("DISK",), "IMAGE"):
+        if ref.oid is None and ref.uid is None and not ref.uname:
+            ref = replace(ref, uid=tmpl.uid)
+        oid = vm_resources.resolve(conn, pools, pools.images, ref, call.uid)
+        if oid is not None and pools.images.exists(conn, oid):
+            ids.append(oid)
+    return sorted(set(ids))
+
+
+def _insert(call: Call, conn: Connection, body: Template, name: str | None = None) -> int:
+    """Store a new template of the caller's; NAME comes from the body unless given."""
+    pools = call.cloud.pools
+    session = call.session
+    tmpl = build_vm_template(pools.templates.next_oid(conn), body, uid=session.uid,
+                             gid=session.gid, uname=session.uname, gname=session.gname,
+                             now=call.cloud.now(),
+                             permissions=new_permissions(call, session.uid, session.gid))
+    if name is not None:
+        tmpl.name = name
+    problem = allocation_problem(tmpl.name)
+    if problem:
+        raise InternalError(problem)
+    taken = pools.templates.oid_by_name(conn, tmpl.name, tmpl.uid)
+    if taken is not None:
+        raise InternalError(f"NAME is already taken by TEMPLATE {taken}.", taken)
+    pools.templates.insert(conn, tmpl)
+    return tmpl.id
+
+
+def template_images(call: Call, tid: int) -> list[int]:
+    """The images template tid's DISKs name (one.template.chmod recursive changes them too)."""
+    with call.cloud.db.read() as conn:
+        return _image_ids(call, conn, call.cloud.pools.templates.get(conn, tid))
+
+
+def allocate_template(call: Call, body: Template) -> int:
+    """A new VM template of the caller's; NAME is the body's."""
+    check_expressions(body)  # scheduler: SCHED_REQUIREMENTS/SCHED_RANK must parse
+    refuse_restricted(call, body, vm_restricted(call), "VM Template")
+    check_numbers(body, VM_NUMBERS)
+    with call.cloud.db.write() as conn:
+        authorize_create(call, TEMPLATE)
+        return _insert(call, conn, body)
+
+
+def clone(call: Call, conn: Connection, tid: int, name: str, recursive: bool,
+          extra: Template | None = None) -> int:
+    """A copy of template tid owned by the caller (the extra template merged in)."""
+    source = fetch(call, conn, TEMPLATE, tid, A.USE)
+    check_lock(source, A.USE)
+    authorize_create(call, TEMPLATE)
+    if recursive and _image_ids(call, conn, source):
+        raise refuse(_NO_IMAGE_CLONES, tid)
+    body = source.template.copy()
+    if extra is not None:
+        body.merge(extra)
+    return _insert(call, conn, body, name)
+
+
+def clone_template(call: Call, tid: int, name: str, recursive: bool) -> int:
+    """A copy of template tid named name (recursive: its images too, refused for now)."""
+    with call.cloud.db.write() as conn:
+        return clone(call, conn, tid, name, recursive)
+
+
+def delete_template(call: Call, tid: int, recursive: bool) -> None:
+    """Template tid, and the ACL rules naming it (recursive: its images too, refused)."""
+    with call.cloud.db.write() as conn:
+        tmpl = fetch(call, conn, TEMPLATE, tid, A.MANAGE)
+        check_lock(tmpl, A.MANAGE)
+        if recursive and _image_ids(call, conn, tmpl):
+            raise refuse(_NO_IMAGE_DELETES, tid)
+        call.cloud.pools.templates.delete(conn, tid)
+        drop_acl_rules(call, conn, ObjectType.TEMPLATE, tid)
+
+
+def instantiate_template(call: Call, tid: int, name: str, hold: bool, extra: Template | None,
+                         persistent: bool) -> int:
+    """A VM from the template: USE on it, CREATE TEMPLATE too when an extra template is given.
+
+    persistent: the VM is made from a private copy of the template, named name.
+    """
+    with call.cloud.db.write() as conn:
+        source = fetch(call, conn, TEMPLATE, tid, A.USE)
+        check_lock(source, A.USE)
+        if (source.template.get("VROUTER") or "").upper() == "YES":
+            raise refuse("Virtual router templates cannot be instantiated", tid)
+        _refuse_restricted(call, source, extra)
+        if persistent:
+            copy_id = clone(call, conn, tid, name or f"{source.name}-copy", True, extra)
+            source = call.cloud.pools.templates.get(conn, copy_id)
+            extra = Template([SingleAttribute("CLONING_TEMPLATE_ID", str(tid))])
+        elif extra is not None:
+            authorize_create(call, TEMPLATE)
+        merged = instance_template(source, extra, name)
+        check_expressions(merged, tid)  # scheduler: the extra template's expressions too
+        vms = _vm_allocation()
+        vms.authorize_resources(call, conn, merged)
+        try:
+            return vms.create_vm(call, conn, merged, hold)
+        except NuboError as e:
+            raise AllocateError("Error allocating a new virtual machine template. "
+                                + e.message, e.object_id) from None
+
+
+def _vm_allocation() -> ModuleType:
+    """Where VM allocate's rules live (authorize_resources, create_vm in the caller's
+    transaction): the one import to retarget when they move to nubo.core.ops.vms.
+
+    Imported when called, not at load: the API's modules import this one.
+    """
+    from nubo.api.methods import vms  # VM allocate: retarget to nubo.core.ops.vms
+    return vms
+
+
+def _refuse_restricted(call: Call, source: VmTemplate, extra: Template | None) -> None:
+    """As oned: a template of a non-admin owner must hold no restricted attribute (an
+    admin's may: that is how users get them), and the caller's extra template may only
+    restate the template's restricted values."""
+    owner_is_admin = source.uid == ONEADMIN_ID or source.gid == ONEADMIN_GROUP_ID
+    restricted = vm_restricted(call)
+    if not owner_is_admin:
+        refuse_restricted(call, source.template, restricted, "VM Template", oid=source.id)
+    if extra is not None:
+        merged = source.template.copy()
+        merged.merge(extra)
+        refuse_restricted(call, merged, restricted, "User Template", source.template,
+                          append=True, oid=source.id)
