@@ -2,7 +2,7 @@
 
 For an action (from the API) or a driver's answer it loads the VM, asks the pure
 machine (nubo.lifecycle) for a decision, COMMITS the decision -- state, history,
-host usage and the operation the VM now awaits (table ``vm_operation``) -- and
+host usage and the operation the VM now awaits (nubo.core.journal) -- and
 only then sends the decision's driver operations. A crash between the two leaves
 a VM whose awaited operation says what to reconcile; never an operation that ran
 for a state nobody stored.
@@ -32,9 +32,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from nubo.core import transfer, zombies
+from nubo.core import journal, transfer, zombies
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
 from nubo.drivers import DriverManager, DriverResult
@@ -43,7 +43,7 @@ from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_ev
                             on_outcome)
 from nubo.model import xmlobj
 from nubo.store.outage import DatabaseUnavailable
-from nubo.store.schema import vm_operation, vm_pool
+from nubo.store.schema import vm_pool
 
 log = logging.getLogger("nubo.lcm")
 
@@ -214,9 +214,8 @@ class LifeCycleManager:
         ``RECONCILE_BATCH`` to a transaction. Returns how many VMs were asked about.
         """
         with self.cloud.db.read() as conn:
-            rows = conn.execute(select(vm_operation.c.vm_id, vm_operation.c.seq)
-                                .order_by(vm_operation.c.vm_id)).all()
-        todo = [r.vm_id for r in rows if not self._is_in_flight(r.vm_id, r.seq)]
+            rows = journal.pending(conn, journal.VM)
+        todo = [vm_id for vm_id, seq in rows if not self._is_in_flight(vm_id, seq)]
         if todo:
             log.info("reconciling %d VM(s) awaiting a driver operation", len(todo))
         asked = 0
@@ -301,8 +300,7 @@ class LifeCycleManager:
         if old is None or self._is_in_flight(vm_id, old.seq):
             return None
         seq = self._next_seq()
-        conn.execute(update(vm_operation).where(vm_operation.c.vm_id == vm_id)
-                     .values(seq=seq))
+        journal.renumber(conn, journal.VM, vm_id, seq)
         op = DriverOp(old.ref.driver, old.ref.action,
                       None if old.host_id < 0 else old.host_id)
         decision = Decision(VmState(loaded.vm.state), LcmState(loaded.vm.lcm_state),
