@@ -19,7 +19,7 @@ from nubo.core.lcm import LifeCycleManager
 from nubo.core.metrics import core_metrics
 from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, install, time_zone
-from nubo.drivers import DriverManager
+from nubo.drivers import DriverManager, DriverRegistry
 from nubo.sched.supervisor import SchedulerProcess
 from nubo.store.db import Database
 
@@ -130,8 +130,9 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         log.warning("%s", note)
     cloud = open_cloud(cfg)
     drivers = DriverManager(driver_specs(cfg))
-    lifecycle = cloud.lifecycle = LifeCycleManager(cloud, drivers)
-    monitor = HostMonitor(cloud, drivers, cfg.host_monitoring_interval)
+    registry = DriverRegistry.from_config(drivers, cfg)  # who serves which object
+    lifecycle = cloud.lifecycle = LifeCycleManager(cloud, registry)
+    monitor = HostMonitor(cloud, registry, cfg.host_monitoring_interval)
     if cfg.host_monitoring_interval > 0:
         cloud.monitor = monitor
     rm = RequestManager(cloud)

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from nubo.drivers.manager import DriverManager, log_driver_message
 from nubo.drivers.protocol import ProtocolError
+from nubo.drivers.registry import DriverKind, DriverRegistry
 from nubo.drivers.spec import DriverResult, DriverSpec, DriverStats, Origin, specs_from_config
 
 __all__ = [
+    "DriverKind",
     "DriverManager",
+    "DriverRegistry",
     "DriverResult",
     "DriverSpec",
     "DriverStats",
