@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 
+from nubo.drivers import capabilities as caps
 from nubo.drivers import protocol as p
 from nubo.drivers.pipes import Run, describe_exit
 from nubo.drivers.scheduler import Scheduler, TimerHandle
@@ -77,6 +78,8 @@ class DriverProcess:
         self._restart_timer: TimerHandle | None = None
         self._last_exit = ""
         self.stats = DriverStats(spec.name, "stopped", None)
+        #: What the driver said it can do in its INIT answer (``CAPABILITIES=a,b``).
+        self.declared: frozenset[str] | None = None
         self._stats_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
@@ -228,6 +231,7 @@ class DriverProcess:
             log.error("driver %s refused to start: %s", self.name, msg.info or "INIT FAILURE")
             run.kill()
         else:
+            self._declare(msg.info)
             with self._lock:
                 if run is not self._run or self._state == "closed":
                     return
@@ -236,6 +240,22 @@ class DriverProcess:
                 self._pump()
                 self._changed.notify_all()
             log.info("driver %s started (pid %d)", self.name, run.pid)
+
+    def _declare(self, info: str) -> None:
+        """Capabilities a driver states in its INIT answer: ``INIT SUCCESS
+        CAPABILITIES=live-resize,snapshots``."""
+        if not info.startswith("CAPABILITIES="):
+            return
+        try:
+            self.declared = caps.check(info.removeprefix("CAPABILITIES=").split(" ")[0],
+                                       self.name)
+        except ValueError as e:
+            log.error("driver %s: its declared capabilities are ignored: %s", self.name, e)
+
+    @property
+    def capabilities(self) -> frozenset[str] | None:
+        """What the driver can do: its spec's, else its INIT answer's (None: all)."""
+        return self.spec.capabilities if self.spec.capabilities is not None else self.declared
 
     def on_garbage(self, run: Run, line: bytes, err: p.ProtocolError) -> None:
         run.garbage += 1

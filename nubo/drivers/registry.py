@@ -108,12 +108,11 @@ class DriverRegistry:
 
     # -- capabilities ---------------------------------------------------------------
     def capabilities(self, driver: str) -> frozenset[str]:
-        """What ``driver`` declared it can do (everything, if it declared nothing or
-        is not configured here: nubo assumed so before drivers declared)."""
-        spec = self.manager.spec(driver) if self.manager is not None else None
-        if spec is None or spec.capabilities is None:
-            return caps.ALL
-        return spec.capabilities
+        """What ``driver`` declared it can do, in its spec or its INIT answer
+        (everything, if it declared nothing or is not configured here: nubo assumed so
+        before drivers declared)."""
+        declared = self.manager.capabilities(driver) if self.manager is not None else None
+        return caps.ALL if declared is None else declared
 
     def missing(self, driver: str, needed: list[str]) -> list[str]:
         """Those of ``needed`` the driver cannot do."""

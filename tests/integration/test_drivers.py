@@ -370,3 +370,15 @@ def test_a_timed_out_action_is_cancelled_in_the_driver(make, caplog):
     time.sleep(1.0)
     assert "late answer" not in caplog.text
     assert m.run("d", "POLL", 3, "h").info == "STATE=d"  # it never ran
+
+
+def test_a_driver_declares_its_capabilities_in_its_init_answer(make):
+    """``INIT SUCCESS CAPABILITIES=...``: what a driver can do, unless its spec says."""
+    script = ('read l; echo "INIT SUCCESS CAPABILITIES=live-resize,snapshots"; '
+              'while read a i h p; do [ "$a" = FINALIZE ] && exit 0; '
+              'echo "$a SUCCESS $i -"; done')
+    m = make(DriverSpec("sh", ["sh", "-c", script]),
+             DriverSpec("told", ["sh", "-c", script], capabilities=["save-restore"]))
+    assert m.capabilities("sh") == {"live-resize", "snapshots"}
+    assert m.capabilities("told") == {"save-restore"}
+    assert m.capabilities("nope") is None
