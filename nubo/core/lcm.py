@@ -37,8 +37,7 @@ from sqlalchemy import Connection, select
 from nubo.core import journal, transfer, zombies
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
-from nubo.drivers import DriverManager, DriverRegistry, DriverResult
-from nubo.drivers import capabilities
+from nubo.drivers import DriverManager, DriverRegistry, DriverResult, capabilities
 from nubo.errors import ActionError, NoExistsError
 from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_event,
                             on_outcome)

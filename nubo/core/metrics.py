@@ -12,9 +12,9 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
+from nubo.core import journal
 from nubo.lifecycle.states import LcmState, VmState
 from nubo.model.hook import HOST_STATES
-from nubo.core import journal
 from nubo.store.schema import host_pool, hook_queue, vm_pool
 
 _HOST_STATE_NAMES = {v: k for k, v in HOST_STATES.items()}
