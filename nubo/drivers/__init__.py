@@ -9,6 +9,10 @@ never takes the core down. The public interface is small::
                                                   "nubo.drivers.dummy", "vmm,im,tm"])])
     manager.start()
     result = manager.submit("dummy", "DEPLOY", 42, "host1", xml).result()
+
+The core reaches them through a :class:`DriverRegistry` (nubo.drivers.registry),
+which says which driver serves a host, a datastore or a network and what each can
+do (nubo.drivers.capabilities).
 """
 from __future__ import annotations
 
