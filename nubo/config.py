@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from nubo.auth.restricted import (IMAGE_RESTRICTED_ATTR, VM_RESTRICTED_ATTR,
                                   VNET_RESTRICTED_ATTR, spec_problem)
+from nubo.drivers.capabilities import ALL as ALL_CAPABILITIES
 from nubo.drivers.spec import DriverSpec, specs_from_config
 from nubo.errors import NuboError
 
@@ -89,6 +90,12 @@ class Config:
     # The driver that monitors datastores (OpenNebula's one_datastore: MONITOR answers
     # USED_MB, TOTAL_MB, FREE_MB), on the host monitoring interval; "" for none.
     datastore_driver: str = "dummy-ds"
+    # The driver of virtual networks (VN_MAD actions; none are sent yet); "" for none.
+    network_driver: str = ""
+    # Which driver process serves a datastore's TM_MAD / DS_MAD or a network's VN_MAD,
+    # by kind: {tm = {ceph = "tm-ceph"}, ds = {...}, vn = {...}}; one not named here
+    # goes to transfer_driver / datastore_driver / network_driver (nubo.drivers.registry).
+    driver_routes: dict = field(default_factory=dict)
     # The front-end's name in transfer scripts (where images are copied from); empty:
     # this machine's host name.
     frontend_name: str = ""
@@ -235,7 +242,7 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
     tables: dict = {"dummy": {"command": [sys.executable, "-m", "nubo.drivers.dummy",
                                           "vmm,im,tm", "--state", str(state),
                                           "--down", str(down)],
-                              "concurrency": 256},
+                              "concurrency": 256, "capabilities": sorted(ALL_CAPABILITIES)},
                     # its datastore role apart: im and ds both answer MONITOR
                     "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],
                                  "concurrency": 64}}

@@ -17,7 +17,7 @@ from nubo.core.cloud import Cloud
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, time_zone
-from nubo.drivers import DriverManager
+from nubo.drivers import DriverManager, DriverRegistry
 from nubo.hooks import events as hook_events
 from nubo.hooks.manager import HookManager
 from nubo.model.sched_action import SchedAction
@@ -45,10 +45,11 @@ class Core:
         self.cloud = Cloud(db, config, services=self)
         self.pools = self.cloud.pools
         self.drivers = DriverManager(driver_specs(config))
+        self.registry = DriverRegistry.from_config(self.drivers, config)  # who serves what
         self.hooks: HookManager = HookManager(self.cloud)
         hook_events.register(db.engine, self.hooks)  # state hooks: watch the commits
-        self.lifecycle: LifeCycleManager = LifeCycleManager(self.cloud, self.drivers)
-        self._monitor = HostMonitor(self.cloud, self.drivers, config.host_monitoring_interval)
+        self.lifecycle: LifeCycleManager = LifeCycleManager(self.cloud, self.registry)
+        self._monitor = HostMonitor(self.cloud, self.registry, config.host_monitoring_interval)
         self._monitoring = False
         cloud = self.cloud
         self.sched_timer: ScheduledActionTimer | None = None if run_scheduled is None else (

@@ -2,7 +2,7 @@
 
 For an action (from the API) or a driver's answer it loads the VM, asks the pure
 machine (nubo.lifecycle) for a decision, COMMITS the decision -- state, history,
-host usage and the operation the VM now awaits (table ``vm_operation``) -- and
+host usage and the operation the VM now awaits (nubo.core.journal) -- and
 only then sends the decision's driver operations. A crash between the two leaves
 a VM whose awaited operation says what to reconcile; never an operation that ran
 for a state nobody stored.
@@ -32,18 +32,18 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from nubo.core import transfer, zombies
+from nubo.core import journal, transfer, zombies
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
-from nubo.drivers import DriverManager, DriverResult
-from nubo.errors import NoExistsError
+from nubo.drivers import DriverManager, DriverRegistry, DriverResult, capabilities
+from nubo.errors import ActionError, NoExistsError
 from nubo.lifecycle import (Decision, DriverOp, LcmState, VmState, decide, on_event,
                             on_outcome)
 from nubo.model import xmlobj
 from nubo.store.outage import DatabaseUnavailable
-from nubo.store.schema import vm_operation, vm_pool
+from nubo.store.schema import vm_pool
 
 log = logging.getLogger("nubo.lcm")
 
@@ -73,9 +73,11 @@ class Outbound:
 class LifeCycleManager:
     """Runs user actions and driver answers through the machine, one VM at a time."""
 
-    def __init__(self, cloud: Cloud, drivers: DriverManager | None, workers: int = 4) -> None:
+    def __init__(self, cloud: Cloud, drivers: DriverManager | DriverRegistry | None,
+                 workers: int = 4) -> None:
         self.cloud = cloud
-        self.drivers = drivers
+        self.registry = DriverRegistry.of(drivers, cloud.config)
+        self.drivers = self.registry.manager
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
         self._answers = ThreadPoolExecutor(workers, thread_name_prefix="lcm")
         self._seq_lock = threading.Lock()
@@ -109,6 +111,7 @@ class LifeCycleManager:
             with self.cloud.db.write() as conn:
                 loaded = load(conn, self.cloud.pools, vm_id)
                 decision = decide(loaded.view, action, **params)
+                self._check_able(loaded, action, decision)
                 if prepare is not None:
                     prepare(conn, loaded, decision)
                     loaded.hosts.clear()  # it may have changed hosts (move_usage)
@@ -119,6 +122,25 @@ class LifeCycleManager:
             log.info("VM %d: %s -> %s", vm_id, action, _pair(decision))
             self._send(outbound)
         return decision
+
+    def _check_able(self, loaded: Loaded, action: str, decision: Decision) -> None:
+        """Refuse, before anything changes, an action the driver of the VM's host has
+        not declared it can do (nubo.drivers.capabilities)."""
+        vm = loaded.vm
+        if not vm.history:
+            return
+        record = vm.history[-1]
+        needed = capabilities.needed(action, loaded.view.state == VmState.ACTIVE,
+                                     [op.action for op in decision.ops if op.driver == "vmm"])
+        if not needed:
+            return
+        host = loaded.hosts.get(record.hid)
+        driver = self.registry.vmm(host) if host is not None else record.vm_mad
+        missing = self.registry.missing(driver, needed)
+        if missing:
+            raise ActionError(f'Action "{action}" is not supported by driver {driver} of '
+                              f"host {record.hostname}: it cannot "
+                              f"{capabilities.describe(missing[0])}", vm.id)
 
     def answered(self, vm_id: int, op: DriverOp, seq: int | None, result: DriverResult) -> None:
         """A driver answered ``op`` (on a worker thread): move the VM if it awaits it."""
@@ -214,9 +236,8 @@ class LifeCycleManager:
         ``RECONCILE_BATCH`` to a transaction. Returns how many VMs were asked about.
         """
         with self.cloud.db.read() as conn:
-            rows = conn.execute(select(vm_operation.c.vm_id, vm_operation.c.seq)
-                                .order_by(vm_operation.c.vm_id)).all()
-        todo = [r.vm_id for r in rows if not self._is_in_flight(r.vm_id, r.seq)]
+            rows = journal.pending(conn, journal.VM)
+        todo = [vm_id for vm_id, seq in rows if not self._is_in_flight(vm_id, seq)]
         if todo:
             log.info("reconciling %d VM(s) awaiting a driver operation", len(todo))
         asked = 0
@@ -301,8 +322,7 @@ class LifeCycleManager:
         if old is None or self._is_in_flight(vm_id, old.seq):
             return None
         seq = self._next_seq()
-        conn.execute(update(vm_operation).where(vm_operation.c.vm_id == vm_id)
-                     .values(seq=seq))
+        journal.renumber(conn, journal.VM, vm_id, seq)
         op = DriverOp(old.ref.driver, old.ref.action,
                       None if old.host_id < 0 else old.host_id)
         decision = Decision(VmState(loaded.vm.state), LcmState(loaded.vm.lcm_state),
@@ -336,11 +356,13 @@ class LifeCycleManager:
             seq = awaited.seq if awaited and op.awaited and op.ref == awaited.ref else None
             hostname = host.name if host else None
             if op.driver == "tm":
-                out.append(Outbound(vm.id, self.cloud.config.transfer_driver, op, hostname,
+                tm_mad = vm.history[-1].tm_mad if vm.history else ""
+                out.append(Outbound(vm.id, self.registry.tm(tm_mad), op, hostname,
                                     transfer.payload(vm, op.action, payload, self._frontend),
                                     seq))
                 continue
-            driver = host.vm_mad if host else (vm.history[-1].vm_mad if vm.history else "")
+            driver = (self.registry.vmm(host) if host else
+                      vm.history[-1].vm_mad if vm.history else "")
             out.append(Outbound(vm.id, driver, op, hostname, payload, seq))
         return out
 

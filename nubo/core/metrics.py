@@ -12,9 +12,10 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
+from nubo.core import journal
 from nubo.lifecycle.states import LcmState, VmState
 from nubo.model.hook import HOST_STATES
-from nubo.store.schema import host_pool, hook_queue, vm_operation, vm_pool
+from nubo.store.schema import host_pool, hook_queue, vm_pool
 
 _HOST_STATE_NAMES = {v: k for k, v in HOST_STATES.items()}
 #: DriverStats counters shown as Prometheus counters: (field, metric, help).
@@ -57,7 +58,7 @@ def core_metrics(cloud: Any, drivers: Any | None = None) -> str:
                            .group_by(vm_pool.c.state, vm_pool.c.lcm_state)).all()
         hosts = conn.execute(select(host_pool.c.state, func.count())
                              .group_by(host_pool.c.state)).all()
-        awaiting = conn.execute(select(func.count()).select_from(vm_operation)).scalar_one()
+        awaiting = journal.count(conn, journal.VM)
         hooks = conn.execute(select(func.count()).select_from(hook_queue)).scalar_one()
     lines = [
         *_family("nubo_database_bytes", "gauge", "Size of the database",

@@ -31,7 +31,7 @@ from nubo.core import sched_events
 from nubo.core import vm_monitor as vmm
 from nubo.core import zombies
 from nubo.core.cloud import Cloud
-from nubo.drivers import DriverManager, DriverResult
+from nubo.drivers import DriverManager, DriverRegistry, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
 from nubo.model.limits import figure
@@ -51,10 +51,10 @@ PROBED = ("HYPERVISOR", "CPUSPEED", "TOTALCPU", "TOTALMEMORY", "FREECPU", "FREEM
 class HostMonitor:
     """A thread that probes the hosts on an interval; ``probe_all`` runs one round."""
 
-    def __init__(self, cloud: Cloud, drivers: DriverManager, interval: float,
+    def __init__(self, cloud: Cloud, drivers: DriverManager | DriverRegistry, interval: float,
                  expiration: int | None = None) -> None:
         self.cloud = cloud
-        self.drivers = drivers
+        self.drivers = DriverRegistry.of(drivers, cloud.config)
         self.interval = interval
         self.expiration = (expiration if expiration is not None
                            else getattr(cloud.config, "monitoring_expiration", 43200))
@@ -112,20 +112,22 @@ class HostMonitor:
             watched = {h.id: vmm.watched_vms(conn, list(h.vms)) for h in hosts}
         for host in hosts:
             self.drivers.submit_callback(
-                host.im_mad, "MONITOR", host.id, host.name, xmlobj.render(host, "HOST"),
+                self.drivers.im(host), "MONITOR", host.id, host.name,
+                xmlobj.render(host, "HOST"),
                 lambda result, w=watched[host.id]: self._hand_over(result, w))
         return len(hosts)
 
     def _probe_datastores(self) -> None:
-        """MONITOR each datastore through the datastore driver: its USED/TOTAL/FREE_MB
-        (what the scheduler checks a system datastore's room against)."""
-        driver = getattr(self.cloud.config, "datastore_driver", "")
-        if not driver:
-            return
+        """MONITOR each datastore through its datastore driver (DS_MAD's, by the
+        registry): its USED/TOTAL/FREE_MB (what the scheduler checks a system
+        datastore's room against)."""
         with self.cloud.db.read() as conn:
             stores = [xmlobj.parse(Datastore, body)
                       for body in self.cloud.pools.datastores.bodies(conn)]
         for ds in stores:
+            driver = self.drivers.ds(ds.ds_mad)
+            if not driver:
+                continue
             self.drivers.submit_callback(
                 driver, "MONITOR", ds.id, None, xmlobj.render(ds, "DATASTORE"),
                 lambda result: self._on_worker(
@@ -208,7 +210,7 @@ class HostMonitor:
             self.cloud.pools.hosts.update(conn, host)
         self._vm_events(figures, watched or [], vm_records, now)
         for stray in doomed:
-            zombies.destroy(self.drivers, host.vm_mad, host.name, stray,
+            zombies.destroy(self.drivers, self.drivers.vmm(host), host.name, stray,
                             "a zombie: nubo placed it elsewhere or finished it")
 
     def _failed_enough(self, host: Host, why: str) -> bool:

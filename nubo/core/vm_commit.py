@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection
 
-from nubo.core import sched_events, vm_resources
+from nubo.core import journal, sched_events, vm_resources
 from nubo.core.pools import Pools
 from nubo.core.vmgroups import leave_vm_group
 from nubo.errors import NoExistsError
@@ -25,8 +25,6 @@ from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.infra import Host
 from nubo.model.limits import saturate
 from nubo.model.vm import HistoryRecord, VirtualMachine
-from nubo.store.hot import HotStatement
-from nubo.store.schema import vm_operation
 from nubo.template import Template
 
 log = logging.getLogger(__name__)
@@ -34,13 +32,6 @@ log = logging.getLogger(__name__)
 # Bookkeeping tasks of a decision this slice does not do yet (images, leases, VNC
 # ports, snapshots, hotplug state): logged so that their absence is visible.
 _DEFERRED_TASKS = frozenset({"release_resources", "drop_snapshots"})
-
-# The awaited-operation statements of every transition, built once.
-_op = vm_operation.c
-_Q_AWAITED = HotStatement(select(_op.driver, _op.action, _op.host_id, _op.seq)
-                          .where(_op.vm_id == bindparam("vm_id")))
-_Q_DROP_AWAITED = HotStatement(delete(vm_operation).where(_op.vm_id == bindparam("b_vm_id")))
-_Q_ADD_AWAITED = HotStatement(insert(vm_operation))
 
 
 @dataclass(frozen=True)
@@ -73,8 +64,9 @@ def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
     vm = pools.vms.take(conn, vm_id)
     if vm is None:
         raise NoExistsError(f"Error getting virtual machine [{vm_id}].", vm_id)
-    row = _Q_AWAITED.one(conn, {"vm_id": vm_id})
-    awaited = None if row is None else Awaited(OpRef(row[0], row[1]), row[2], row[3])
+    entry = journal.awaited(conn, journal.VM, vm_id)
+    awaited = (None if entry is None
+               else Awaited(OpRef(entry.driver, entry.action), entry.host_id, entry.seq))
     hosts = set()
     parsed: dict[int, Host] = {}
     for record in vm.history[-2:]:
@@ -345,12 +337,12 @@ def _take_host(conn: Connection, pools: Pools, hid: int) -> Host:
 
 def _store_awaited(conn: Connection, vm: VirtualMachine, decision: Decision,
                    seq: int) -> Awaited | None:
-    _Q_DROP_AWAITED.run(conn, {"b_vm_id": vm.id})
     if decision.awaiting is None:
+        journal.forget(conn, journal.VM, vm.id)
         return None
     op = next((o for o in decision.ops if o.awaited and o.ref == decision.awaiting), None)
     host_id = op.host if op is not None and op.host is not None else -1
     awaited = Awaited(decision.awaiting, host_id, seq)
-    _Q_ADD_AWAITED.run(conn, {"vm_id": vm.id, "seq": seq, "driver": awaited.ref.driver,
-                                   "action": awaited.ref.action, "host_id": host_id})
+    journal.expect(conn, journal.VM, vm.id, driver=awaited.ref.driver,
+                   action=awaited.ref.action, host_id=host_id, seq=seq)
     return awaited

@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from nubo.core.pools import Pools
 from nubo.core.vm_monitor import parse_poll
-from nubo.drivers import DriverManager, DriverResult
+from nubo.drivers import DriverManager, DriverRegistry, DriverResult
 from nubo.lifecycle import DriverOp
 from nubo.model.infra import Host
 from nubo.model.xmlobj import escape
@@ -90,7 +90,7 @@ def started_astray(conn: Connection, pools: Pools, vm_id: int, op: DriverOp,
     return host is None or vm_id not in host.vms
 
 
-def destroy(drivers: DriverManager, driver: str, host: str, stray: Stray, why: str) -> None:
+def destroy(drivers: DriverManager | DriverRegistry, driver: str, host: str, stray: Stray, why: str) -> None:
     """CANCEL the VM on that host (the payload names it by ID and DEPLOY_ID); the
     outcome is logged."""
     log.warning("host %s: destroying VM %d (%s): %s", host, stray.vm_id, stray.deploy_id, why)

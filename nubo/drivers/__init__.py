@@ -9,15 +9,22 @@ never takes the core down. The public interface is small::
                                                   "nubo.drivers.dummy", "vmm,im,tm"])])
     manager.start()
     result = manager.submit("dummy", "DEPLOY", 42, "host1", xml).result()
+
+The core reaches them through a :class:`DriverRegistry` (nubo.drivers.registry),
+which says which driver serves a host, a datastore or a network and what each can
+do (nubo.drivers.capabilities).
 """
 from __future__ import annotations
 
 from nubo.drivers.manager import DriverManager, log_driver_message
 from nubo.drivers.protocol import ProtocolError
+from nubo.drivers.registry import DriverKind, DriverRegistry
 from nubo.drivers.spec import DriverResult, DriverSpec, DriverStats, Origin, specs_from_config
 
 __all__ = [
+    "DriverKind",
     "DriverManager",
+    "DriverRegistry",
     "DriverResult",
     "DriverSpec",
     "DriverStats",

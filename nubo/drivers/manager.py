@@ -107,6 +107,12 @@ class DriverManager:
         """Submit and wait (convenience for scripts and tests)."""
         return self.submit(driver, action, oid, host, payload, timeout).result()
 
+    def capabilities(self, driver: str) -> frozenset[str] | None:
+        """What ``driver`` declared it can do, in its spec or its INIT answer (None:
+        nothing declared, or no such driver)."""
+        process = self._drivers.get(driver)
+        return process.capabilities if process is not None else None
+
     def stats(self) -> dict[str, DriverStats]:
         return {name: d.snapshot() for name, d in self._drivers.items()}
 

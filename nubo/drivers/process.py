@@ -16,10 +16,12 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 
+from nubo.drivers import capabilities as caps
 from nubo.drivers import protocol as p
 from nubo.drivers.pipes import Run, describe_exit
 from nubo.drivers.scheduler import Scheduler, TimerHandle
-from nubo.drivers.spec import DriverResult, DriverSpec, DriverStats, LogCallback, Origin
+from nubo.drivers.spec import (PROBES, DriverResult, DriverSpec, DriverStats, LogCallback,
+                               Origin)
 
 log = logging.getLogger("nubo.drivers")
 action_log = logging.getLogger("nubo.drivers.actions")
@@ -33,7 +35,7 @@ _GARBAGE_LOGGED = 20  # per run, then every 1000th
 
 class _Action:
     __slots__ = ("action", "oid", "host", "line", "timeout", "submitted", "deliver",
-                 "done", "timer", "sent")
+                 "done", "timer", "sent", "probe", "counted")
 
     def __init__(self, action: str, oid: int, host: str | None, line: bytes, timeout: float,
                  deliver: Deliver) -> None:
@@ -43,6 +45,8 @@ class _Action:
         self.deliver = deliver
         self.done = False
         self.sent = False
+        self.probe = action in PROBES  # in the probe lane
+        self.counted = False  # holds one of its host's slots (host_concurrency)
         self.timer: TimerHandle | None = None
 
 
@@ -60,13 +64,22 @@ class DriverProcess:
         self._run: Run | None = None
         self._inflight: dict[tuple[str, int], deque[_Action]] = {}
         self._n_inflight = 0
-        self._backlog: deque[_Action] = deque()  # may hold done (timed out) actions, skipped
+        self._n_probes = 0  # of _n_inflight, in the probe lane
+        # Queues, which may hold done (timed out) actions, skipped: actions waiting for a
+        # slot of the driver, probes waiting for one of the probe lane, and actions
+        # waiting for a slot of their host (host_concurrency; by host name).
+        self._backlog: deque[_Action] = deque()
+        self._probe_backlog: deque[_Action] = deque()
+        self._held: dict[str, deque[_Action]] = {}
+        self._host_busy: dict[str, int] = {}  # slots taken per host
         self._queued = 0
         self._zombies: dict[tuple[str, int], deque[float]] = {}
         self._failures = 0  # consecutive short-lived runs
         self._restart_timer: TimerHandle | None = None
         self._last_exit = ""
         self.stats = DriverStats(spec.name, "stopped", None)
+        #: What the driver said it can do in its INIT answer (``CAPABILITIES=a,b``).
+        self.declared: frozenset[str] | None = None
         self._stats_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
@@ -108,11 +121,7 @@ class DriverProcess:
                 self.stats.submitted += 1
                 act.timer = self._sched.call_at(act.submitted + act.timeout,
                                                 partial(self._expire, act))
-                if self._state == "running" and self._n_inflight < self.spec.concurrency:
-                    self._send(act)
-                else:
-                    self._backlog.append(act)
-                    self._queued += 1
+                self._admit(act)
         if refuse is not None:
             act.done = True
             self._finish(act, False, *refuse)
@@ -222,6 +231,7 @@ class DriverProcess:
             log.error("driver %s refused to start: %s", self.name, msg.info or "INIT FAILURE")
             run.kill()
         else:
+            self._declare(msg.info)
             with self._lock:
                 if run is not self._run or self._state == "closed":
                     return
@@ -230,6 +240,22 @@ class DriverProcess:
                 self._pump()
                 self._changed.notify_all()
             log.info("driver %s started (pid %d)", self.name, run.pid)
+
+    def _declare(self, info: str) -> None:
+        """Capabilities a driver states in its INIT answer: ``INIT SUCCESS
+        CAPABILITIES=live-resize,snapshots``."""
+        if not info.startswith("CAPABILITIES="):
+            return
+        try:
+            self.declared = caps.check(info.removeprefix("CAPABILITIES=").split(" ")[0],
+                                       self.name)
+        except ValueError as e:
+            log.error("driver %s: its declared capabilities are ignored: %s", self.name, e)
+
+    @property
+    def capabilities(self) -> frozenset[str] | None:
+        """What the driver can do: its spec's, else its INIT answer's (None: all)."""
+        return self.spec.capabilities if self.spec.capabilities is not None else self.declared
 
     def on_garbage(self, run: Run, line: bytes, err: p.ProtocolError) -> None:
         run.garbage += 1
@@ -253,7 +279,7 @@ class DriverProcess:
                 return
             lost = [a for q in self._inflight.values() for a in q]
             self._inflight.clear()
-            self._n_inflight = 0
+            self._n_inflight = self._n_probes = 0
             for a in lost:
                 a.done = True
                 if a.timer:
@@ -265,6 +291,8 @@ class DriverProcess:
                 self.stats.crashed += len(lost)
                 short = not run.ready or time.monotonic() - run.started < self.spec.stable_after
                 queued = self._schedule_restart(short)
+            for a in lost:  # after the state left "running": held actions queue
+                self._release_host(a)
             self._changed.notify_all()
         if not closed:
             log.error("driver %s (pid %d) died (%s) with %d action(s) in flight", self.name,
@@ -275,6 +303,53 @@ class DriverProcess:
         self._fail_unavailable(queued)
 
     # ------------------------------------------------------------------ actions (lock held)
+    def _admit(self, act: _Action) -> None:
+        """A new action (or one its host's slot freed): send it if a slot is free, else
+        queue it -- probes in their lane, the others behind their host's slots first."""
+        running = self._state == "running"
+        if act.probe:
+            if running and self._n_probes < self.spec.probe_concurrency:
+                self._send(act)
+            else:
+                self._probe_backlog.append(act)
+                self._queued += 1
+            return
+        limit, host = self.spec.host_concurrency, act.host
+        if limit and host is not None and not act.counted:
+            if self._host_busy.get(host, 0) >= limit:
+                self._held.setdefault(host, deque()).append(act)
+                self._queued += 1
+                return
+            self._host_busy[host] = self._host_busy.get(host, 0) + 1
+            act.counted = True
+        if running and self._n_inflight - self._n_probes < self.spec.concurrency:
+            self._send(act)
+        else:
+            self._backlog.append(act)
+            self._queued += 1
+
+    def _release_host(self, act: _Action) -> None:
+        """``act`` ended: its host's slot goes to the host's next held action."""
+        if not act.counted:
+            return
+        act.counted = False
+        host = act.host
+        assert host is not None
+        busy = self._host_busy.get(host, 0) - 1
+        if busy > 0:
+            self._host_busy[host] = busy
+        else:
+            self._host_busy.pop(host, None)
+        held = self._held.get(host)
+        while held:
+            nxt = held.popleft()
+            if not nxt.done:
+                self._queued -= 1
+                self._admit(nxt)
+                break
+        if not held:
+            self._held.pop(host, None)
+
     def _send(self, act: _Action) -> None:
         assert self._run is not None
         act.sent = True
@@ -283,24 +358,47 @@ class DriverProcess:
             self._inflight[(act.action, act.oid)] = q = deque()
         q.append(act)
         self._n_inflight += 1
+        if act.probe:
+            self._n_probes += 1
         self._run.send(act.line)
 
     def _pump(self) -> None:
+        if self._state != "running":
+            return
         backlog, limit = self._backlog, self.spec.concurrency
-        while backlog and self._n_inflight < limit and self._state == "running":
+        while backlog and self._n_inflight - self._n_probes < limit:
             act = backlog.popleft()
             if not act.done:
                 self._queued -= 1
                 self._send(act)
+        probes, limit = self._probe_backlog, self.spec.probe_concurrency
+        while probes and self._n_probes < limit:
+            act = probes.popleft()
+            if not act.done:
+                self._queued -= 1
+                self._send(act)
+
+    def _unsend(self, act: _Action) -> None:
+        """``act`` left the in-flight set (answered or timed out)."""
+        self._n_inflight -= 1
+        if act.probe:
+            self._n_probes -= 1
+        self._release_host(act)
 
     def _take_all(self) -> list[_Action]:
         left = [a for q in self._inflight.values() for a in q]
         left += [a for a in self._backlog if not a.done]
+        left += [a for a in self._probe_backlog if not a.done]
+        left += [a for q in self._held.values() for a in q if not a.done]
         self._inflight.clear()
         self._backlog.clear()
-        self._n_inflight = self._queued = 0
+        self._probe_backlog.clear()
+        self._held.clear()
+        self._host_busy.clear()
+        self._n_inflight = self._n_probes = self._queued = 0
         for a in left:
             a.done = True
+            a.counted = False
             if a.timer:
                 a.timer.cancel()
         self._changed.notify_all()
@@ -313,8 +411,8 @@ class DriverProcess:
         act = q.popleft()
         if not q:
             del self._inflight[key]
-        self._n_inflight -= 1
         act.done = True
+        self._unsend(act)
         if act.timer:
             act.timer.cancel()
         self._pump()
@@ -327,8 +425,10 @@ class DriverProcess:
             if act.done:
                 return
             act.done = True
+            cancel = None
             if not act.sent:
                 self._queued -= 1  # left in the backlog, skipped there
+                self._release_host(act)
                 why = (f"not sent within {act.timeout:g}s: driver '{self.name}' is "
                        f"{'busy' if self._state == 'running' else self._state}")
             else:
@@ -337,7 +437,9 @@ class DriverProcess:
                 q.remove(act)
                 if not q:
                     del self._inflight[key]
-                self._n_inflight -= 1
+                self._unsend(act)
+                if self.spec.cancel_on_timeout and self._run is not None:
+                    cancel = self._run
                 if len(self._zombies) > 1000:
                     now = time.monotonic()
                     for k in [k for k, z in self._zombies.items() if z[-1] < now]:
@@ -348,10 +450,17 @@ class DriverProcess:
             self.stats.timeouts += 1
             if not self._accepting:
                 self._changed.notify_all()
+        if cancel is not None:  # the driver may stop it; its late answer is dropped anyway
+            cancel.send(p.encode_request(p.CANCEL, act.oid, act.host, act.action))
+            why += f"; {p.CANCEL} sent"
         self._finish(act, False, why, "timeout")
 
     # ------------------------------------------------------------------ results
     def _on_reply(self, msg: p.Reply) -> None:
+        if msg.action == p.CANCEL:
+            log.info("driver %s: %s %d %s: %s", self.name, p.CANCEL, msg.oid,
+                     "SUCCESS" if msg.success else "FAILURE", msg.info or "-")
+            return
         key = (msg.action, msg.oid)
         late = None
         with self._lock:

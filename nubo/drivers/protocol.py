@@ -200,6 +200,9 @@ def encode_request(action: str, oid: int, host: str | None, payload: bytes | str
 
 INIT_LINE = b"INIT\n"
 FINALIZE_LINE = b"FINALIZE\n"
+#: Core -> driver: stop the action named in the payload for ID (it timed out); the
+#: driver answers ``DRIVER_CANCEL SUCCESS|FAILURE ID``, which is only logged.
+CANCEL = "DRIVER_CANCEL"
 
 
 def parse_request(line: bytes | str) -> CoreMessage:

@@ -11,11 +11,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from nubo.drivers import capabilities as caps
+
 #: Where a result came from. Only "driver" means the driver itself answered; the
 #: others are the manager failing the action, so the caller can tell "the
 #: hypervisor said no" from "we do not know what happened" (timeout, crash), which
 #: the life-cycle manager must reconcile differently.
 Origin = Literal["driver", "timeout", "crash", "protocol", "shutdown", "unavailable"]
+
+#: Probes: monitoring (a host's or a datastore's MONITOR, which also reports the
+#: host's VMs), run in a lane of their own (``probe_concurrency``) so that a driver
+#: busy with slow actions still monitors on time. A VM's POLL, which nubo's core does
+#: not send, queues with the other actions.
+PROBES = frozenset({"MONITOR"})
 
 #: ``on_log(driver, level, oid, message)`` receives a driver's LOG lines
 #: (level I, W, E or D; oid None for driver-wide messages).
@@ -58,6 +66,13 @@ class DriverSpec:
     name: str
     command: tuple[str, ...]
     concurrency: int = 64
+    #: Actions in flight on one host at once (0: no limit beyond ``concurrency``);
+    #: more wait in the core, in order, so a host busy deploying cannot take every
+    #: slot of a driver that serves a thousand hosts. Probes do not count.
+    host_concurrency: int = 0
+    #: Probes (``PROBES``: host and VM monitoring) run in a lane of their own with this
+    #: many slots, so that actions filling ``concurrency`` never delay monitoring.
+    probe_concurrency: int = 64
     timeout: float = 300.0
     timeouts: Mapping[str, float] = field(default_factory=dict)
     init_timeout: float = 15.0
@@ -69,6 +84,12 @@ class DriverSpec:
     #: After this many failed starts in a row, queued and new actions fail at once
     #: (origin "unavailable") instead of waiting for a driver that cannot start.
     unavailable_after: int = 3
+    #: What the driver can do (nubo.drivers.capabilities); None: everything, as before
+    #: drivers declared capabilities.
+    capabilities: frozenset[str] | None = None
+    #: Send ``DRIVER_CANCEL ID HOST ACTION`` when an action times out, so that the
+    #: driver can stop it (the action fails with origin "timeout" either way).
+    cancel_on_timeout: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.command, str):
@@ -77,8 +98,15 @@ class DriverSpec:
             object.__setattr__(self, "command", tuple(self.command))
         if not self.name or not self.command:
             raise ValueError("a driver needs a name and a command")
-        if self.concurrency < 1:
-            raise ValueError(f"driver {self.name}: concurrency must be at least 1")
+        for key in ("concurrency", "probe_concurrency"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"driver {self.name}: {key} must be at least 1")
+        if self.host_concurrency < 0:
+            raise ValueError(f"driver {self.name}: host_concurrency must be 0 (no limit) "
+                             "or more")
+        if self.capabilities is not None:
+            object.__setattr__(self, "capabilities",
+                               caps.check(self.capabilities, self.name))
         for action, seconds in {"*": self.timeout, **self.timeouts}.items():
             if not seconds > 0:
                 raise ValueError(f"driver {self.name}: timeout for {action} must be positive")
@@ -87,6 +115,9 @@ class DriverSpec:
 
     def timeout_for(self, action: str) -> float:
         return self.timeouts.get(action, self.timeout)
+
+    def can(self, capability: str) -> bool:
+        return self.capabilities is None or capability in self.capabilities
 
     @classmethod
     def from_mapping(cls, name: str, values: Mapping[str, object]) -> DriverSpec:

@@ -134,12 +134,15 @@ pool_control = Table(
     Column("last_oid", Integer, nullable=False),
 )
 
-# The driver operation a VM in a transient state waits for (at most one per VM),
-# committed with the state before the operation is sent: the answer is matched to
-# it by ``seq`` (stale answers are dropped) and a restarted core knows what to ask.
-vm_operation = Table(
-    "vm_operation", metadata,
-    Column("vm_id", Integer, primary_key=True, autoincrement=False),
+# The journal of awaited operations (nubo.core.journal): the driver operation an object
+# (a VM in a transient state, an image being copied, a datastore, a virtual network)
+# waits for, at most one per object, committed with its state before the operation is
+# sent: the answer is matched to it by ``seq`` (stale answers are dropped) and a
+# restarted core knows what to ask.
+awaited_operation = Table(
+    "awaited_operation", metadata,
+    Column("object_kind", String(16), primary_key=True),  # VM, IMAGE, DATASTORE, NET
+    Column("object_id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("driver", String(16), nullable=False),
     Column("action", String(32), nullable=False),

@@ -325,3 +325,60 @@ def test_restarts_leave_no_threads_behind(make):
         assert m.run("scripted", "EXIT", i, "h").origin == "crash"
         assert m.wait_ready(10)
     wait_for(lambda: threading.active_count() <= before, what="old runs' threads to end")
+
+
+# ------------------------------------------------------------------ lanes, limits, cancel
+
+def test_a_host_whose_deploy_hangs_is_still_probed_on_time(make):
+    """Deploys filling every slot of the driver do not delay monitoring: MONITOR runs
+    in the probe lane."""
+    m = make(dummy("d", "vmm,im", "--latency", "DEPLOY=30", concurrency=4))
+    hung = [m.submit("d", "DEPLOY", i, "h1", vm(i)) for i in range(6)]
+    wait_for(lambda: m.stats()["d"].in_flight == 4, what="4 deploys in flight")
+    started = time.monotonic()
+    probe = m.run("d", "MONITOR", 1, "h1", "", timeout=5)
+    assert probe.success and time.monotonic() - started < 2
+    assert parse(probe.info_bytes().decode()).get("HOSTNAME") == "h1"
+    assert not any(f.done() for f in hung) and m.stats()["d"].queued == 2
+
+
+def test_actions_in_flight_per_host_are_limited(make):
+    """host_concurrency: a host's further actions wait in the core, in order, while
+    other hosts' go ahead; each one freed lets the next through."""
+    m = make(dummy("d", "vmm", "--latency", "DEPLOY=0.5", host_concurrency=2))
+    busy = [m.submit("d", "DEPLOY", i, "h1", vm(i)) for i in range(5)]
+    wait_for(lambda: m.stats()["d"].in_flight == 2, what="2 in flight on h1")
+    assert m.stats()["d"].queued == 3
+    other = m.run("d", "DEPLOY", 10, "h2", vm(10), timeout=5)
+    assert other.success and other.duration < 1.5
+    results = [f.result(10) for f in busy]
+    assert all(r.success for r in results)
+    # in pairs: the last ones waited for two rounds of the first ones
+    assert results[4].duration >= 1.0 > results[0].duration
+    assert m.stats()["d"].in_flight == m.stats()["d"].queued == 0
+
+
+def test_a_timed_out_action_is_cancelled_in_the_driver(make, caplog):
+    """cancel_on_timeout: the core fails the action and tells the driver, which drops it
+    (no late answer comes)."""
+    caplog.set_level(logging.INFO, "nubo.drivers")
+    m = make(dummy("d", "vmm", "--latency", "DEPLOY=1", cancel_on_timeout=True,
+                   timeouts={"DEPLOY": 0.3}))
+    r = m.run("d", "DEPLOY", 3, "h", vm(3))
+    assert (r.success, r.origin) == (False, "timeout") and "DRIVER_CANCEL sent" in r.info
+    wait_for(lambda: "DRIVER_CANCEL 3 SUCCESS" in caplog.text, what="the cancel's answer")
+    time.sleep(1.0)
+    assert "late answer" not in caplog.text
+    assert m.run("d", "POLL", 3, "h").info == "STATE=d"  # it never ran
+
+
+def test_a_driver_declares_its_capabilities_in_its_init_answer(make):
+    """``INIT SUCCESS CAPABILITIES=...``: what a driver can do, unless its spec says."""
+    script = ('read l; echo "INIT SUCCESS CAPABILITIES=live-resize,snapshots"; '
+              'while read a i h p; do [ "$a" = FINALIZE ] && exit 0; '
+              'echo "$a SUCCESS $i -"; done')
+    m = make(DriverSpec("sh", ["sh", "-c", script]),
+             DriverSpec("told", ["sh", "-c", script], capabilities=["save-restore"]))
+    assert m.capabilities("sh") == {"live-resize", "snapshots"}
+    assert m.capabilities("told") == {"save-restore"}
+    assert m.capabilities("nope") is None

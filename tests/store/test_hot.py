@@ -9,13 +9,13 @@ from sqlalchemy import bindparam, insert, select, update
 from dbs import BACKENDS, create_database, drop_database
 from nubo.store.db import Database
 from nubo.store.hot import HotStatement
-from nubo.store.schema import hook_queue, vm_operation
+from nubo.store.schema import awaited_operation, hook_queue
 
-op = vm_operation.c
-ADD = HotStatement(insert(vm_operation))
+op = awaited_operation.c
+ADD = HotStatement(insert(awaited_operation))
 GET = HotStatement(select(op.driver, op.action, op.host_id, op.seq)
-                   .where(op.vm_id == bindparam("vm_id")))
-BUMP = HotStatement(update(vm_operation).where(op.vm_id == bindparam("b_vm_id"))
+                   .where(op.object_id == bindparam("vm_id")))
+BUMP = HotStatement(update(awaited_operation).where(op.object_id == bindparam("b_vm_id"))
                     .values(seq=op.seq + 1))
 
 
@@ -31,21 +31,21 @@ def db(request, tmp_path):
 
 def test_rows_written_and_read_on_the_cursor(db):
     with db.write() as conn:
-        ADD.run(conn, {"vm_id": 1, "seq": 10, "driver": "vmm", "action": "DEPLOY",
-                       "host_id": 4})
+        ADD.run(conn, {"object_kind": "VM", "object_id": 1, "seq": 10, "driver": "vmm",
+                       "action": "DEPLOY", "host_id": 4})
         assert GET.one(conn, {"vm_id": 1}) == ("vmm", "DEPLOY", 4, 10)
         assert BUMP.run(conn, {"b_vm_id": 1}) == 1
         assert BUMP.run(conn, {"b_vm_id": 99}) == 0
     with db.read() as conn:  # committed, and what SQLAlchemy itself reads
-        assert conn.execute(select(op.seq).where(op.vm_id == 1)).scalar() == 11
+        assert conn.execute(select(op.seq).where(op.object_id == 1)).scalar() == 11
         assert GET.one(conn, {"vm_id": 2}) is None
 
 
 def test_a_rollback_undoes_them(db):
     with pytest.raises(RuntimeError):
         with db.write() as conn:
-            ADD.run(conn, {"vm_id": 5, "seq": 1, "driver": "tm", "action": "PROLOG",
-                           "host_id": 0})
+            ADD.run(conn, {"object_kind": "VM", "object_id": 5, "seq": 1, "driver": "tm",
+                           "action": "PROLOG", "host_id": 0})
             raise RuntimeError("abort")
     with db.read() as conn:
         assert GET.one(conn, {"vm_id": 5}) is None

@@ -108,6 +108,9 @@ def serve(handle: Handle, latency: Latency, flush: Callable[[], None] = lambda: 
                 elif isinstance(msg, p.Finalize):
                     eof = True
                     break
+                elif msg.action == p.CANCEL:
+                    out.append(p.encode_reply(p.CANCEL, _cancel(heap, msg), msg.oid,
+                                              "-"))
                 else:
                     delay = latency.of(msg.action)
                     if delay > 0 and not held(msg):
@@ -130,6 +133,18 @@ def serve(handle: Handle, latency: Latency, flush: Callable[[], None] = lambda: 
             out.clear()
     flush()
     return 0
+
+
+def _cancel(heap: list[tuple[float, int, p.Request]], req: p.Request) -> bool:
+    """Drop the oldest pending action the cancel names (payload: its action) for the
+    same id; False when there is none (it was answered already)."""
+    action = req.payload.decode("ascii", "replace")
+    pending = [e for e in heap if e[2].oid == req.oid and e[2].action == action]
+    if not pending:
+        return False
+    heap.remove(min(pending))
+    heapq.heapify(heap)
+    return True
 
 
 def _request_key(line: bytes) -> tuple[str, int] | None:
