@@ -15,6 +15,7 @@ from nubo.api.rm import RequestManager
 from nubo.config import Config, driver_specs
 from nubo.core.bootstrap import bootstrap
 from nubo.core.cloud import Cloud
+from nubo.core.duty_keeper import serve_duties
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.metrics import core_metrics
 from nubo.core.monitor import HostMonitor
@@ -143,6 +144,7 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
                     metrics=lambda: core_metrics(cloud, drivers))
 
     scheduler: list[SchedulerProcess] = []
+    duties = None
 
     def stopping() -> None:
         for child in scheduler:
@@ -158,9 +160,6 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
               f"open(os.environ[\"ONE_AUTH\"]).read().strip()).system.version())'",
               file=sys.stderr, flush=True)
         log.info("listening on %s", endpoint)
-        # VMs awaiting a driver when the core stopped are asked about again while the
-        # API already answers (their state is the committed one meanwhile).
-        lifecycle.reconcile_in_background()
         if cfg.scheduler:  # the scheduler, a child process speaking the API
             scheduler.append(SchedulerProcess(cfg, endpoint))
             scheduler[0].start()
@@ -171,8 +170,10 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         drivers.start()
         log.info("drivers started: %s", ", ".join(drivers.names))
         hooks.manager(cloud).recover()  # hooks matched before a crash and not yet run
-        monitor.start()
-        timer.start()
+        # Monitoring, the timer and the reconciliation of VMs awaiting a driver when the
+        # core stopped (beside the API): in one of the core processes sharing the store.
+        duties = serve_duties(cloud.db, monitor, timer, lifecycle.reconcile_in_background)
+        duties.start()
         run_server(app, cfg.host, cfg.port, on_started=started, on_stopping=stopping, limits=ConnectionLimits(
             request_timeout=cfg.api_request_timeout,
             keep_alive_timeout=cfg.api_keep_alive_timeout,
@@ -190,6 +191,8 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
         drivers.close()
         lifecycle.close()
         cloud.guard.close()
+        if duties is not None:
+            duties.close()
         cloud.db.close()
         log.info("nubo stopped")
 
