@@ -19,15 +19,17 @@ import re
 import shlex
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from nubo.model import xmlobj
 from nubo.model.hook import Hook, HookSpec, execution_record, spec_of
+from nubo.store.duties import gone, holder_name
 from nubo.store.schema import hook_log, hook_pool, hook_queue
 
 log = logging.getLogger("nubo.hooks")
@@ -35,6 +37,9 @@ log = logging.getLogger("nubo.hooks")
 OUTPUT_LIMIT = 4096  # characters of stdout/stderr kept per execution
 KEEP = 20            # executions kept per hook
 WORKERS = 4          # hooks running at once
+#: Seconds a claimed job stays its process's beyond its TIMEOUT: past that, the process
+#: is taken for dead and the next core to start runs the job.
+CLAIM_MARGIN = 300
 
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -116,6 +121,7 @@ class HookManager:
         self._started = False
         self._start_lock = threading.Lock()
         self._staging = threading.local()
+        self.holder = holder_name()  # who claims this process's jobs (hook_queue.holder)
 
     # the queue, kept in the store ------------------------------------------------------
     # A job is stored before it is queued: in the transaction of the change that matched
@@ -149,9 +155,12 @@ class HookManager:
         return replace(job, qid=int(result.inserted_primary_key[0]))
 
     def recover(self) -> int:
-        """At start: queue the jobs stored and not run before the core stopped."""
+        """At start: queue the jobs stored and not run before the core stopped (or that
+        a core process still running has not claimed: the claim decides who runs it)."""
+        self._release_gone()
         with self.cloud.db.read() as conn:
-            rows = conn.execute(select(hook_queue).order_by(hook_queue.c.qid)).all()
+            rows = conn.execute(select(hook_queue).where(self._claimable(time.time()))
+                                .order_by(hook_queue.c.qid)).all()
         specs = dict(self.hooks())
         jobs = [Job(r.hook_id, specs[r.hook_id], r.arguments, bool(r.retry), r.host, r.qid)
                 for r in rows if r.hook_id in specs]
@@ -163,6 +172,38 @@ class HookManager:
             log.info("running %d hook(s) left queued when the core stopped", len(jobs))
             self.enqueue(jobs)
         return len(jobs)
+
+    def _release_gone(self) -> None:
+        """Jobs claimed by a core process of this machine that was killed while running
+        them: free to claim now (run at least once, never zero times)."""
+        q = hook_queue.c
+        with self.cloud.db.read() as conn:
+            holders = conn.execute(select(q.holder).distinct().where(q.holder != "")).scalars()
+            dead = [h for h in holders if h != self.holder and gone(h)]
+        if dead:
+            with self.cloud.db.write() as conn:
+                conn.execute(update(hook_queue).where(q.holder.in_(dead))
+                             .values(holder="", claimed_until=0.0))
+
+    def _claimable(self, now: float) -> Any:
+        q = hook_queue.c
+        return or_(q.holder == "", q.holder == self.holder, q.claimed_until < now)
+
+    def _claim(self, job: Job) -> bool:
+        """Make the job this process's to run, in the database: a job queued by one core
+        process runs once, whichever processes see it. Taking a write transaction also
+        waits for the change that queued it to finish committing."""
+        if job.qid < 0:
+            return True
+        now = time.time()
+        until = now + (job.spec.timeout or 0) + CLAIM_MARGIN
+
+        def claim() -> bool:
+            with self.cloud.db.write() as conn:
+                return conn.execute(
+                    update(hook_queue).where(hook_queue.c.qid == job.qid, self._claimable(now))
+                    .values(holder=self.holder, claimed_until=until)).rowcount == 1
+        return self.cloud.db.retrying(claim, f"hook {job.hook_id}: claiming its job")
 
     def enqueue(self, jobs: list[Job]) -> None:
         """Hand stored jobs to the workers (started on the first one); never blocks."""
@@ -244,11 +285,8 @@ class HookManager:
         while True:
             job = self._jobs.get()
             try:
-                # The change that queued the job may still be committing (it was queued
-                # from the commit itself): the write lock is free once it is done.
-                with self.cloud.db._write_lock:
-                    pass
-                self.run(job)
+                if self._claim(job):
+                    self.run(job)
             except Exception:
                 log.exception("hook %d failed to run", job.hook_id)
 
