@@ -4,10 +4,12 @@ Events come from the hook points (nubo.hooks.points) once the change they report
 committed: a VM's STATE/LCM_STATE moved (life-cycle manager), a host went to a
 state (monitoring, one.host.status), an API call succeeded (request manager).
 Matching is done in memory against a cached copy of the hook table (reloaded after
-one.hook.* changes it), so an event with no hook costs a few comparisons; a match
-is queued for a small pool of daemon worker threads (bounded concurrency) that run
-the command with its TIMEOUT and record the execution in ``hook_log`` (the last
-``keep`` per hook). Nothing here ever blocks or fails its caller.
+one.hook.* changes it, or after another core process sharing the database did), so an
+event with no hook costs a few comparisons; a match is stored in ``hook_queue`` and
+queued for a small pool of daemon worker threads (bounded concurrency) that claim it in
+the database (a job runs once, whichever core processes see it), run the command with
+its TIMEOUT and record the execution in ``hook_log`` (the last ``keep`` per hook).
+Nothing here ever blocks or fails its caller.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ WORKERS = 4          # hooks running at once
 #: Seconds a claimed job stays its process's beyond its TIMEOUT: past that, the process
 #: is taken for dead and the next core to start runs the job.
 CLAIM_MARGIN = 300
+#: Seconds between two checks of the hook table for changes made by another process.
+RECHECK = 1.0
 
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -122,6 +126,8 @@ class HookManager:
         self._start_lock = threading.Lock()
         self._staging = threading.local()
         self.holder = holder_name()  # who claims this process's jobs (hook_queue.holder)
+        self._signature: tuple[int, ...] = ()
+        self._checked = 0.0
 
     # the queue, kept in the store ------------------------------------------------------
     # A job is stored before it is queued: in the transaction of the change that matched
@@ -227,13 +233,33 @@ class HookManager:
 
     def hooks(self) -> list[tuple[int, HookSpec]]:
         with self._cache_lock:
+            if self._hooks is not None and self._changed_elsewhere():
+                self._hooks = None
             if self._hooks is None:
                 with self.cloud.db.read() as conn:
                     rows = conn.execute(select(hook_pool.c.oid, hook_pool.c.body,
                                                hook_pool.c.timeout)).all()
+                    self._signature = self._read_signature(conn)
                 self._hooks = [(r.oid, spec_of(xmlobj.parse(Hook, r.body), r.timeout))
                                for r in rows]
             return self._hooks
+
+    @staticmethod
+    def _read_signature(conn: Any) -> tuple[int, ...]:
+        # Ids are never reused and every update bumps a version: this moves with any change.
+        t = hook_pool.c
+        row = conn.execute(select(func.count(), func.max(t.oid), func.sum(t.version))).one()
+        return tuple(int(v or 0) for v in row)
+
+    def _changed_elsewhere(self) -> bool:
+        """On a database other core processes may share (not SQLite): whether one of them
+        changed the hook table, checked at most every RECHECK seconds (``invalidate``
+        covers this process's own changes)."""
+        if self.cloud.db.backend == "sqlite" or time.monotonic() < self._checked + RECHECK:
+            return False
+        self._checked = time.monotonic()
+        with self.cloud.db.read() as conn:
+            return self._read_signature(conn) != self._signature
 
     # events --------------------------------------------------------------------------
     def vm_state(self, vm_id: int, state: str, lcm_state: str, body: Any) -> int:
