@@ -4,10 +4,12 @@ Only the server backends (PostgreSQL, MariaDB) may be shared by several core pro
 Both processes take API calls; one holds the duties (monitoring, the scheduled-action
 timer, reconciliation). Concurrent allocations through both never hand out one id twice,
 concurrent deploys onto one host leave its usage the sum of its VMs', concurrent NICs
-on one network never share a lease, and every object acknowledged is there.
+on one network never share a lease, every object acknowledged is there, and a hook
+made through one process runs once for a call served by the other.
 """
 from __future__ import annotations
 
+import time
 import xmlrpc.client
 from collections.abc import Callable
 
@@ -16,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from concurrently import at_once
 from dbs import create_database, drop_database
+from nubo.hooks.manager import RECHECK
 from server import NuboServer
 from waits import ACTIVE, RUNNING, wait_for
 
@@ -121,6 +124,18 @@ def test_two_cores_share_one_database(backend, tmp_path):
             listed = body.split("<VMS>", 1)[1].split("</VMS>", 1)[0]
             assert sorted(int(i) for i in listed.replace("<ID>", " ").replace("</ID>", " ")
                           .split()) == sorted(vms)
+
+        # A hook made through one process fires for a call served by the other, once.
+        hook = _ok(admin.one.hook.allocate(
+            session, 'NAME = "on-group"\nTYPE = "api"\nCALL = "one.group.allocate"\n'
+                     'COMMAND = "/bin/true"\nARGUMENTS = "$ID"'))
+        time.sleep(RECHECK + 0.5)  # the other process's copy of the hook table is checked
+        other = xmlrpc.client.ServerProxy(second.endpoint)
+        _ok(other.one.group.allocate(second.session, "hooked"))
+        wait_for("the hook's execution record", lambda: "<HOOK_EXECUTION_RECORD>" in _ok(
+            admin.one.hook.info(session, hook)))
+        time.sleep(1)
+        assert _ok(admin.one.hook.info(session, hook)).count("<HOOK_EXECUTION_RECORD>") == 1
     finally:
         codes = [s.stop() for s in (second, first) if s is not None]
         drop_database(backend, url)
