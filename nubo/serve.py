@@ -153,9 +153,6 @@ def serve(cfg: Config, on_started: Callable[[int], None] | None = None) -> None:
               f"open(os.environ[\"ONE_AUTH\"]).read().strip()).system.version())'",
               file=sys.stderr, flush=True)
         log.info("listening on %s", endpoint)
-        # VMs awaiting a driver when the core stopped are asked about again while the
-        # API already answers (their state is the committed one meanwhile).
-        core.lifecycle.reconcile_in_background()
         if cfg.scheduler:  # the scheduler, a child process speaking the API
             scheduler.append(SchedulerProcess(cfg, endpoint))
             scheduler[0].start()

@@ -19,7 +19,7 @@ from nubo.api.registry import METHODS, SignatureError, bind, id_problem
 from nubo.core.cloud import Cloud
 from nubo.core.ops.context import Call
 from nubo.errors import ApiError, AuthenticationError, InternalError, NuboError
-from nubo.store.outage import DatabaseUnavailable
+from nubo.store.outage import Conflict, DatabaseUnavailable
 from nubo import hooks
 
 log = logging.getLogger("nubo.api")
@@ -29,6 +29,8 @@ FAULT_TYPE = wire.TYPE_ERROR
 # oned's replication index of a failed call: UINT64_MAX, which xmlrpc-c writes as <i8>-1.
 NO_REPLICATION = wire.I8(-1)
 UNAVAILABLE = "database unavailable, try again"
+#: Times a call is run when another core process keeps winning its rows (nubo.store.db).
+CONFLICT_TRIES = 5
 
 
 class RequestManager:
@@ -56,7 +58,7 @@ class RequestManager:
             problem = id_problem(method, args)
             if problem:
                 raise ApiError(problem)
-            value = method.handler(Call(self.cloud, session, name, self.listings), *args)
+            value = self._run(method, Call(self.cloud, session, name, self.listings), args)
         except NuboError as e:
             # Not one line per failed login: a guessing flood would fill the log (its
             # back-offs are logged once each by nubo.auth.password_guard).
@@ -77,3 +79,14 @@ class RequestManager:
             log.debug("%s uid=%s ok in %.1f ms", name, session.uid,
                       (time.perf_counter() - start) * 1000)
         return wire.encode_response([True, value, 0])
+
+    @staticmethod
+    def _run(method: Any, call: Call, args: list[Any]) -> Any:
+        """The handler, run again when another core process changed what it read: nothing
+        of the refused try was committed."""
+        for _ in range(CONFLICT_TRIES - 1):
+            try:
+                return method.handler(call, *args)
+            except Conflict:
+                log.debug("%s: conflict with another core process, trying again", call.method)
+        return method.handler(call, *args)

@@ -14,6 +14,7 @@ from typing import Callable
 
 from nubo.config import Config, driver_specs
 from nubo.core.cloud import Cloud
+from nubo.core.duty_keeper import Duty, DutyKeeper
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, time_zone
@@ -51,6 +52,7 @@ class Core:
         self.lifecycle: LifeCycleManager = LifeCycleManager(self.cloud, self.registry)
         self._monitor = HostMonitor(self.cloud, self.registry, config.host_monitoring_interval)
         self._monitoring = False
+        self.duties: DutyKeeper | None = None
         cloud = self.cloud
         self.sched_timer: ScheduledActionTimer | None = None if run_scheduled is None else (
             ScheduledActionTimer(cloud, lambda vm, action: run_scheduled(cloud, vm, action),
@@ -63,15 +65,28 @@ class Core:
         return self._monitor if self._monitoring else None
 
     def start(self) -> None:
-        """Start the drivers, queue the hooks left from before a stop, start monitoring
-        and the scheduled-action timer."""
+        """Start the drivers, queue the hooks left from before a stop, then take the duties
+        that run in one core process at a time among those sharing the store (nubo.core.
+        duty_keeper): monitoring rounds, the scheduled-action timer and the reconciliation
+        of VMs awaiting a driver when the core stopped (in the background)."""
         self.drivers.start()
         log.info("drivers started: %s", ", ".join(self.drivers.names))
         self.hooks.recover()  # hooks matched before a crash and not yet run
+        duty_list = [Duty("monitoring", self._start_monitoring, self._stop_monitoring)]
+        if self.sched_timer is not None:
+            duty_list.append(Duty("sched_actions", self.sched_timer.start,
+                                  self.sched_timer.close))
+        duty_list.append(Duty("reconcile", self.lifecycle.reconcile_in_background))
+        self.duties = DutyKeeper(self.db, duty_list)
+        self.duties.start()
+
+    def _start_monitoring(self) -> None:
         self._monitor.start()
         self._monitoring = self.config.host_monitoring_interval > 0
-        if self.sched_timer is not None:
-            self.sched_timer.start()
+
+    def _stop_monitoring(self) -> None:
+        self._monitoring = False
+        self._monitor.close()
 
     def close(self) -> None:
         """Stop in order: work waiting for an unavailable database gives up (it is asked
@@ -81,9 +96,10 @@ class Core:
         self.db.outage.stop()
         if self.sched_timer is not None:
             self.sched_timer.close()
-        self._monitoring = False
-        self._monitor.close()
+        self._stop_monitoring()
         self.drivers.close()
         self.lifecycle.close()
         self.cloud.guard.close()
+        if self.duties is not None:
+            self.duties.close()  # given up once stopped: another process may take them
         self.db.close()

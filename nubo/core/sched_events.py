@@ -3,7 +3,15 @@
 The core calls ``note(conn)`` in a transaction that makes a VM PENDING, frees
 capacity on a host, or adds / enables / monitors a host; once that transaction
 commits, the stamp moves on and every waiter wakes. A rolled-back transaction
-moves nothing. One stamp per process: a process serves one cloud.
+moves nothing.
+
+Two counters make the stamp. This process's own, in memory, wakes its waiters the
+moment its commit is done (the fast path, and all there is on SQLite, which one core
+process owns). On PostgreSQL and MariaDB, which several core processes may share, the
+noted transaction also bumps the ``placement`` row of ``change_stamp`` as its last
+statement, and a waiter polls that row every POLL seconds: a change committed by
+another process wakes this one's scheduler too. The stamp is their sum: it moves
+whenever either does.
 """
 from __future__ import annotations
 
@@ -11,16 +19,27 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select, update
 
-from nubo.store.db import on_commit
+from nubo.store.db import TRANSACTION, Database, before_commit, on_commit
+from nubo.store.hot import HotStatement
+from nubo.store.outage import DatabaseUnavailable
+from nubo.store.schema import change_stamp
 
 _KEY = "nubo.sched_events"
+_NAME = "placement"
+#: Seconds between two reads of the shared stamp by a waiter.
+POLL = 0.25
 _cond = threading.Condition()
 _stamp = 0
 
+_BUMP = HotStatement(update(change_stamp).where(change_stamp.c.name == bindparam("n"))
+                     .values(value=change_stamp.c.value + 1))
+_READ = HotStatement(select(change_stamp.c.value).where(change_stamp.c.name == bindparam("n")))
+
 
 def stamp() -> int:
+    """This process's counter (the whole stamp on SQLite)."""
     return _stamp
 
 
@@ -31,12 +50,20 @@ def bump() -> None:
         _cond.notify_all()
 
 
+def _bump_shared(conn: Connection) -> None:
+    _BUMP.run(conn, {"n": _NAME})
+
+
 def note(conn: Connection, when: bool = True) -> None:
     """Wake the scheduler once this transaction commits (if ``when``).
 
     Through the transaction's after-commit list (nubo.store.db), once per transaction:
     an engine commit listener would do the same but slow down every statement."""
-    if when and not on_commit(conn, bump, key=_KEY):
+    if not when:
+        return
+    if conn.dialect.name != "sqlite" and conn.info.get(TRANSACTION) is not None:
+        before_commit(conn, _bump_shared, _KEY)
+    if not on_commit(conn, bump, key=_KEY):
         bump()  # not in a Database.write transaction: nothing to wait for
 
 
@@ -48,13 +75,37 @@ def note_decision(conn: Connection, decision: Any) -> None:
          or any(isinstance(c, Release) for c in decision.capacity))
 
 
-def wait(last: int, timeout: float) -> int:
-    """The stamp, as soon as it differs from ``last`` or ``timeout`` seconds passed."""
+def _shared(db: Database) -> int | None:
+    try:
+        with db.read() as conn:
+            row = _READ.one(conn, {"n": _NAME})
+    except DatabaseUnavailable:
+        return None
+    return int(row[0]) if row is not None else 0
+
+
+def wait(last: int, timeout: float, db: Database | None = None) -> int:
+    """The stamp, as soon as it differs from ``last`` or ``timeout`` seconds passed;
+    with the ``db`` of a server backend, changes committed by other core processes
+    count too."""
     deadline = time.monotonic() + max(0.0, timeout)
-    with _cond:
-        while _stamp == last:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            _cond.wait(left)
-        return _stamp
+    if db is None or db.backend == "sqlite":
+        with _cond:
+            while _stamp == last:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                _cond.wait(left)
+            return _stamp
+    shared = 0
+    while True:
+        local = _stamp
+        read = _shared(db)
+        shared = shared if read is None else read  # the database out of reach: as it was
+        current = local + shared
+        left = deadline - time.monotonic()
+        if current != last or left <= 0:
+            return current
+        with _cond:
+            if _stamp == local:
+                _cond.wait(min(left, POLL))

@@ -7,10 +7,12 @@ manager). Each event answers the jobs it matches; the caller stores them where i
 change is (``store``, or ``submit`` in a transaction of their own), never through
 state hidden in the manager.
 Matching is done in memory against a cached copy of the hook table (reloaded after
-one.hook.* changes it), so an event with no hook costs a few comparisons; a match
-is queued for a small pool of daemon worker threads (bounded concurrency) that run
-the command with its TIMEOUT and record the execution in ``hook_log`` (the last
-``keep`` per hook). Nothing here ever blocks or fails its caller.
+one.hook.* changes it, or after another core process sharing the database did), so an
+event with no hook costs a few comparisons; a match is stored in ``hook_queue`` and
+queued for a small pool of daemon worker threads (bounded concurrency) that claim it in
+the database (a job runs once, whichever core processes see it), run the command with
+its TIMEOUT and record the execution in ``hook_log`` (the last ``keep`` per hook).
+Nothing here ever blocks or fails its caller.
 """
 from __future__ import annotations
 
@@ -22,15 +24,17 @@ import re
 import shlex
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from nubo.model import xmlobj
 from nubo.model.hook import Hook, HookSpec, execution_record, spec_of
+from nubo.store.duties import gone, holder_name
 from nubo.store.schema import hook_log, hook_pool, hook_queue
 
 log = logging.getLogger("nubo.hooks")
@@ -38,6 +42,11 @@ log = logging.getLogger("nubo.hooks")
 OUTPUT_LIMIT = 4096  # characters of stdout/stderr kept per execution
 KEEP = 20            # executions kept per hook
 WORKERS = 4          # hooks running at once
+#: Seconds a claimed job stays its process's beyond its TIMEOUT: past that, the process
+#: is taken for dead and the next core to start runs the job.
+CLAIM_MARGIN = 300
+#: Seconds between two checks of the hook table for changes made by another process.
+RECHECK = 1.0
 
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -118,6 +127,9 @@ class HookManager:
         self._workers = workers
         self._started = False
         self._start_lock = threading.Lock()
+        self.holder = holder_name()  # who claims this process's jobs (hook_queue.holder)
+        self._signature: tuple[int, ...] = ()
+        self._checked = 0.0
 
     # the queue, kept in the store ------------------------------------------------------
     # A job is stored before it is queued: in the transaction of the change that matched
@@ -144,9 +156,12 @@ class HookManager:
         return replace(job, qid=int(result.inserted_primary_key[0]))
 
     def recover(self) -> int:
-        """At start: queue the jobs stored and not run before the core stopped."""
+        """At start: queue the jobs stored and not run before the core stopped (or that
+        a core process still running has not claimed: the claim decides who runs it)."""
+        self._release_gone()
         with self.cloud.db.read() as conn:
-            rows = conn.execute(select(hook_queue).order_by(hook_queue.c.qid)).all()
+            rows = conn.execute(select(hook_queue).where(self._claimable(time.time()))
+                                .order_by(hook_queue.c.qid)).all()
         specs = dict(self.hooks())
         jobs = [Job(r.hook_id, specs[r.hook_id], r.arguments, bool(r.retry), r.host, r.qid)
                 for r in rows if r.hook_id in specs]
@@ -158,6 +173,38 @@ class HookManager:
             log.info("running %d hook(s) left queued when the core stopped", len(jobs))
             self.enqueue(jobs)
         return len(jobs)
+
+    def _release_gone(self) -> None:
+        """Jobs claimed by a core process of this machine that was killed while running
+        them: free to claim now (run at least once, never zero times)."""
+        q = hook_queue.c
+        with self.cloud.db.read() as conn:
+            holders = conn.execute(select(q.holder).distinct().where(q.holder != "")).scalars()
+            dead = [h for h in holders if h != self.holder and gone(h)]
+        if dead:
+            with self.cloud.db.write() as conn:
+                conn.execute(update(hook_queue).where(q.holder.in_(dead))
+                             .values(holder="", claimed_until=0.0))
+
+    def _claimable(self, now: float) -> Any:
+        q = hook_queue.c
+        return or_(q.holder == "", q.holder == self.holder, q.claimed_until < now)
+
+    def _claim(self, job: Job) -> bool:
+        """Make the job this process's to run, in the database: a job queued by one core
+        process runs once, whichever processes see it. Taking a write transaction also
+        waits for the change that queued it to finish committing."""
+        if job.qid < 0:
+            return True
+        now = time.time()
+        until = now + (job.spec.timeout or 0) + CLAIM_MARGIN
+
+        def claim() -> bool:
+            with self.cloud.db.write() as conn:
+                return conn.execute(
+                    update(hook_queue).where(hook_queue.c.qid == job.qid, self._claimable(now))
+                    .values(holder=self.holder, claimed_until=until)).rowcount == 1
+        return self.cloud.db.retrying(claim, f"hook {job.hook_id}: claiming its job")
 
     def enqueue(self, jobs: list[Job]) -> None:
         """Hand stored jobs to the workers (started on the first one); never blocks."""
@@ -181,13 +228,33 @@ class HookManager:
 
     def hooks(self) -> list[tuple[int, HookSpec]]:
         with self._cache_lock:
+            if self._hooks is not None and self._changed_elsewhere():
+                self._hooks = None
             if self._hooks is None:
                 with self.cloud.db.read() as conn:
                     rows = conn.execute(select(hook_pool.c.oid, hook_pool.c.body,
                                                hook_pool.c.timeout)).all()
+                    self._signature = self._read_signature(conn)
                 self._hooks = [(r.oid, spec_of(xmlobj.parse(Hook, r.body), r.timeout))
                                for r in rows]
             return self._hooks
+
+    @staticmethod
+    def _read_signature(conn: Any) -> tuple[int, ...]:
+        # Ids are never reused and every update bumps a version: this moves with any change.
+        t = hook_pool.c
+        row = conn.execute(select(func.count(), func.max(t.oid), func.sum(t.version))).one()
+        return tuple(int(v or 0) for v in row)
+
+    def _changed_elsewhere(self) -> bool:
+        """On a database other core processes may share (not SQLite): whether one of them
+        changed the hook table, checked at most every RECHECK seconds (``invalidate``
+        covers this process's own changes)."""
+        if self.cloud.db.backend == "sqlite" or time.monotonic() < self._checked + RECHECK:
+            return False
+        self._checked = time.monotonic()
+        with self.cloud.db.read() as conn:
+            return self._read_signature(conn) != self._signature
 
     # events: the jobs each one matches -----------------------------------------------
     def vm_state(self, vm_id: int, state: str, lcm_state: str, body: Any) -> list[Job]:
@@ -234,11 +301,8 @@ class HookManager:
         while True:
             job = self._jobs.get()
             try:
-                # The change that queued the job may still be committing (it was queued
-                # from the commit itself): the write lock is free once it is done.
-                with self.cloud.db._write_lock:
-                    pass
-                self.run(job)
+                if self._claim(job):
+                    self.run(job)
             except Exception:
                 log.exception("hook %d failed to run", job.hook_id)
 

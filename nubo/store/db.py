@@ -1,8 +1,12 @@
 """The database: engine creation for SQLite, PostgreSQL and MariaDB, migrations, transactions.
 
-The core is the only writer. Writes are serialised by one lock, so a
-read-modify-write of an object body never races another, on any backend;
-reads run concurrently (SQLite in WAL mode lets readers proceed during a write).
+The core is the only writer. Within one core process writes are serialised by one lock
+(SQLite allows one writer anyway, and the lock spares it busy waits); reads run
+concurrently (SQLite in WAL mode lets readers proceed during a write). Several core
+processes may share a PostgreSQL or MariaDB database: there the database itself keeps
+their writes apart (pools lock the rows a write transaction reads and check their
+version when writing, ids come from a locked counter), and a transaction it refuses
+in favour of another raises Conflict, to be tried again.
 A transaction that fails because the database is out of reach raises
 DatabaseUnavailable, whatever the backend and wherever it failed (nubo.store.outage).
 """
@@ -20,7 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
-from nubo.store.outage import DatabaseUnavailable, Outage, unavailable
+from nubo.store.outage import Conflict, DatabaseUnavailable, Outage, conflict, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: scratch dict for its duration (both fresh for each transaction).
 AFTER_COMMIT = "nubo.after_commit"
 TRANSACTION = "nubo.transaction"
+#: TRANSACTION's key of the statements run last, just before the commit (before_commit).
+BEFORE_COMMIT = "nubo.before_commit"
 #: Seconds to wait for a PostgreSQL connection (a server that does not answer is out
 #: of reach, not slow), unless the URL says otherwise.
 CONNECT_TIMEOUT = 10
@@ -52,6 +58,19 @@ def on_commit(conn: Connection, fn: Callable[[], None], key: object = None) -> b
     return True
 
 
+def before_commit(conn: Connection, fn: Callable[[Connection], None], key: object) -> bool:
+    """Run ``fn(conn)`` as the last work of ``conn``'s write transaction, once per ``key``:
+    a row every core process updates (a change stamp) is then locked only while the
+    transaction commits, never while it waits for another row. False if ``conn`` is not
+    in a write transaction."""
+    scratch = conn.info.get(TRANSACTION)
+    if scratch is None:
+        return False
+    last = scratch.setdefault(BEFORE_COMMIT, {})
+    last.setdefault(key, fn)
+    return True
+
+
 class Database:
     """An engine plus nubo's transaction discipline."""
 
@@ -67,6 +86,11 @@ class Database:
                           pool_recycle=3600)
             if self.backend == "postgresql" and "connect_timeout" not in self.url.query:
                 kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+            if self.backend in ("mysql", "mariadb"):
+                # As PostgreSQL's default: a row locked by a read sees what the other
+                # core process committed, and so do the reads after it (REPEATABLE READ
+                # would keep the snapshot of the transaction's first read).
+                kwargs["isolation_level"] = "READ COMMITTED"
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.backend == "sqlite":
             self._configure_sqlite(sqlite_synchronous)
@@ -120,6 +144,8 @@ class Database:
         except DatabaseUnavailable:
             raise  # from a transaction nested in this one: already noted
         except Exception as e:
+            if conflict(e):
+                raise Conflict(f"another core process got there first: {e}") from e
             if not unavailable(e):
                 raise
             self.outage.down(e, write)
@@ -147,6 +173,8 @@ class Database:
                 conn.info[TRANSACTION] = {}
                 try:
                     yield conn
+                    for fn in conn.info[TRANSACTION].get(BEFORE_COMMIT, {}).values():
+                        fn(conn)
                 finally:
                     del conn.info[AFTER_COMMIT], conn.info[TRANSACTION]
             for fn in after:

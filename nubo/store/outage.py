@@ -42,6 +42,35 @@ class DatabaseUnavailable(Exception):
     short, nobody knows), and the same work may be tried again once it is back."""
 
 
+class Conflict(DatabaseUnavailable):
+    """Another core process changed what this transaction read (a row's version moved,
+    or the database chose this transaction to break a deadlock): nothing was committed
+    and the same work, tried again at once, goes through. A kind of DatabaseUnavailable
+    so that whoever tries again after an outage tries again after a conflict too."""
+
+
+#: PostgreSQL's SQLSTATEs of a transaction the database gave up to let another proceed:
+#: serialization_failure, deadlock_detected, lock_not_available.
+_PG_CONFLICT = frozenset({"40001", "40P01", "55P03"})
+#: MariaDB's: 1213 deadlock found, 1205 lock wait timeout, 1020 record changed.
+_MYSQL_CONFLICT = frozenset({1020, 1205, 1213})
+
+
+def conflict(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing this transaction in favour of another
+    (a deadlock or serialization failure), rather than a bug or an outage."""
+    orig = getattr(error, "orig", None) if isinstance(error, sa_exc.DBAPIError) else error
+    if orig is None:
+        return False
+    package = type(orig).__module__.split(".", 1)[0]
+    if package in ("psycopg", "psycopg2"):
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        return code in _PG_CONFLICT
+    if package == "pymysql":
+        return bool(orig.args) and orig.args[0] in _MYSQL_CONFLICT
+    return False
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether ``error`` (or an error it was raised from) is the database out of reach."""
     seen: set[int] = set()
@@ -139,6 +168,10 @@ class Outage:
         while True:
             try:
                 return work()
+            except Conflict:
+                if self._stopping.is_set():
+                    raise
+                continue  # another core process got there first: at once, no outage
             except DatabaseUnavailable:
                 if self._stopping.is_set():
                     raise

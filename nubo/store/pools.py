@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from nubo.errors import AllocateError, NoExistsError
 from nubo.model import xmlobj
+from nubo.store.db import TRANSACTION
 from nubo.store.hot import HotStatement
+from nubo.store.outage import Conflict
 from nubo.store.schema import pool_control
 from nubo.store.write_cache import WriteCache
 
@@ -28,19 +31,30 @@ def owner_columns(obj: Any) -> dict[str, int]:
             "other_u": p.other_u}
 
 
+_BUMP_ID = HotStatement(update(pool_control).where(pool_control.c.tablename == bindparam("n"))
+                        .values(last_oid=pool_control.c.last_oid + 1))
+_READ_ID = HotStatement(select(pool_control.c.last_oid)
+                        .where(pool_control.c.tablename == bindparam("n")))
+
+
 def next_id(conn: Connection, name: str) -> int:
     """Reserve the next id of counter ``name`` (a pool's table, or "sched_action"), in the
-    caller's transaction; ids are never reused."""
-    last = conn.execute(select(pool_control.c.last_oid)
-                        .where(pool_control.c.tablename == name)).scalar()
-    if last is None:
-        oid = 0
-        conn.execute(insert(pool_control).values(tablename=name, last_oid=oid))
-    else:
-        oid = last + 1
-        conn.execute(update(pool_control).where(pool_control.c.tablename == name)
-                     .values(last_oid=oid))
-    return oid
+    caller's transaction; ids are never reused.
+
+    The counter is incremented first and read after: the increment locks its row until
+    the transaction ends, so two core processes never read the same last id (a read then
+    a write would let both read it)."""
+    params = {"n": name}
+    if _BUMP_ID.run(conn, params) == 0:
+        try:
+            with conn.begin_nested():  # the counter's first id: another process may race
+                conn.execute(insert(pool_control).values(tablename=name, last_oid=0))
+            return 0
+        except IntegrityError:
+            _BUMP_ID.run(conn, params)  # it did: its row exists now
+    row = _READ_ID.one(conn, params)
+    assert row is not None
+    return int(row[0])
 
 
 @dataclass
@@ -60,8 +74,16 @@ class Pool(Generic[T]):
         self._q_body = HotStatement(select(t.c.body).where(t.c.oid == bindparam("oid")))
         self._q_versioned = HotStatement(select(t.c.version, t.c.body)
                                          .where(t.c.oid == bindparam("oid")))
+        # Reads of a write transaction lock the row until it ends (PostgreSQL, MariaDB;
+        # SQLite has one writer and ignores FOR UPDATE): another core process changing
+        # the same object waits, so neither update is lost.
+        self._q_locked = HotStatement(select(t.c.version, t.c.body)
+                                      .where(t.c.oid == bindparam("oid")).with_for_update())
         self._q_update = HotStatement(update(t).where(t.c.oid == bindparam("b_oid"))
                                       .values(version=t.c.version + 1))
+        self._q_update_checked = HotStatement(
+            update(t).where(t.c.oid == bindparam("b_oid"), t.c.version == bindparam("b_read"))
+            .values(version=t.c.version + 1))
 
     @property
     def tag(self) -> str:
@@ -89,12 +111,29 @@ class Pool(Generic[T]):
         return obj
 
     def store(self, conn: Connection, obj: T) -> str:
-        """``update``, returning the body it wrote (the driver payload of a VM)."""
+        """``update``, returning the body it wrote (the driver payload of a VM).
+
+        An object read in this write transaction is written only if its row still has
+        the version read: otherwise another writer changed it meanwhile and writing would
+        lose that change, so Conflict is raised (nothing of the transaction commits; the
+        caller's work is tried again)."""
         row = self._row(obj)
         oid = row.pop("oid")
         row["b_oid"] = oid
-        if self._q_update.run(conn, row) != 1:
+        read = conn.info.get(TRANSACTION)
+        key = (self.table, oid)
+        version = read.get(key) if read is not None else None
+        if version is None:
+            changed = self._q_update.run(conn, row)
+        else:
+            row["b_read"] = version
+            changed = self._q_update_checked.run(conn, row)
+        if changed != 1:
+            if version is not None and self.exists(conn, oid):
+                raise Conflict(f"{self.noun} {oid} changed since version {version} was read")
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
+        if version is not None:
+            read[key] = version + 1  # type: ignore[index]
         if self.write_cache is not None:
             self.write_cache.stored(conn, oid, obj)
         return row["body"]
@@ -105,28 +144,43 @@ class Pool(Generic[T]):
             self.write_cache.forget(oid)
 
     # reads ----------------------------------------------------------------
-    def body(self, conn: Connection, oid: int) -> str:
-        row = self._q_body.one(conn, {"oid": oid})
+    def _read(self, conn: Connection, oid: int) -> str | None:
+        """The body; in a write transaction, its row locked and its version noted
+        (``store`` checks it)."""
+        read = conn.info.get(TRANSACTION)
+        if read is None:
+            row = self._q_body.one(conn, {"oid": oid})
+            return None if row is None else row[0]
+        row = self._q_locked.one(conn, {"oid": oid})
         if row is None:
+            return None
+        read[(self.table, oid)] = row[0]
+        return row[1]
+
+    def body(self, conn: Connection, oid: int) -> str:
+        body = self._read(conn, oid)
+        if body is None:
             raise NoExistsError(f"Error getting {self.noun} [{oid}].", oid)
-        return row[0]
+        return body
 
     def get(self, conn: Connection, oid: int) -> T:
         return xmlobj.parse(self.cls, self.body(conn, oid))
 
     def find(self, conn: Connection, oid: int) -> T | None:
-        row = self._q_body.one(conn, {"oid": oid})
-        return None if row is None else xmlobj.parse(self.cls, row[0])
+        body = self._read(conn, oid)
+        return None if body is None else xmlobj.parse(self.cls, body)
 
     def take(self, conn: Connection, oid: int) -> T | None:
         """``find`` for a write transaction that may change the object (and then stores
         it with ``update``): served from the write cache when the row is unchanged."""
-        if self.write_cache is None:
+        read = conn.info.get(TRANSACTION)
+        if self.write_cache is None or read is None:
             return self.find(conn, oid)
-        row = self._q_versioned.one(conn, {"oid": oid})
+        row = self._q_locked.one(conn, {"oid": oid})
         if row is None:
             return None
         version, body = row
+        read[(self.table, oid)] = version
         return self.write_cache.take(conn, oid, version, lambda: xmlobj.parse(self.cls, body))
 
     def exists(self, conn: Connection, oid: int) -> bool:

@@ -7,8 +7,8 @@ checks the two never drift apart.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Column, Double, Index, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
 from sqlalchemy.dialects import mysql
 
 metadata = MetaData()
@@ -199,4 +199,27 @@ hook_queue = Table(
     Column("arguments", Body, nullable=False),
     Column("host", String(256), nullable=False),
     Column("retry", Boolean, nullable=False),
+    # The core process running it and until when (epoch seconds): a job is claimed before
+    # it runs, so that one queued by one process runs once; a claim past its time
+    # (its process died) is taken again.
+    Column("holder", String(128), nullable=False, server_default=""),
+    Column("claimed_until", Double, nullable=False, server_default="0"),
+)
+
+# Duties that one core process at a time must hold (monitoring rounds, the scheduled-
+# action timer, start-up reconciliation): a lease renewed by its holder until
+# ``expires`` (epoch seconds); past that, another process may take it (nubo.store.duties).
+duty = Table(
+    "duty", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires", Double, nullable=False),
+)
+
+# Counters bumped in the transaction of a change other core processes wait for (the
+# scheduler's "placement may have changed": nubo.core.sched_events).
+change_stamp = Table(
+    "change_stamp", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

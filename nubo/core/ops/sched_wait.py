@@ -18,7 +18,7 @@ def wait_for_placement(call: Call, last_stamp: int, timeout: int) -> int:
     """The new stamp (equal to ``last_stamp`` when the timeout passed). oneadmin group only."""
     if not call.session.is_admin:
         raise AuthorizationError(f"User [{call.uid}] : Not authorized to perform ADMIN SYSTEM.")
-    stamp = sched_events.wait(last_stamp, min(max(timeout, 0), MAX_WAIT))
+    stamp = sched_events.wait(last_stamp, min(max(timeout, 0), MAX_WAIT), call.cloud.db)
     if stamp != last_stamp:
         # The stamp moves as the change commits: taking the write lock once makes sure
         # the committing transaction has finished, so the scheduler reads its result.
