@@ -5,7 +5,8 @@ restart do not probe in lock-step) each host that is not OFFLINE is sent
 ``MONITOR`` with its body as payload. A DISABLED host is probed too, as oned
 does, and stays DISABLED: its VMs are still watched (a host disabled by the
 fault-tolerance hook that comes back is where zombies run). A success makes it
-MONITORED and records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the
+MONITORED and records its capacity (HOST_SHARE TOTAL CPU and memory, and MAX after
+the reservations: nubo.model.host_capacity) and the
 probe's figures in its TEMPLATE (setting it offline forgets the capacity ones, see
 api/methods/hosts.py); ``host_error_probes`` failures in a row make it ERROR with
 the driver's message in TEMPLATE/ERROR (fewer are only logged: one lost probe is
@@ -25,7 +26,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from nubo.core import sched_events
 from nubo.core import vm_monitor as vmm
@@ -35,10 +36,11 @@ from nubo.drivers import DriverManager, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
 from nubo.model.limits import figure
-from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE,
+from nubo.model.host_capacity import host_capacity
+from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Cluster,
                               Datastore, Host)
 from nubo.model.xmlobj import RawXml
-from nubo.store.schema import host_monitoring, host_pool, vm_monitoring
+from nubo.store.schema import cluster_pool, host_monitoring, host_pool, vm_monitoring
 from nubo.template import Template, TemplateSyntaxError, parse
 
 log = logging.getLogger("nubo.monitor")
@@ -64,6 +66,7 @@ class HostMonitor:
         # a row, and the zombies the last probe saw (destroyed when seen twice in a row).
         self._failures: dict[int, int] = {}
         self._zombies: dict[int, set[int]] = {}
+        self._clusters: dict[int, tuple[int, Cluster]] = {}  # by id: (row version, cluster)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="host-monitor", daemon=True)
         self._answers = ThreadPoolExecutor(2, thread_name_prefix="monitor")
@@ -190,7 +193,7 @@ class HostMonitor:
                 host.template.set("ERROR", f"MONITOR: {why}")
                 new_state = HOST_ERROR
             else:
-                _apply_figures(host, figures)
+                _apply_figures(host, figures, self._cluster(conn, host.cluster_id))
                 host.monitoring = RawXml(last_monitoring(host.id, figures, now))
                 host.template.remove("ERROR")
                 new_state = HOST_DISABLED if disabled else HOST_MONITORED
@@ -210,6 +213,21 @@ class HostMonitor:
         for stray in doomed:
             zombies.destroy(self.drivers, host.vm_mad, host.name, stray,
                             "a zombie: nubo placed it elsewhere or finished it")
+
+    def _cluster(self, conn: Connection, cid: int) -> Cluster | None:
+        """A host's cluster (its RESERVED_CPU/MEM), parsed again only when it changed: a
+        round asks for it once per host."""
+        version = conn.execute(select(cluster_pool.c.version)
+                               .where(cluster_pool.c.oid == cid)).scalar()
+        if version is None:
+            return None
+        known = self._clusters.get(cid)
+        if known is None or known[0] != version:
+            cluster = self.cloud.pools.clusters.find(conn, cid)
+            if cluster is None:
+                return None
+            known = self._clusters[cid] = (version, cluster)
+        return known[1]
 
     def _failed_enough(self, host: Host, why: str) -> bool:
         """Count a failed probe: True once the host is to be (or already is) in ERROR."""
@@ -306,12 +324,14 @@ def _vm_records(figures: Template, watched: list[vmm.Watched], now: int) -> dict
     return out
 
 
-def _apply_figures(host: Host, figures: Template) -> None:
-    """Capacity into HOST_SHARE, the probe's figures into TEMPLATE."""
+def _apply_figures(host: Host, figures: Template, cluster: Cluster | None) -> None:
+    """Capacity into HOST_SHARE (MAX after the host's or its cluster's reservations), the
+    probe's figures into TEMPLATE."""
     share = host.host_share
-    share.total_cpu = share.max_cpu = _figure(figures, "TOTALCPU")
-    share.total_mem = share.max_mem = _figure(figures, "TOTALMEMORY")
+    share.total_cpu = _figure(figures, "TOTALCPU")
+    share.total_mem = _figure(figures, "TOTALMEMORY")
     for name in PROBED:
         value = figures.get(name)
         if value is not None:
             host.template.set(name, str(value))
+    share.max_cpu, share.max_mem = host_capacity(host, cluster)
