@@ -62,7 +62,7 @@ class WriteCounter:
     """INSERT/UPDATE/DELETE statements run on an engine, and the rows they touched."""
 
     def __init__(self, engine: Any) -> None:
-        self.statements = self.rows = self.transactions = 0
+        self.statements = self.rows = self.transactions = self.bytes = 0
         self._lock = threading.Lock()
         event.listen(engine, "after_cursor_execute", self._executed)
         event.listen(engine, "commit", self._committed)
@@ -86,6 +86,7 @@ class WriteCounter:
             with counter._lock:
                 counter.statements += 1
                 counter.rows += max(cursor.rowcount, 0)
+                counter.bytes += _text_bytes(params)
             return cursor
         hot.HotStatement._execute = counted  # type: ignore[method-assign]
 
@@ -99,16 +100,28 @@ class WriteCounter:
         with self._lock:
             self.statements += 1
             self.rows += rows
+            self.bytes += _text_bytes(parameters)
 
     def _committed(self, conn) -> None:  # noqa: ANN001
         with self._lock:
             self.transactions += 1
 
-    def take(self) -> tuple[int, int, int]:
+    def take(self) -> tuple[int, int, int, int]:
         with self._lock:
-            out = (self.statements, self.rows, self.transactions)
-            self.statements = self.rows = self.transactions = 0
+            out = (self.statements, self.rows, self.transactions, self.bytes)
+            self.statements = self.rows = self.transactions = self.bytes = 0
         return out
+
+
+def _text_bytes(parameters: Any) -> int:
+    """The text a statement's parameters carry (bodies, records): what a write costs."""
+    if isinstance(parameters, (str, bytes)):
+        return len(parameters)
+    if isinstance(parameters, dict):
+        return sum(_text_bytes(v) for v in parameters.values())
+    if isinstance(parameters, (list, tuple)):
+        return sum(_text_bytes(v) for v in parameters)
+    return 0
 
 
 class AnsweringDriver:
@@ -194,6 +207,8 @@ def versions(cloud: Cloud) -> int:
 
 def one_round(cloud: Cloud, driver: AnsweringDriver, counter: WriteCounter,
               config: Config) -> dict[str, float]:
+    now = cloud.now() + 60  # a round a minute, as MONITORING_INTERVAL_HOST's default
+    cloud.clock = lambda: now
     before = versions(cloud)
     monitor = HostMonitor(cloud, driver, 0)  # type: ignore[arg-type]
     counter.take()
@@ -201,8 +216,9 @@ def one_round(cloud: Cloud, driver: AnsweringDriver, counter: WriteCounter,
     monitor.probe_all()
     monitor.close()  # waits for every probe to be recorded
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    statements, rows, transactions = counter.take()
+    statements, rows, transactions, written = counter.take()
     return {"statements": statements, "rows": rows, "transactions": transactions,
+            "bytes": written,
             "cpu": cpu, "wall": wall, "bumped": versions(cloud) - before}
 
 
@@ -231,14 +247,17 @@ def main() -> int:
         results = [one_round(cloud, driver, counter, config) for _ in range(args.rounds)]
         for i, r in enumerate(results):
             label = "first round" if i == 0 else f"round {i + 1}"
-            print(f"{label}: {r['statements']} write statements, {r['rows']} rows written, "
-                  f"{r['transactions']} transactions, core CPU {r['cpu']:.2f} s, "
+            print(f"{label}: {r['statements']} write statements, {r['rows']} rows written "
+                  f"({r['bytes'] / 1e6:.1f} MB of text), {r['transactions']} transactions, "
+                  f"core CPU {r['cpu']:.2f} s, "
                   f"wall {r['wall']:.2f} s, VM row versions bumped {r['bumped']}")
         steady = results[1:] or results
         n = len(steady)
         print("per monitoring round (steady state): "
               f"{sum(r['statements'] for r in steady) / n:.0f} write statements, "
-              f"{sum(r['rows'] for r in steady) / n:.0f} rows written, "
+              f"{sum(r['rows'] for r in steady) / n:.0f} rows written "
+              f"({sum(r['bytes'] for r in steady) / n / 1e6:.1f} MB of text), "
+              f"{sum(r['transactions'] for r in steady) / n:.0f} transactions, "
               f"core CPU {sum(r['cpu'] for r in steady) / n:.2f} s, "
               f"wall {sum(r['wall'] for r in steady) / n:.2f} s, "
               f"VM row versions bumped {sum(r['bumped'] for r in steady) / n:.0f} "

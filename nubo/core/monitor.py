@@ -40,7 +40,7 @@ from nubo.model.host_capacity import host_capacity
 from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Cluster,
                               Datastore, Host)
 from nubo.model.xmlobj import RawXml
-from nubo.store.schema import cluster_pool, host_monitoring, host_pool, vm_monitoring
+from nubo.store.schema import cluster_pool, host_monitoring, host_pool
 from nubo.template import Template, TemplateSyntaxError, parse
 
 log = logging.getLogger("nubo.monitor")
@@ -200,8 +200,7 @@ class HostMonitor:
                 vmm.store_record(conn, host_monitoring, host.id, now,
                                  vmm.host_record(host.id, figures, now))
                 vm_records = _vm_records(figures, watched or [], now)
-                for vm_id, record in vm_records.items():
-                    vmm.store_record(conn, vm_monitoring, vm_id, now, record)
+                vmm.store_vm_records(conn, vm_records, now)
                 doomed = self._strays(host, figures, watched or [])
             if host.state != new_state:
                 host.prev_state = host.state
@@ -209,7 +208,7 @@ class HostMonitor:
                 hook_events.host_committed(conn, host)  # state hooks run once this commits
                 sched_events.note(conn, new_state == HOST_MONITORED)  # wake the scheduler
             self.cloud.pools.hosts.update(conn, host)
-        self._vm_events(figures, watched or [], vm_records, now)
+        self._vm_events(figures, watched or [], now)
         for stray in doomed:
             zombies.destroy(self.drivers, host.vm_mad, host.name, stray,
                             "a zombie: nubo placed it elsewhere or finished it")
@@ -257,25 +256,23 @@ class HostMonitor:
         return [z for z in found if z.vm_id in before]
 
     def _vm_events(self, figures: Template | None, watched: list[vmm.Watched],
-                   vm_records: dict[int, str], now: int) -> None:
-        """Each VM the host counted: its MONITORING, and the event the probe means for it
-        (through the life-cycle manager, one VM at a time under its lock)."""
+                   now: int) -> None:
+        """The event the probe means for each VM the host counted, if any (through the
+        life-cycle manager, one VM at a time under its lock). Their MONITORING is
+        already stored, beside the VMs (vmm.store_vm_records)."""
         lcm = getattr(self.cloud, "lifecycle", None)
         if lcm is None:
             return
         listed = vmm.listed_vms(figures) if figures is not None else {}
         for vm in watched:
-            poll = listed.get(vm.vm_id)
             if figures is None:
                 event = vmm.host_error_event(vm)
             else:
-                event = vmm.event_for(vm, poll, now)
-            record = vm_records.get(vm.vm_id)
-            if event is None and record is None:
+                event = vmm.event_for(vm, listed.get(vm.vm_id), now)
+            if event is None:
                 continue
             try:
-                lcm.monitored(vm.vm_id, version=vm.version, event=event, monitoring=record,
-                              last_poll=now if record is not None else 0)
+                lcm.monitored(vm.vm_id, version=vm.version, event=event)
             except Exception:
                 log.exception("VM %d: acting on its host's probe failed", vm.vm_id)
 
