@@ -108,10 +108,10 @@ def open_cloud(cfg: Config) -> Cloud:
 def add_first_host(cloud: Cloud, name: str) -> None:
     """A new cloud gets one simulated host (docs/configuration.md, first_dummy_host), so
     that a VM can run on a fresh install before any real host is added."""
-    from nubo.api.methods.hosts import host_allocate
     from nubo.core.ops.context import Call
+    from nubo.core.ops.hosts import allocate_host
     from nubo.core.cloud import ONEADMIN
-    hid = host_allocate(Call(cloud, ONEADMIN, "one.host.allocate"), name, "dummy", "dummy", -1)
+    hid = allocate_host(Call(cloud, ONEADMIN, "one.host.allocate"), name, "dummy", "dummy", -1)
     log.info("host %d (%s): a dummy host for the new cloud", hid, name)
 
 

@@ -8,6 +8,7 @@ into the body (nubo.model.vm_poll); a VM never polled shows its body's own value
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any, Iterable, Mapping, TypeVar
 
 from sqlalchemy import Connection, Select, Table, bindparam, select
@@ -116,12 +117,25 @@ class PolledPool(Pool[T]):
             obj.monitoring = RawXml(monitoring)  # type: ignore[attr-defined]
         return obj
 
-    def bodies(self, conn: Connection, where: ColumnElement[bool] | None = None, *,
-               short: bool = False, order_desc: bool = False, offset: int | None = None,
-               limit: int | None = None) -> list[str]:
+    def select_rows(self, conn: Connection, where: ColumnElement[bool] | None, *,
+                    columns: Iterable[Any] | None = None, order_desc: bool = False,
+                    offset: int | None = None, limit: int | None = None) -> list[Any]:
+        """``Pool.select_rows``; the bodies among ``columns`` with their last poll."""
         t = self.table
-        q = joined(t, t.c.short_body if short else t.c.body)
+        cols = list(columns) if columns is not None else [t.c.body]
+        polled = [i for i, col in enumerate(cols) if col is t.c.body or col is t.c.short_body]
+        if not polled:
+            return super().select_rows(conn, where, columns=cols, order_desc=order_desc,
+                                       offset=offset, limit=limit)
+        q = joined(t, *cols)
         if where is not None:
             q = q.where(where)
         q = q.order_by(t.c.oid.desc() if order_desc else t.c.oid).limit(limit).offset(offset)
-        return [spliced(*row) for row in conn.execute(q)]
+        row_type = namedtuple("Row", [col.key for col in cols])  # type: ignore[misc]
+        out = []
+        for row in conn.execute(q):
+            values = list(row[:len(cols)])
+            for i in polled:
+                values[i] = spliced(values[i], row[-2], row[-1])
+            out.append(row_type(*values))
+        return out
