@@ -8,7 +8,7 @@ fault-tolerance hook that comes back is where zombies run). A success makes it
 MONITORED and records its capacity (HOST_SHARE TOTAL CPU and memory, and MAX after
 the reservations: nubo.model.host_capacity) and the
 probe's figures in its TEMPLATE (setting it offline forgets the capacity ones, see
-api/methods/hosts.py); ``host_error_probes`` failures in a row make it ERROR with
+nubo.core.ops.hosts); ``host_error_probes`` failures in a row make it ERROR with
 the driver's message in TEMPLATE/ERROR (fewer are only logged: one lost probe is
 no host failure). VMs a probe lists that the host does not count are zombies or
 wilds (nubo.core.zombies): shown on the host and, by ``zombie_policy``, destroyed.
