@@ -1,7 +1,10 @@
 """A VM's last poll is stored beside it and read with it, its row untouched."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
+
+from dbs import BACKENDS, create_database, drop_database
 
 from nubo.api.listings import ListingCache
 from nubo.api.wire import escape_text
@@ -17,8 +20,10 @@ from nubo.template import parse
 POLL = "<MONITORING><CPU>5</CPU><ID>{id}</ID><TIMESTAMP>{t}</TIMESTAMP></MONITORING>"
 
 
-def test_reads_join_the_last_poll_and_listings_stay_cached(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reads_join_the_last_poll_and_listings_stay_cached(tmp_path, backend):
+    url = create_database(backend, tmp_path)
+    db = Database(url)
     db.migrate()
     vms = make_pools().vms
     with db.write() as conn:
@@ -61,3 +66,4 @@ def test_reads_join_the_last_poll_and_listings_stay_cached(tmp_path):
         assert all("<TIMESTAMP>160</TIMESTAMP>" in b for b in vms.bodies(conn)[1:])
     assert b"&lt;TIMESTAMP&gt;160&lt;/TIMESTAMP&gt;" in listing("short_body")[2]
     db.close()
+    drop_database(backend, url)
