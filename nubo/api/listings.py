@@ -7,6 +7,11 @@ reads only (oid, version) for the rows it selects and fetches again just the
 bodies whose version moved (every update bumps it). Under churn a call costs
 the ids of its rows plus the changed bodies; nothing stale is ever served,
 since versions come from the same database the call reads.
+
+VM bodies are read with their last poll (nubo.store.last_poll), which monitoring
+writes beside them without moving their versions: a VM's entry is kept with the
+LAST_POLL it was spliced with, and a new poll only splices the new MONITORING into
+the cached wire form.
 """
 from __future__ import annotations
 
@@ -14,8 +19,12 @@ import threading
 from collections import OrderedDict
 from typing import Callable
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, null, select
 from sqlalchemy.sql import ColumnElement
+
+from nubo.model.vm_poll import wire_with_poll
+from nubo.store import last_poll
+from nubo.store.schema import vm_pool
 
 FETCH_CHUNK = 500  # ids per IN (...) when fetching changed bodies
 
@@ -25,7 +34,9 @@ class ListingCache:
         self._escape = escape
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._entries: OrderedDict[tuple[str, str, int], tuple[int, bytes]] = OrderedDict()
+        # (table, column, oid) -> (version, LAST_POLL spliced in or None, wire form)
+        self._entries: OrderedDict[tuple[str, str, int],
+                                   tuple[int, int | None, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -35,7 +46,9 @@ class ListingCache:
               offset: int | None = None, limit: int | None = None) -> list[bytes]:
         """The escaped bodies (``column``) of the selected rows, in listing order."""
         c = table.c
-        q = select(c.oid, c.version)
+        polled = table is vm_pool
+        q = last_poll.joined(table, c.oid, c.version) if polled else \
+            select(c.oid, c.version, null().label("last_poll"))
         if where is not None:
             q = q.where(where)
         q = q.order_by(c.oid.desc() if order_desc else c.oid)
@@ -48,46 +61,72 @@ class ListingCache:
         result.close()
         out: list[bytes | None] = [None] * len(rows)
         stale: dict[int, int] = {}
+        repoll: dict[int, tuple[int, int]] = {}  # oid -> (listing index, cached version)
         name = table.name
         with self._lock:
             entries = self._entries
-            for i, (oid, version) in enumerate(rows):
+            for i, row in enumerate(rows):
+                oid, version, stamp = row[0], row[1], row[2]
                 entry = entries.get((name, column, oid))
-                if entry is not None and entry[0] == version:
-                    out[i] = entry[1]
-                else:
+                if entry is None or entry[0] != version:
                     stale[oid] = i
-            self.hits += len(rows) - len(stale)
-            self.misses += len(stale)
+                elif entry[1] == stamp:
+                    out[i] = entry[2]
+                else:
+                    repoll[oid] = (i, version)
+            self.hits += len(rows) - len(stale) - len(repoll)
+            self.misses += len(stale) + len(repoll)
+        if repoll:
+            self._repoll(conn, column, repoll, out, stale)
         if stale:
             self._fetch(conn, table, column, stale, out)
         return out  # type: ignore[return-value]
 
+    def _repoll(self, conn: Connection, column: str, repoll: dict[int, tuple[int, int]],
+                out: list[bytes | None], stale: dict[int, int]) -> None:
+        """VMs polled since cached: their new MONITORING spliced into the cached body."""
+        fresh = last_poll.polls(conn, repoll)
+        with self._lock:
+            for oid, (i, version) in repoll.items():
+                key = (vm_pool.name, column, oid)
+                entry = self._entries.get(key)
+                poll = fresh.get(oid)
+                if entry is None or entry[0] != version or poll is None:
+                    stale[oid] = i  # evicted or changed meanwhile: fetched whole
+                    continue
+                wire = wire_with_poll(entry[2], poll[0], self._escape(poll[1]))
+                self._bytes += len(wire) - len(entry[2])
+                self._entries[key] = (version, poll[0], wire)
+                out[i] = wire
+
     def _fetch(self, conn: Connection, table: Table, column: str, stale: dict[int, int],
                out: list[bytes | None]) -> None:
         c = table.c
+        polled = table is vm_pool
         ids = list(stale)
-        fresh: list[tuple[int, int, bytes]] = []
+        fresh: list[tuple[int, int, int | None, bytes]] = []
         for start in range(0, len(ids), FETCH_CHUNK):
             chunk = ids[start:start + FETCH_CHUNK]
-            for oid, version, text in conn.execute(
-                    select(c.oid, c.version, c[column]).where(c.oid.in_(chunk))):
-                wire = self._escape(text)
+            q = last_poll.joined(table, c.oid, c.version, c[column]) if polled else \
+                select(c.oid, c.version, c[column], null().label("last_poll"),
+                       null().label("monitoring"))
+            for oid, version, text, stamp, monitoring in conn.execute(q.where(c.oid.in_(chunk))):
+                wire = self._escape(last_poll.spliced(text, stamp, monitoring))
                 out[stale[oid]] = wire
-                fresh.append((oid, version, wire))
+                fresh.append((oid, version, stamp, wire))
         for oid, i in stale.items():
             if out[i] is None:  # deleted since the first query (READ COMMITTED)
                 out[i] = b""
         with self._lock:
-            for oid, version, wire in fresh:
+            for oid, version, stamp, wire in fresh:
                 key = (table.name, column, oid)
                 old = self._entries.pop(key, None)
                 if old is not None:
-                    self._bytes -= len(old[1])
-                self._entries[key] = (version, wire)
+                    self._bytes -= len(old[2])
+                self._entries[key] = (version, stamp, wire)
                 self._bytes += len(wire)
             while self._bytes > self._max_bytes and self._entries:
-                _, (_, dropped) = self._entries.popitem(last=False)
+                _, (_, _, dropped) = self._entries.popitem(last=False)
                 self._bytes -= len(dropped)
 
     @property

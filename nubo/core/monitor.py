@@ -5,9 +5,10 @@ restart do not probe in lock-step) each host that is not OFFLINE is sent
 ``MONITOR`` with its body as payload. A DISABLED host is probed too, as oned
 does, and stays DISABLED: its VMs are still watched (a host disabled by the
 fault-tolerance hook that comes back is where zombies run). A success makes it
-MONITORED and records its capacity (HOST_SHARE TOTAL/MAX CPU and memory) and the
+MONITORED and records its capacity (HOST_SHARE TOTAL CPU and memory, and MAX after
+the reservations: nubo.model.host_capacity) and the
 probe's figures in its TEMPLATE (setting it offline forgets the capacity ones, see
-api/methods/hosts.py); ``host_error_probes`` failures in a row make it ERROR with
+nubo.core.ops.hosts); ``host_error_probes`` failures in a row make it ERROR with
 the driver's message in TEMPLATE/ERROR (fewer are only logged: one lost probe is
 no host failure). VMs a probe lists that the host does not count are zombies or
 wilds (nubo.core.zombies): shown on the host and, by ``zombie_policy``, destroyed.
@@ -25,7 +26,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from nubo.core import sched_events
 from nubo.core import vm_monitor as vmm
@@ -35,10 +36,11 @@ from nubo.drivers import DriverManager, DriverRegistry, DriverResult
 from nubo.hooks import events as hook_events
 from nubo.model import xmlobj
 from nubo.model.limits import figure
-from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE,
+from nubo.model.host_capacity import host_capacity
+from nubo.model.infra import (HOST_DISABLED, HOST_ERROR, HOST_MONITORED, HOST_OFFLINE, Cluster,
                               Datastore, Host)
 from nubo.model.xmlobj import RawXml
-from nubo.store.schema import host_monitoring, host_pool, vm_monitoring
+from nubo.store.schema import cluster_pool, host_monitoring, host_pool
 from nubo.template import Template, TemplateSyntaxError, parse
 
 log = logging.getLogger("nubo.monitor")
@@ -64,6 +66,7 @@ class HostMonitor:
         # a row, and the zombies the last probe saw (destroyed when seen twice in a row).
         self._failures: dict[int, int] = {}
         self._zombies: dict[int, set[int]] = {}
+        self._clusters: dict[int, tuple[int, Cluster]] = {}  # by id: (row version, cluster)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="host-monitor", daemon=True)
         self._answers = ThreadPoolExecutor(2, thread_name_prefix="monitor")
@@ -192,15 +195,14 @@ class HostMonitor:
                 host.template.set("ERROR", f"MONITOR: {why}")
                 new_state = HOST_ERROR
             else:
-                _apply_figures(host, figures)
+                _apply_figures(host, figures, self._cluster(conn, host.cluster_id))
                 host.monitoring = RawXml(last_monitoring(host.id, figures, now))
                 host.template.remove("ERROR")
                 new_state = HOST_DISABLED if disabled else HOST_MONITORED
                 vmm.store_record(conn, host_monitoring, host.id, now,
                                  vmm.host_record(host.id, figures, now))
                 vm_records = _vm_records(figures, watched or [], now)
-                for vm_id, record in vm_records.items():
-                    vmm.store_record(conn, vm_monitoring, vm_id, now, record)
+                vmm.store_vm_records(conn, vm_records, now)
                 doomed = self._strays(host, figures, watched or [])
             if host.state != new_state:
                 host.prev_state = host.state
@@ -208,10 +210,25 @@ class HostMonitor:
                 hook_events.host_committed(conn, host)  # state hooks run once this commits
                 sched_events.note(conn, new_state == HOST_MONITORED)  # wake the scheduler
             self.cloud.pools.hosts.update(conn, host)
-        self._vm_events(figures, watched or [], vm_records, now)
+        self._vm_events(figures, watched or [], now)
         for stray in doomed:
             zombies.destroy(self.drivers, self.drivers.vmm(host), host.name, stray,
                             "a zombie: nubo placed it elsewhere or finished it")
+
+    def _cluster(self, conn: Connection, cid: int) -> Cluster | None:
+        """A host's cluster (its RESERVED_CPU/MEM), parsed again only when it changed: a
+        round asks for it once per host."""
+        version = conn.execute(select(cluster_pool.c.version)
+                               .where(cluster_pool.c.oid == cid)).scalar()
+        if version is None:
+            return None
+        known = self._clusters.get(cid)
+        if known is None or known[0] != version:
+            cluster = self.cloud.pools.clusters.find(conn, cid)
+            if cluster is None:
+                return None
+            known = self._clusters[cid] = (version, cluster)
+        return known[1]
 
     def _failed_enough(self, host: Host, why: str) -> bool:
         """Count a failed probe: True once the host is to be (or already is) in ERROR."""
@@ -241,25 +258,23 @@ class HostMonitor:
         return [z for z in found if z.vm_id in before]
 
     def _vm_events(self, figures: Template | None, watched: list[vmm.Watched],
-                   vm_records: dict[int, str], now: int) -> None:
-        """Each VM the host counted: its MONITORING, and the event the probe means for it
-        (through the life-cycle manager, one VM at a time under its lock)."""
+                   now: int) -> None:
+        """The event the probe means for each VM the host counted, if any (through the
+        life-cycle manager, one VM at a time under its lock). Their MONITORING is
+        already stored, beside the VMs (vmm.store_vm_records)."""
         lcm = getattr(self.cloud, "lifecycle", None)
         if lcm is None:
             return
         listed = vmm.listed_vms(figures) if figures is not None else {}
         for vm in watched:
-            poll = listed.get(vm.vm_id)
             if figures is None:
                 event = vmm.host_error_event(vm)
             else:
-                event = vmm.event_for(vm, poll, now)
-            record = vm_records.get(vm.vm_id)
-            if event is None and record is None:
+                event = vmm.event_for(vm, listed.get(vm.vm_id), now)
+            if event is None:
                 continue
             try:
-                lcm.monitored(vm.vm_id, version=vm.version, event=event, monitoring=record,
-                              last_poll=now if record is not None else 0)
+                lcm.monitored(vm.vm_id, version=vm.version, event=event)
             except Exception:
                 log.exception("VM %d: acting on its host's probe failed", vm.vm_id)
 
@@ -308,12 +323,14 @@ def _vm_records(figures: Template, watched: list[vmm.Watched], now: int) -> dict
     return out
 
 
-def _apply_figures(host: Host, figures: Template) -> None:
-    """Capacity into HOST_SHARE, the probe's figures into TEMPLATE."""
+def _apply_figures(host: Host, figures: Template, cluster: Cluster | None) -> None:
+    """Capacity into HOST_SHARE (MAX after the host's or its cluster's reservations), the
+    probe's figures into TEMPLATE."""
     share = host.host_share
-    share.total_cpu = share.max_cpu = _figure(figures, "TOTALCPU")
-    share.total_mem = share.max_mem = _figure(figures, "TOTALMEMORY")
+    share.total_cpu = _figure(figures, "TOTALCPU")
+    share.total_mem = _figure(figures, "TOTALMEMORY")
     for name in PROBED:
         value = figures.get(name)
         if value is not None:
             host.template.set(name, str(value))
+    share.max_cpu, share.max_mem = host_capacity(host, cluster)

@@ -10,6 +10,7 @@ from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
 from nubo.model.vmgroup import VmGroup
 from nubo.store import schema
+from nubo.store.last_poll import PolledPool
 from nubo.store.pools import Pool, owner_columns
 from nubo.store.write_cache import WriteCache
 
@@ -45,7 +46,7 @@ def make_pools() -> Pools:
         datastores=Pool(schema.datastore_pool, Datastore, "datastore", owner_columns),
         templates=Pool(schema.template_pool, VmTemplate, "virtual machine template",
                        owner_columns),
-        vms=Pool(schema.vm_pool, VirtualMachine, "virtual machine",
+        vms=PolledPool(schema.vm_pool, VirtualMachine, "virtual machine",
                  lambda v: {**owner_columns(v), "state": v.state, "lcm_state": v.lcm_state},
                  short=short_body, write_cache=WriteCache(VM_WRITE_CACHE)),
         images=Pool(schema.image_pool, Image, "image",

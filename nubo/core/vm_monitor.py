@@ -17,8 +17,10 @@ than the VM's last transition says nothing about it.
 
 Records: every probe stores a host record and one per listed VM (tables
 ``host_monitoring`` / ``vm_monitoring``, the ``<MONITORING>`` element of
-OpenNebula's monitoring_data.xsd), and the VM body's MONITORING and LAST_POLL;
-records older than ``monitoring_expiration`` seconds are pruned.
+OpenNebula's monitoring_data.xsd), and each listed VM's MONITORING and LAST_POLL
+beside it (nubo.store.last_poll: joined in when the VM is read, so a round writes no
+VM body and moves no VM's version); records older than ``monitoring_expiration``
+seconds are pruned.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from nubo.lifecycle import LcmState, VmState
 from nubo.model import xmlobj
 from nubo.model.limits import figure
 from nubo.model.vm import VirtualMachine
+from nubo.store import last_poll
 from nubo.store.schema import host_monitoring, vm_monitoring, vm_pool
 from nubo.template import Template
 
@@ -165,6 +168,21 @@ def store_record(conn: Connection, table, oid: int, when: int, body: str) -> Non
                      else (table.c.vmid, table.c.last_poll))
     conn.execute(delete(table).where(key == oid, time_col == when))
     conn.execute(insert(table).values({key.name: oid, time_col.name: when, "body": body}))
+
+
+def store_vm_records(conn: Connection, records: dict[int, str], when: int) -> None:
+    """A probe's VM records (``{vm id: <MONITORING>}``), and each VM's last poll: a few
+    statements per host, whatever its number of VMs."""
+    if not records:
+        return
+    ids = sorted(records)
+    for start in range(0, len(ids), last_poll.CHUNK):
+        conn.execute(delete(vm_monitoring).where(
+            vm_monitoring.c.vmid.in_(ids[start:start + last_poll.CHUNK]),
+            vm_monitoring.c.last_poll == when))
+    conn.execute(insert(vm_monitoring), [{"vmid": vm_id, "last_poll": when,
+                                          "body": records[vm_id]} for vm_id in ids])
+    last_poll.record(conn, {vm_id: (when, records[vm_id]) for vm_id in ids})
 
 
 def prune(conn: Connection, now: int, window: int) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
+from nubo.model.host_capacity import capacity
 from nubo.sched.model import DatastoreRecord, HostRecord, Values, VmRecord
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -63,17 +64,6 @@ def _merge(levels: list[dict[str, list[str]]]) -> dict[str, Values]:
     return out
 
 
-def _reserved(text: str | None, total: int) -> int:
-    """RESERVED_CPU / RESERVED_MEM: an amount, or a percentage of the total ("10%")."""
-    text = (text or "").strip()
-    if text.endswith("%"):
-        try:
-            return int(total * float(text[:-1]) / 100)
-        except ValueError:
-            return 0
-    return _int(text)
-
-
 def cluster_templates(xml: str | bytes) -> dict[int, dict[str, str]]:
     """one.clusterpool.info: each cluster's TEMPLATE single values, by cluster id."""
     out = {}
@@ -120,17 +110,16 @@ def host_record(el: etree._Element, clusters: dict[int, dict[str, str]]) -> Host
                     bare_cluster, paths, ctmpl])
     total_cpu = _int(share.findtext("TOTAL_CPU") if share is not None else None)
     total_mem = _int(share.findtext("TOTAL_MEM") if share is not None else None)
-    first = (tmpl.get("RESERVED_CPU") or [""])[0] or cluster.get("RESERVED_CPU")
-    reserved_cpu = _reserved(first, total_cpu)
-    first = (tmpl.get("RESERVED_MEM") or [""])[0] or cluster.get("RESERVED_MEM")
-    reserved_mem = _reserved(first, total_mem)
+    room = capacity(total_cpu, total_mem,
+                    ((tmpl.get("RESERVED_CPU") or [""])[0], (tmpl.get("RESERVED_MEM") or [""])[0]),
+                    (cluster.get("RESERVED_CPU"), cluster.get("RESERVED_MEM")))
 
     def figure(name: str) -> int:
         return _int(share.findtext(name) if share is not None else None)
     return HostRecord(
         id=_int(el.findtext("ID"), -1), name=el.findtext("NAME") or "",
         state=_int(el.findtext("STATE"), -1), cluster_id=cid,
-        max_cpu=total_cpu - reserved_cpu, max_mem=total_mem - reserved_mem,
+        max_cpu=room.max_cpu, max_mem=room.max_mem,
         cpu_usage=figure("CPU_USAGE"), mem_usage=figure("MEM_USAGE"),
         running_vms=figure("RUNNING_VMS"), attrs=attrs)
 

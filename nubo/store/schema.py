@@ -166,6 +166,14 @@ vm_monitoring = Table(
     Column("body", Body, nullable=False),
 )
 Index("ix_vm_monitoring_time", vm_monitoring.c.last_poll)
+# Each VM's last poll: its LAST_POLL and <MONITORING>, joined into the VM's bodies when
+# read (nubo.store.last_poll), so a monitoring round never rewrites a VM body.
+vm_last_poll = Table(
+    "vm_last_poll", metadata,
+    Column("vmid", Integer, primary_key=True, autoincrement=False),
+    Column("last_poll", BigInteger, nullable=False),
+    Column("monitoring", Body, nullable=False),
+)
 
 # Hooks (one.hook.*): the body is the HOOK XML without its log; TIMEOUT (seconds, 0 = the
 # default) is kept beside it because hook.xsd has no place for it in TEMPLATE.

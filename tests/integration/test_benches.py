@@ -27,6 +27,8 @@ TINY = {
                         "actions/s"),
     "expressions.py": (["--hosts", "20", "--exprs", "10", "--runs", "1"], "levels of parentheses"),
     "host_failure.py": (["--vms", "8"], "VMs on two hosts while down"),
+    "monitoring_round.py": (["--hosts", "5", "--vms", "50", "--rounds", "2"],
+                            "per monitoring round"),
 }
 
 

@@ -111,3 +111,30 @@ def test_a_driver_s_absurd_capacity_is_stored_within_int64(monitored):
                                             s.TOTAL_MEM, s.TOTAL_CPU))
     assert_valid(raw_call(monitored.endpoint, "one.host.info", monitored.session, hid)[1],
                  "host.xsd")
+
+
+def test_monitoring_the_scheduler_and_an_enforced_deploy_agree_on_reservations(monitored):
+    """MAX_CPU / MAX_MEM are TOTAL minus RESERVED (the host's, else its cluster's) in
+    HOST_SHARE, in the scheduler's view and for one.vm.deploy with enforce alike."""
+    from nubo.sched.snapshot import cluster_templates, parse_hosts
+    one = pyone.OneServer(monitored.endpoint, session=monitored.session)
+    cid = one.cluster.allocate("reserving")
+    one.cluster.update(cid, 'RESERVED_MEM = "50%"', 1)
+    hid = one.host.allocate("reserved", "dummy", "dummy", cid)
+    one.host.update(hid, 'DUMMY_TOTALCPU = "400"\nRESERVED_CPU = "150"', 1)
+    total_mem = 16 * 1024 * 1024
+    wait_for("the host's capacity after its reservations",
+             lambda: one.host.info(hid).HOST_SHARE.MAX_CPU == 250)
+    share = one.host.info(hid).HOST_SHARE
+    assert (share.TOTAL_CPU, share.TOTAL_MEM, share.MAX_MEM) == (400, total_mem, total_mem // 2)
+    hosts = raw_call(monitored.endpoint, "one.hostpool.info", monitored.session)[1]
+    clusters = raw_call(monitored.endpoint, "one.clusterpool.info", monitored.session)[1]
+    [record] = [h for h in parse_hosts(hosts, cluster_templates(clusters)) if h.id == hid]
+    assert (record.max_cpu, record.max_mem) == (250, total_mem // 2)
+    too_big = one.vm.allocate('NAME = "too-big"\nCPU = 3\nMEMORY = 64', False)
+    assert not record.fits(300, 64 * 1024)
+    with pytest.raises(pyone.OneActionException, match=f"Host {hid} does not have enough"):
+        one.vm.deploy(too_big, hid, True)
+    fits = one.vm.allocate('NAME = "fits-reserved"\nCPU = 2.5\nMEMORY = 64', False)
+    assert record.fits(250, 64 * 1024)
+    assert one.vm.deploy(fits, hid, True) == fits

@@ -13,6 +13,8 @@ from nubo.api.wire import EscapedParts
 from nubo.core.ops.context import Call
 from nubo.core.ops.listing import (ALL, MINE, MINE_GROUP, PRIMARY_GROUP, Listing, listing,
                                    use_filter)
+from nubo.store import last_poll
+from nubo.store.schema import vm_pool
 
 
 def pool_xml(root: str, bodies: list[str]) -> str:
@@ -40,11 +42,14 @@ def wire_pool_xml(call: Call, root: str, table: Table, where: ColumnElement[bool
 
 def select_column(call: Call, table: Table, column: str, where: ColumnElement[bool] | None,
                   order_desc: bool, offset: int | None, limit: int | None) -> list[str]:
-    q = select(table.c[column])
+    polled = table is vm_pool  # VM bodies are read with their last poll
+    q = last_poll.joined(table, table.c[column]) if polled else select(table.c[column])
     if where is not None:
         q = q.where(where)
     q = q.order_by(table.c.oid.desc() if order_desc else table.c.oid).limit(limit).offset(offset)
     with call.cloud.db.read() as conn:
+        if polled:
+            return [last_poll.spliced(*row) for row in conn.execute(q)]
         return list(conn.execute(q).scalars())
 
 

@@ -1,130 +1,41 @@
 """one.host.* and one.hostpool.*: the hypervisors VMs run on.
 
-A host is created in the INIT state and stays there until monitored
-(nubo.core.monitor: MONITORED or ERROR); enabling a host brings it back to INIT,
-as OpenNebula's Host::enable does, until the next probe.
+Each handler binds its wire arguments and calls the host operation of the core
+(nubo.core.ops.hosts), where the rules live.
 """
 from __future__ import annotations
 
-import re
-
-from nubo.api.methods.clusters import (HOST, allocation_problem, drop_acl_rules, leave_clusters,
-                                       refuse_allocate, set_member, target_cluster)
-from nubo.core.ops.common import fetch, refuse
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
-from nubo.core.ops.context import Call
 from nubo.auth import acl as A
-from nubo.auth.acl import ObjectType
-from nubo.core import sched_events
-from nubo.errors import InternalError
-from nubo.model.infra import HOST_DISABLED, HOST_INIT, HOST_OFFLINE, Host
+from nubo.core.ops import hosts as ops
+from nubo.core.ops.clusters import HOST
+from nubo.core.ops.context import Call
+from nubo.model.infra import Host
 from nubo.model.limits import HOST_NUMBERS
 from nubo.template import Template
-
-# one.host.status codes: 0 enable, 1 disable, 2 offline.
-_STATUS = {0: HOST_INIT, 1: HOST_DISABLED, 2: HOST_OFFLINE}
-
-# What the monitor last reported; meaningless once a host is offline.
-_PROBED = ("TOTALCPU", "TOTALMEMORY", "FREECPU", "FREEMEMORY", "USEDCPU", "USEDMEMORY")
-
-_HOSTNAME_CHARS = re.compile(r"[A-Za-z0-9._-]")
-_HOSTNAME_EDGES = "-._"
-
-
-def hostname_problem(name: str) -> str | None:
-    """OpenNebula 7's HOSTNAME rules (2-63 chars, letters, digits and -._ inside), or None."""
-    if not 2 <= len(name) <= 63:
-        return ("Invalid HOSTNAME, HOSTNAME length should be greater than 1, but smaller "
-                "than 64 characters")
-    if name[0] in _HOSTNAME_EDGES:
-        return f"Invalid HOSTNAME, first character can't be '{name[0]}'"
-    for ch in name:
-        if not _HOSTNAME_CHARS.fullmatch(ch):
-            return f"Invalid HOSTNAME, '{ch}' is invalid character for a HOSTNAME"
-    if name[-1] in _HOSTNAME_EDGES:
-        return f"Invalid HOSTNAME, last character can't be '{name[-1]}'"
-    return None
 
 
 @api("one.host.allocate", Str("hostname"), Str("im_mad"), Str("vmm_mad"),
      Int("cluster_id", -1))
 def host_allocate(call: Call, name: str, im_mad: str, vmm_mad: str, cluster_id: int) -> int:
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        cluster = target_cluster(call, conn, cluster_id, HOST)
-        problem = hostname_problem(name) or allocation_problem(name)
-        if not problem and not im_mad:
-            problem = "IM_MAD_NAME cannot be empty."
-        if not problem and not vmm_mad:
-            problem = "VMM_MAD_NAME cannot be empty."
-        if problem:
-            raise refuse_allocate("host", problem)
-        taken = pools.hosts.oid_by_name(conn, name)
-        if taken is not None:
-            raise refuse_allocate("host", f"NAME is already taken by HOST {taken}.", taken)
-        template = Template()
-        template.set("IM_MAD", im_mad)
-        template.set("RESERVED_CPU", "")
-        template.set("RESERVED_MEM", "")
-        template.set("VM_MAD", vmm_mad)
-        host = Host(id=pools.hosts.next_oid(conn), name=name, state=HOST_INIT,
-                    prev_state=HOST_INIT, im_mad=im_mad, vm_mad=vmm_mad,
-                    cluster_id=cluster.id, cluster=cluster.name, template=template)
-        pools.hosts.insert(conn, host)
-        cluster.hosts = set_member(cluster.hosts, host.id, True)
-        pools.clusters.update(conn, cluster)
-        sched_events.note(conn)  # wake the scheduler: a new host
-    _probe_now(call, host.id)
-    return host.id
-
-
-def _probe_now(call: Call, hid: int) -> None:
-    """A new or re-enabled host is probed at once, not at the next monitoring round."""
-    if call.cloud.monitor is not None:
-        call.cloud.monitor.probe(hid)
+    return ops.allocate_host(call, name, im_mad, vmm_mad, cluster_id)
 
 
 @api("one.host.delete", Int("id"))
 def host_delete(call: Call, hid: int) -> int:
-    with call.cloud.db.write() as conn:
-        host = fetch(call, conn, HOST, hid, A.ADMIN)
-        if host.vms or host.host_share.running_vms > 0:
-            raise refuse("Cannot delete host. Can not remove a host with running VMs", hid)
-        call.cloud.pools.hosts.delete(conn, hid)
-        leave_clusters(call, conn, [host.cluster_id], "hosts", hid)
-        drop_acl_rules(call, conn, ObjectType.HOST, hid)
-    return hid
+    return ops.delete_host(call, hid)
 
 
 @api("one.host.status", Int("id"), Int("status"))
 def host_status(call: Call, hid: int, status: int) -> int:
-    """Enable (0), disable (1) or set offline (2); offline forgets the probed capacity."""
-    with call.cloud.db.write() as conn:
-        host = fetch(call, conn, HOST, hid, A.ADMIN)
-        if status not in _STATUS:
-            raise InternalError("Wrong status code", hid)
-        if status == 2:
-            share = host.host_share
-            share.total_cpu = share.total_mem = share.max_cpu = share.max_mem = 0
-            for name in _PROBED:
-                host.template.remove(name)
-        # PREV_STATE is the state as of the last update, which is this one.
-        host.state = host.prev_state = _STATUS[status]
-        call.cloud.pools.hosts.update(conn, host)
-        sched_events.note(conn, status == 0)  # wake the scheduler: a host enabled
-    if status == 0:
-        _probe_now(call, hid)
-    return hid
+    """Enable (0), disable (1) or set offline (2)."""
+    return ops.set_host_status(call, hid, status)
 
 
-def _post_update(call: Call, host: Host, template: Template) -> None:
-    """IM_MAD / VM_MAD in the template change the host's drivers, and always show them."""
-    host.im_mad = template.get("IM_MAD") or host.im_mad
-    host.vm_mad = template.get("VM_MAD") or host.vm_mad
-    template.set("IM_MAD", host.im_mad)
-    template.set("VM_MAD", host.vm_mad)
+def _post_update(_call: Call, host: Host, template: Template) -> None:
+    ops.drivers_from_template(host, template)
 
 
 register_info("host", HOST)

@@ -17,7 +17,8 @@ from nubo.core.lcm import LifeCycleManager
 from nubo.core.vm_commit import vm_size
 from nubo.errors import ActionError, InternalError
 from nubo.lifecycle import VM_ACTION_NAMES
-from nubo.model.infra import DS_SYSTEM, Host
+from nubo.model.host_capacity import fits
+from nubo.model.infra import DS_SYSTEM, Cluster, Host
 from nubo.model.vm import VirtualMachine
 
 #: The system datastore a deploy uses when none is given (OpenNebula's "system", 0).
@@ -47,20 +48,20 @@ def vm_deploy(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int,
         vm = fetch(call, conn, VM, vm_id, A.ADMIN)
         check_lock(vm, A.ADMIN)
         host = fetch(call, conn, HOST, host_id, A.MANAGE)
+        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
         ds = fetch(call, conn, DATASTORE, DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id, A.USE)
     if ds.type != DS_SYSTEM:
         raise ActionError(f"Datastore [{ds.id}] is not a system datastore", vm_id)
-    if enforce and not has_room(host, vm):
+    if enforce and not has_room(host, cluster, vm):
         raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
     lcm.act(vm_id, "deploy", host=host.id, ds_id=ds.id, tm_mad=ds.tm_mad,
             uid=call.uid, gid=call.session.gid)
     return vm_id
 
 
-def has_room(host: Host, vm: VirtualMachine) -> bool:
-    cpu, mem = vm_size(vm)
-    share = host.host_share
-    return share.cpu_usage + cpu <= share.max_cpu and share.mem_usage + mem <= share.max_mem
+def has_room(host: Host, cluster: Cluster | None, vm: VirtualMachine) -> bool:
+    """Room for the VM below the host's MAX_CPU/MAX_MEM (nubo.model.host_capacity)."""
+    return fits(host, cluster, *vm_size(vm))
 
 
 @api("one.vm.action", Str("action"), Int("id"))

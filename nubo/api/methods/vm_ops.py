@@ -77,6 +77,7 @@ def vm_migrate(call: Call, vm_id: int, host_id: int, live: bool, enforce: bool, 
         vm = fetch(call, conn, VM, vm_id, A.ADMIN)
         check_lock(vm, A.ADMIN)
         host = fetch(call, conn, HOST, host_id, A.MANAGE)
+        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
         ds = fetch(call, conn, DATASTORE, ds_id, A.USE) if ds_id >= 0 else None
     kind = "migrate-live" if live else MIGRATE_KINDS.get(migration_type)
     if kind is None:
@@ -93,7 +94,7 @@ def vm_migrate(call: Call, vm_id: int, host_id: int, live: bool, enforce: bool, 
         if allowed:
             raise ActionError(f"VM is already running on host [{host.id}] and datastore "
                               f"[{ds_id}]", vm_id)
-    if enforce and not has_room(host, vm):
+    if enforce and not has_room(host, cluster, vm):
         raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
     lcm.act(vm_id, kind, host=host.id, ds_id=ds_id, tm_mad=tm_mad, uid=call.uid,
             gid=call.session.gid)
