@@ -27,6 +27,7 @@ TINY = {
                         "actions/s"),
     "expressions.py": (["--hosts", "20", "--exprs", "10", "--runs", "1"], "levels of parentheses"),
     "host_failure.py": (["--vms", "8"], "VMs on two hosts while down"),
+    "leases.py": (["--size", "200"], "per lease, last 200"),
 }
 
 

@@ -3,16 +3,17 @@
 A host is in exactly one cluster (its CLUSTER_ID); a datastore or a network can
 be in several (its CLUSTERS). Both sides of a membership — the cluster's
 HOSTS/DATASTORES/VNETS and the member's own ids — change in one transaction.
-The helpers here are shared with the host and datastore modules.
+What host, datastore and network operations share about clusters is in
+nubo.core.ops.clusters (re-exported here for the other API modules).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection
 
-from nubo.core.ops.common import (Kind, authorize, authorize_create, check_name, fetch,
-                                     object_auth, refuse)
+from nubo.core.ops.common import (Kind, authorize, authorize_create, fetch, object_auth,
+                                  refuse)
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
@@ -22,12 +23,11 @@ from nubo.core.ops.clusters import (CLUSTER, DATASTORE, DEFAULT_CLUSTER,  # noqa
                                     set_member, target_cluster)
 from nubo.core.ops.context import Call
 from nubo.auth import acl as A
-from nubo.auth.acl import CLUSTER_ID, ID_MASK, INDIVIDUAL_ID, SELECTOR_MASK, ObjectType
-from nubo.errors import AllocateError, ApiError
+from nubo.auth.acl import ObjectType
 from nubo.model.infra import Cluster
 from nubo.model.limits import HOST_NUMBERS
-from nubo.store import schema
 from nubo.template import Template
+
 
 # -- one.cluster.* ---------------------------------------------------------------------------
 

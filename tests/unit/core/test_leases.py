@@ -345,3 +345,33 @@ def test_body_shows_every_attribute_and_parses_back(store):
     assert [ar.attributes() for ar, _ in address_ranges(vnet)] == [
         ar.attributes() for ar in _ars()]
     assert "<LEASES>" not in short and "<ALLOCATED> 2 " in short
+
+
+def test_concurrent_allocations_on_postgresql_take_distinct_addresses(tmp_path):
+    """Without the one-writer lock (as two core processes would), the loser of a race for
+    the next free address moves past it instead of failing: the key decides."""
+    from dbs import create_database, drop_database
+    url = create_database("postgresql", tmp_path)
+    db = Database(url)
+    try:
+        db.migrate()
+        pools = make_pools()
+        oid = new_vnet(db, pools, [_ars()[0]])  # 6 addresses
+        got: list[int] = []
+        barrier = threading.Barrier(4)
+
+        def grab(owner: int) -> None:
+            barrier.wait()
+            with db.engine.begin() as conn:  # no Database.write lock, on purpose
+                got.append(leases.allocate(conn, pools.vnets, oid, ("VM", owner)).index)
+
+        threads = [threading.Thread(target=grab, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got) == sorted(set(got)) and len(got) == 4
+        assert {i for _, i, *_ in table(db, oid)} == set(got)
+    finally:
+        db.close()
+        drop_database("postgresql", url)
