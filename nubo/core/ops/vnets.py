@@ -179,6 +179,7 @@ def delete_vnet(call: Call, oid: int) -> int:
 
 
 def managed(call: Call, conn: Connection, oid: int, op: int = A.MANAGE) -> VirtualNetwork:
+    """The network, if the requester may do ``op`` on it and no lock at that level holds."""
     vnet = fetch(call, conn, VNET, oid, op)
     check_lock(vnet, op)
     return vnet

@@ -347,6 +347,26 @@ def test_body_shows_every_attribute_and_parses_back(store):
     assert "<LEASES>" not in short and "<ALLOCATED> 2 " in short
 
 
+def test_a_body_stored_with_its_leases_shows_the_tables(store):
+    """Bodies written while leases were kept in them (LEASES, ALLOCATED, USED_LEASES)
+    need no migration: readers show what the table holds, not what the body says."""
+    db, pools = store
+    oid = new_vnet(db, pools, [_ars()[0]])
+    t = pools.vnets.table
+    with db.write() as conn:
+        vnet = pools.vnets.get(conn, oid)
+        stale = [(0, {"VM": 5}), (1, {"VM": 6})]
+        set_address_ranges(vnet, [(leases.ranges_of(vnet)[0], stale)])
+        pools.vnets.update(conn, vnet)  # as it was stored then
+        assert leases.take(conn, oid, _ars()[0], 3, ("VM", 7))
+    assert body_leases(db, pools, oid) == (1, {(0, 3, "VM", 7)})
+    with db.read() as conn:
+        short = pools.vnets.bodies(conn, t.c.oid == oid, short=True)[0]
+        listed = listed_with_leases(short, leases.by_range(conn, [oid])[oid])
+    assert "<ALLOCATED> 0 " in short and "<USED_LEASES>2</USED_LEASES>" in short
+    assert listed.count("<ALLOCATED>") == 1 and "<ALLOCATED> 3 68719476743<" in listed
+    assert "<USED_LEASES>1</USED_LEASES>" in listed
+
 def test_concurrent_allocations_on_postgresql_take_distinct_addresses(tmp_path):
     """Without the one-writer lock (as two core processes would), the loser of a race for
     the next free address moves past it instead of failing: the key decides."""
