@@ -1,9 +1,11 @@
-"""Leases of virtual network addresses: the vn_lease rows and the bodies that show them.
+"""Leases of virtual network addresses: the vn_lease rows, the only record of who holds what.
 
 A lease is one row (vnet, AR, index) -> owner. The primary key makes handing an address
-out twice impossible whatever a caller does, and freeing deletes rows, so an address is
-freed at most once. Every change here also rewrites the network's body (LEASES,
-USED_LEASES, NEXT_INDEX) in the same transaction, so one.vn.info always shows the table.
+out twice impossible whatever a caller does (two processes included: the loser of a race
+moves on to the next free address), and freeing deletes rows, so an address is freed at
+most once. The network's body keeps its ARs (with NEXT_INDEX) but no leases: readers
+render LEASES, ALLOCATED and USED_LEASES from the table (``by_range``), so taking a lease
+costs a few indexed look-ups and one small body write however full the network is.
 
 Owners are ``("VM", id)``, ``("VNET", id)`` (a reservation) or ``("VROUTER", id)``; a
 lease held with one.vn.hold belongs to VM -1, as in OpenNebula. Callers run these
@@ -11,9 +13,8 @@ functions inside ``Database.write()`` and pass the network pool.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,8 @@ OWNER_TYPES = ("VM", "VNET", "VROUTER")
 MAC_PREFIX = "02:00"  # oned.conf MAC_PREFIX, as one.system.config reports it
 Vnets = Pool[VirtualNetwork]
 Action = Callable[..., int]
+RangeLeases = dict[int, list[tuple[int, dict[str, int]]]]  # AR id -> (index, owner) in order
+_CHUNK = 500  # network ids per IN (...) list
 
 
 class LeaseError(InternalError):
@@ -87,6 +90,28 @@ def used_indexes(conn: Connection, vnet_id: int, ar_id: int) -> UsedLeases:
     return UsedLeases(conn.execute(q).scalars(), presorted=True)
 
 
+def max_index(conn: Connection, vnet_id: int, ar_id: int) -> int | None:
+    """The highest index leased in an AR (what bounds a smaller SIZE), or None."""
+    t = vn_lease
+    return conn.execute(select(func.max(t.c.idx))
+                        .where(t.c.vnet_id == vnet_id, t.c.ar_id == ar_id)).scalar()
+
+
+def by_range(conn: Connection, vnet_ids: Iterable[int]) -> dict[int, RangeLeases]:
+    """The leases of these networks, per network and AR, as their XML shows them:
+    (index, {"VM"|"VNET"|"VROUTER": id}) in index order."""
+    t = vn_lease
+    out: dict[int, RangeLeases] = {}
+    ids = sorted(set(vnet_ids))
+    for start in range(0, len(ids), _CHUNK):
+        q = (select(t.c.vnet_id, t.c.ar_id, t.c.idx, t.c.owner_type, t.c.owner_id)
+             .where(t.c.vnet_id.in_(ids[start:start + _CHUNK]))
+             .order_by(t.c.vnet_id, t.c.ar_id, t.c.idx))
+        for vnet_id, ar_id, idx, kind, oid in conn.execute(q):
+            out.setdefault(vnet_id, {}).setdefault(ar_id, []).append((idx, {kind: oid}))
+    return out
+
+
 def count(conn: Connection, vnet_id: int, *, exclude: Owner | None = None) -> int:
     """How many leases a network has (all, or all but those of one owner, e.g. HOLD)."""
     t = vn_lease
@@ -128,11 +153,10 @@ def ranges_of(vnet: VirtualNetwork) -> list[AddressRange]:
 
 def save(conn: Connection, vnets: Vnets, vnet: VirtualNetwork,
          ars: list[AddressRange]) -> None:
-    """Write the network with these ARs and the leases the table holds for them."""
-    by_ar: dict[int, list[tuple[int, dict[str, int]]]] = defaultdict(list)
-    for row in leases(conn, vnet.id):
-        by_ar[row.ar_id].append((row.index, {row.owner[0]: row.owner[1]}))
-    set_address_ranges(vnet, [(ar, by_ar.get(ar.ar_id, [])) for ar in ars])
+    """Write the network with these ARs (their NEXT_INDEX), without leases: the table
+    holds those. Every change of a network's leases ends here, so its row's version
+    moves with them."""
+    set_address_ranges(vnet, [(ar, []) for ar in ars])
     vnets.update(conn, vnet)
 
 
@@ -196,10 +220,12 @@ def allocate(conn: Connection, vnets: Vnets, vnet_id: int, owner: Owner, *,
             continue
         if wanted:
             index = find_index(ar, ip=ip, ip6=ip6, mac=mac)
+            if index is None or not take(conn, vnet_id, ar, index, owner):
+                continue
         else:
-            index = ar.next_free(used_indexes(conn, vnet_id, ar.ar_id))
-        if index is None or not take(conn, vnet_id, ar, index, owner):
-            continue
+            index = _take_next(conn, vnet_id, ar, owner)
+            if index is None:
+                continue
         if not wanted:  # walk on past it, so a freed address is not reused at once
             ar.next_index = (index + 1) % ar.size
         save(conn, vnets, vnet, ars)
@@ -207,6 +233,42 @@ def allocate(conn: Connection, vnets: Vnets, vnet_id: int, owner: Owner, *,
     what = f"address {wanted}" if wanted else "a free address"
     raise LeaseError(f"Cannot get IP/MAC lease from virtual network {vnet_id}: {what} is "
                      "not part of its address ranges or is in use.", vnet_id)
+
+
+def first_free(conn: Connection, vnet_id: int, ar_id: int, lo: int, hi: int) -> int | None:
+    """The smallest unleased index in [lo, hi), found through the key's index.
+
+    Two look-ups: the first lease at or after ``lo`` (none, or past ``lo``: ``lo`` is
+    free), else the first lease of that run whose successor is free. Filling a range in
+    order only ever asks the first; only a long run of taken addresses is walked.
+    """
+    if lo >= hi:
+        return None
+    t = vn_lease
+    mine = (t.c.vnet_id == vnet_id) & (t.c.ar_id == ar_id)
+    first = conn.execute(select(t.c.idx).where(mine, t.c.idx >= lo)
+                         .order_by(t.c.idx).limit(1)).scalar()
+    if first is None or first > lo:
+        return lo
+    u = vn_lease.alias("next_lease")
+    taken_next = (select(u.c.idx).where(u.c.vnet_id == vnet_id, u.c.ar_id == ar_id,
+                                        u.c.idx == t.c.idx + 1).exists())
+    end = conn.execute(select(t.c.idx).where(mine, t.c.idx >= lo, ~taken_next)
+                       .order_by(t.c.idx).limit(1)).scalar()
+    return end + 1 if end is not None and end + 1 < hi else None
+
+
+def _take_next(conn: Connection, vnet_id: int, ar: AddressRange, owner: Owner) -> int | None:
+    """Lease the first free index from NEXT_INDEX on, wrapping round (as oned walks)."""
+    start = ar.next_index % ar.size
+    for lo, hi in ((start, ar.size), (0, start)):
+        index = first_free(conn, vnet_id, ar.ar_id, lo, hi)
+        while index is not None:
+            if take(conn, vnet_id, ar, index, owner):
+                return index
+            # Leased meanwhile by another process (the key refused it): look past it.
+            index = first_free(conn, vnet_id, ar.ar_id, index + 1, hi)
+    return None
 
 
 def free_owner(conn: Connection, vnets: Vnets, owner: Owner,

@@ -79,6 +79,33 @@ def ar_pool_xml(ar: AddressRange, leases: Leases = (), *, strict: bool = True) -
     return "".join(parts)
 
 
+_AR_HEAD = re.compile(r"<AR>(?:<ALLOCATED>[^<]*</ALLOCATED>)?<AR_ID>(\d+)</AR_ID>")
+_USED_LEASES = re.compile(r"<USED_LEASES>\d*</USED_LEASES>")
+
+
+def listed_with_leases(short_body: str, leases: Mapping[int, Leases]) -> str:
+    """A stored one.vnpool.info body with its leases (AR id -> (index, owner), kept in
+    their own table): the network's USED_LEASES and each AR's ALLOCATED filled in.
+
+    Text is spliced, not parsed, so a listing costs what its leases do. AR_POOL is the
+    body's last element and everything in it is written by ``ar_pool_xml``; the first
+    USED_LEASES is the network's (the TEMPLATE, after it, holds only CDATA values).
+    """
+    at = short_body.rfind("<AR_POOL>")
+    head, pool = (short_body, "") if at < 0 else (short_body[:at], short_body[at:])
+    used = 0
+
+    def fill(m: re.Match[str]) -> str:
+        nonlocal used
+        mine = list(leases.get(int(m.group(1)), ()))
+        used += len(mine)
+        allocated = f"<ALLOCATED>{encode_allocated(mine)}</ALLOCATED>" if mine else ""
+        return f"<AR>{allocated}<AR_ID>{m.group(1)}</AR_ID>"
+
+    pool = _AR_HEAD.sub(fill, pool)
+    return _USED_LEASES.sub(f"<USED_LEASES>{used}</USED_LEASES>", head, count=1) + pool
+
+
 def encode_allocated(leases: Leases) -> str:
     """oned's ALLOCATED text: `` index pack`` per lease, pack = type bit | (id & 0xffffffff)."""
     return "".join(f" {index} {_pack(owner)}" for index, owner in sorted(leases, key=_first))

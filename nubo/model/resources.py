@@ -1,6 +1,7 @@
 """Users' resources other than VMs: VM templates, images and virtual networks."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
@@ -127,7 +128,8 @@ Range = tuple[AddressRange, list[tuple[int, dict[str, int]]]]
 
 
 def address_ranges(vnet: VirtualNetwork) -> list[Range]:
-    """The ARs of a stored body with their leases as (index, {"VM"|"VNET"|"VROUTER": id})."""
+    """The ARs of a stored body with the leases it shows as (index, {"VM"|"VNET"|"VROUTER":
+    id}): none since leases live in their table, some in a body stored before that."""
     out: list[Range] = []
     for el in etree.fromstring(vnet.ar_pool.encode()).iterfind("AR"):
         ar = AddressRange.restore({c.tag: c.text or "" for c in el if c.tag != "LEASES"})
@@ -161,14 +163,19 @@ def vnet_short_body(vnet: VirtualNetwork) -> str:
     return render(short, VirtualNetwork.TAG)
 
 
-def vnet_info_body(stored: str) -> str:
-    """The one.vn.info form: as stored, but ARs limited to what vnet.xsd allows.
+def vnet_info_body(stored: str, leases: Mapping[int, Leases]) -> str:
+    """The one.vn.info form: the stored network with ``leases`` (AR id -> (index, owner),
+    kept in their own table, not in the body) and ARs limited to what vnet.xsd allows.
 
     Storage keeps every AR attribute (PREFIX_LENGTH, GATEWAY, DNS…) because NIC
     leases and static IPv6 ranges need them; the schema's AR is a closed sequence.
     """
     vnet = parse(VirtualNetwork, stored)
-    ranges = address_ranges(vnet)
-    parts = [ar.to_xml(leases, strict=True) for ar, leases in ranges]
-    return render(replace(vnet, ar_pool=RawXml(f"<AR_POOL>{''.join(parts)}</AR_POOL>")),
+    parts, used = [], 0
+    for ar, _ in address_ranges(vnet):
+        mine = list(leases.get(ar.ar_id, ()))
+        used += len(mine)
+        parts.append(ar.to_xml(mine, strict=True))
+    return render(replace(vnet, used_leases=used,
+                          ar_pool=RawXml(f"<AR_POOL>{''.join(parts)}</AR_POOL>")),
                   VirtualNetwork.TAG)

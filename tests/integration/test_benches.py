@@ -29,6 +29,7 @@ TINY = {
     "host_failure.py": (["--vms", "8"], "VMs on two hosts while down"),
     "monitoring_round.py": (["--hosts", "5", "--vms", "50", "--rounds", "2"],
                             "per monitoring round"),
+    "leases.py": (["--size", "200"], "per lease, last 200"),
 }
 
 

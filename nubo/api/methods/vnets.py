@@ -1,411 +1,88 @@
-"""one.vn.* and one.vnpool.info: virtual networks, their address ranges and leases.
+"""one.vn.* and one.vnpool.info: bind the wire arguments, call ``nubo.core.ops.vnets``,
+shape the reply.
 
-Who holds which address is the vn_lease table (``nubo.core.leases``), which keeps the
-body's LEASES current. oned creates a network in LOCK_CREATE and makes it READY when its
-driver has run (and only then adds the ARs); nubo has no network drivers yet, so a new
-network is READY at once, and a bad AR fails one.vn.allocate with nothing created.
+A network's leases are kept in their own table, not in its body: its XML is rendered
+here from the stored body and the leases the operation read with it.
 """
 from __future__ import annotations
 
-import re
-
-from sqlalchemy import Connection
-
-from nubo.api.methods.clusters import (VNET, drop_acl_rules, leave_clusters, set_member,
-                                       target_cluster)
-from nubo.core.ops.common import (authorize, check_lock, check_name, fetch, new_permissions,
-                                     object_auth, refuse)
-from nubo.api.methods.filters import listing, wire_pool_xml
-from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
-                                      register_lock, register_rename, register_update)
-from nubo.api.methods.restricted import refuse_restricted, vnet_restricted
+from nubo.api.methods.filters import listing
+from nubo.api.methods.generic import (register_chmod, register_chown, register_lock,
+                                      register_rename, register_update)
 from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.wire import EscapedParts, escape_text
+from nubo.core.ops import vnets as ops
+from nubo.core.ops.clusters import VNET
 from nubo.core.ops.context import Call
-from nubo.auth import acl as A
-from nubo.auth.acl import ObjectType
-from nubo.core import leases
-from nubo.errors import ApiError, InternalError, NuboError
-from nubo.model.address_range import AddressRange
-from nubo.model.limits import VNET_NUMBERS, check_numbers
-from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
-from nubo.template import Template, VectorAttribute, parse_str_or_xml
-
-# oned.conf VN_MAD_CONF: the drivers oned knows and the bridge each one uses.
-BRIDGE_TYPES = {"dummy": "linux", "802.1Q": "linux", "ebtables": "linux", "fw": "linux",
-                "ovswitch": "openvswitch", "vxlan": "linux", "vcenter": "vcenter_port_groups",
-                "ovswitch_vxlan": "openvswitch", "bridge": "linux", "elastic": "linux",
-                "nodeport": "linux"}
-# VirtualNetwork::parse_phydev_vlans: what each driver needs (as the 7.x code checks it).
-_NEEDS = {"dummy": ("BRIDGE",), "802.1Q": ("PHYDEV", "VLAN_ID"), "vxlan": ("PHYDEV", "VLAN_ID"),
-          "ovswitch_vxlan": ("OUTER_VLAN_ID",)}
-# oned.conf VLAN_IDS (START 2, RESERVED 0, 1, 4095) shared by these drivers; VXLAN_IDS START 2.
-_VLAN_DRIVERS = frozenset({"802.1Q", "vcenter", "ovswitch", "ovswitch_vxlan"})
-_VLAN_START, _VLAN_END, _VXLAN_START = 2, 4094, 2
-
-
-def _vlan(template: Template, name: str, auto_name: str) -> tuple[str, bool]:
-    """VirtualNetwork::parse_vlan_id: a given VLAN id wins over AUTOMATIC_*=YES."""
-    value = template.get(name) or ""
-    automatic = (template.get(auto_name) or "").strip().upper() == "YES"
-    template.remove(auto_name)
-    if not value:
-        template.remove(name)
-    return value, automatic and not value
-
-
-def _used_vlans(conn: Connection, vnets: leases.Vnets) -> set[int]:
-    """VLAN ids handed out automatically to 802.1Q-family networks (oned's VLAN bitmap)."""
-    t = vnets.table
-    used = set()
-    for body in vnets.bodies(conn, t.c.body.like("%<VLAN_ID_AUTOMATIC>1</VLAN_ID_AUTOMATIC>%")):
-        mad = re.search(r"<VN_MAD>([^<]*)</VN_MAD>", body)
-        vlan = re.search(r"</PHYDEV><VLAN_ID>(\d+)</VLAN_ID>", body)
-        if mad and vlan and mad.group(1) in _VLAN_DRIVERS:
-            used.add(int(vlan.group(1)))
-    return used
-
-
-def _automatic_vlans(conn: Connection, vnets: leases.Vnets, vnet: VirtualNetwork) -> None:
-    """VirtualNetworkPool::set_vlan_id: 802.1Q ids from a hint, VXLAN ids START + id."""
-    mad = vnet.vn_mad
-    if mad in _VLAN_DRIVERS and vnet.vlan_id_automatic == "1" and not vnet.vlan_id:
-        span = _VLAN_END - _VLAN_START + 1
-        used = _used_vlans(conn, vnets)
-        hint = vnet.id % span
-        free = next((_VLAN_START + (hint + i) % span for i in range(span)
-                     if _VLAN_START + (hint + i) % span not in used), None)
-        if free is None:
-            raise InternalError("Cannot automatically assign VLAN_ID to network.")
-        vnet.vlan_id = str(free)
-    field = {"vxlan": "vlan_id", "ovswitch_vxlan": "outer_vlan_id"}.get(mad)
-    if field and getattr(vnet, f"{field}_automatic") == "1" and not getattr(vnet, field):
-        setattr(vnet, field, str(_VXLAN_START + vnet.id))
-
-
-def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: list[int],
-               parent: int = -1) -> tuple[VirtualNetwork, list[AddressRange]]:
-    """VirtualNetworkPool::allocate + VirtualNetwork::insert: check and build (not insert)."""
-    vnets = call.cloud.pools.vnets
-    name = template.get("NAME") or ""
-    taken = vnets.oid_by_name(conn, name, call.uid) if name else None
-    if taken is not None:
-        raise InternalError(f"NAME is already taken by NET {taken}.", taken)
-    if not name:
-        raise InternalError("No NAME in template for Virtual Network.")
-    try:
-        check_name(name)
-    except ApiError as e:
-        raise InternalError(e.message) from None
-    template.remove("NAME")
-    vn_mad = template.get("VN_MAD") or ""
-    if not vn_mad:
-        raise InternalError("No VN_MAD in template for Virtual Network.")
-    phydev, bridge = template.get("PHYDEV") or "", template.get("BRIDGE") or ""
-    vlan, vlan_auto = _vlan(template, "VLAN_ID", "AUTOMATIC_VLAN_ID")
-    outer, outer_auto = _vlan(template, "OUTER_VLAN_ID", "AUTOMATIC_OUTER_VLAN_ID")
-    given = {"PHYDEV": phydev, "BRIDGE": bridge, "VLAN_ID": vlan or vlan_auto,
-             "OUTER_VLAN_ID": outer or outer_auto}
-    for need in _NEEDS.get(vn_mad, ()):
-        if not given[need]:
-            what = {"VLAN_ID": "VLAN_ID (or AUTOMATIC_VLAN_ID)",
-                    "OUTER_VLAN_ID": "OUTER_VLAN_ID (or AUTOMATIC)"}.get(need, need)
-            raise InternalError(f"{what} is mandatory for driver {vn_mad}")
-    if vn_mad not in BRIDGE_TYPES:
-        raise InternalError(f'VN_MAD named "{vn_mad}" is not defined in oned.conf')
-    oid = vnets.next_oid(conn)
-    bridge = bridge or (f"onebr.{vlan}" if vlan else f"onebr{oid}")
-    groups = {int(g) for g in (template.get("SECURITY_GROUPS") or "").split(",")
-              if g.strip().isdigit()} | {0}
-    ars: list[AddressRange] = []
-    for i, vector in enumerate(template.get_vectors("AR")):
-        ars.append(leases.new_range(dict(vector.items()), i, template, ars))
-    template.remove("AR")
-    for key, value in (("VN_MAD", vn_mad), ("PHYDEV", phydev), ("BRIDGE", bridge),
-                       ("BRIDGE_TYPE", BRIDGE_TYPES[vn_mad]),
-                       ("SECURITY_GROUPS", ",".join(map(str, sorted(groups))))):
-        template.set(key, value)
-    gid = call.session.gid
-    vnet = VirtualNetwork(
-        id=oid, uid=call.uid, gid=gid, uname=call.session.uname, gname=call.session.gname,
-        name=name, lock=None, permissions=new_permissions(call, call.uid, gid),
-        clusters=sorted(cluster_ids), bridge=bridge, bridge_type=BRIDGE_TYPES[vn_mad],
-        # No network driver to run (see the module docstring): READY at once.
-        state=VNET_READY, prev_state=VNET_READY,
-        parent_network_id="" if parent == -1 else str(parent), template_id="-1",
-        vn_mad=vn_mad, phydev=phydev, vlan_id=vlan, outer_vlan_id=outer,
-        vlan_id_automatic=str(int(vlan_auto)), outer_vlan_id_automatic=str(int(outer_auto)),
-        used_leases=0, template=template)
-    _automatic_vlans(conn, vnets, vnet)
-    return vnet, ars
-
-
-def insert_vnet(call: Call, conn: Connection, vnet: VirtualNetwork,
-                ars: list[AddressRange]) -> int:
-    """Insert a built network and list it in its clusters' VNETS, in one transaction."""
-    pools = call.cloud.pools
-    set_address_ranges(vnet, [(ar, []) for ar in ars])  # a new network has no leases
-    pools.vnets.insert(conn, vnet)
-    for cid in vnet.clusters:
-        cluster = pools.clusters.get(conn, cid)
-        cluster.vnets = set_member(cluster.vnets, vnet.id, True)
-        pools.clusters.update(conn, cluster)
-    return vnet.id
+from nubo.model.address_range_xml import listed_with_leases
+from nubo.model.limits import VNET_NUMBERS
+from nubo.model.resources import vnet_info_body
+from nubo.template import parse_str_or_xml
 
 
 @api("one.vn.allocate", Str("template"), Int("cluster_id", -1))
 def vn_allocate(call: Call, text: str, cluster_id: int) -> int:
-    template = parse_str_or_xml(text)
-    check_numbers(template, VNET_NUMBERS)
-    with call.cloud.db.write() as conn:
-        cluster = target_cluster(call, conn, cluster_id, VNET)
-        vnet, ars = build_vnet(call, conn, template, [cluster.id])
-        return insert_vnet(call, conn, vnet, ars)
+    return ops.allocate_vnet(call, parse_str_or_xml(text), cluster_id)
 
 
 @api("one.vn.delete", Int("id"))
 def vn_delete(call: Call, oid: int) -> int:
-    """Refused while VMs, routers or reservations lease addresses; held ones are freed."""
-    pools = call.cloud.pools
-    with call.cloud.db.write() as conn:
-        vnet = managed(call, conn, oid)
-        if leases.count(conn, oid, exclude=leases.HOLD):
-            raise refuse("Cannot delete virtual network. Can not remove a virtual network "
-                         "with leases in use", oid)
-        leases.free_rows(conn, oid)
-        if vnet.parent_network_id:  # a reservation gives its addresses back
-            leases.free_owner(conn, pools.vnets, ("VNET", oid), int(vnet.parent_network_id))
-        leave_clusters(call, conn, vnet.clusters, "vnets", oid)
-        pools.vnets.delete(conn, oid)
-        drop_acl_rules(call, conn, ObjectType.NET, oid)
-    return oid
+    return ops.delete_vnet(call, oid)
 
 
-def managed(call: Call, conn: Connection, oid: int, op: int = A.MANAGE) -> VirtualNetwork:
-    vnet = fetch(call, conn, VNET, oid, op)
-    check_lock(vnet, op)
-    return vnet
-
-
-# -- address ranges ----------------------------------------------------------------------------
-
-def _first_ar(call: Call, text: str, old: dict[str, str] | None = None, *,
-              restricted: bool = True) -> dict[str, str]:
-    """The first AR vector of an add_ar/update_ar template (oned reads only that one).
-
-    Its numbers must be in range; with ``restricted`` (a reservation's AR: oned restricts
-    no other network's) a non-admin may not set VNET_RESTRICTED_ATTR's AR/ attributes in
-    it, nor change those of ``old``.
-    """
-    vector = parse_str_or_xml(text).get_vector("AR")
-    if vector is None:
-        raise InternalError("Wrong AR definition. AR vector attribute is missing.")
-    alone = Template([vector])
-    check_numbers(alone, VNET_NUMBERS)
-    if restricted:
-        base = None if old is None else Template([VectorAttribute("AR", old)])
-        refuse_restricted(call, alone, vnet_restricted(call), "Extra Template", base,
-                          append=True)
-    return dict(vector.items())
+@api("one.vn.info", Int("id"), Bool("decrypt", False))
+def vn_info(call: Call, oid: int, _decrypt: bool) -> str:
+    return vnet_info_body(*ops.read_vnet(call, oid))
 
 
 @api("one.vn.add_ar", Int("id"), Str("template"))
 def vn_add_ar(call: Call, oid: int, text: str) -> int:
-    with call.cloud.db.write() as conn:
-        vnet = managed(call, conn, oid, A.ADMIN)
-        attrs = _first_ar(call, text, restricted=bool(vnet.parent_network_id))
-        ars = leases.ranges_of(vnet)
-        ars.append(leases.new_range(attrs, max((a.ar_id for a in ars), default=-1) + 1,
-                                    vnet.template, ars))
-        leases.save(conn, call.cloud.pools.vnets, vnet, ars)
-    return oid
-
-
-def _remove_ar(call: Call, oid: int, ar_id: int, force: bool, op: int) -> int:
-    """one.vn.rm_ar / free_ar; a reservation's addresses go back to its parent."""
-    vnets = call.cloud.pools.vnets
-    with call.cloud.db.write() as conn:
-        vnet = managed(call, conn, oid, op)
-        ars = leases.ranges_of(vnet)
-        ar = next((a for a in ars if a.ar_id == ar_id), None)
-        if ar is None:
-            raise InternalError("Address Range does not exist", oid)
-        if leases.leases(conn, oid, ar_id) and not force:
-            raise InternalError("Address Range has leases in use", oid)
-        leases.free_rows(conn, oid, ar_id=ar_id)
-        leases.save(conn, vnets, vnet, [a for a in ars if a.ar_id != ar_id])
-        if vnet.parent_network_id and ar.parent_network_ar_id is not None:
-            leases.give_back(conn, vnets, int(vnet.parent_network_id), oid, ar)
-    return oid
+    return ops.add_address_range(call, oid, text)
 
 
 @api("one.vn.rm_ar", Int("id"), Int("ar_id"), Bool("force", False))
 def vn_rm_ar(call: Call, oid: int, ar_id: int, force: bool) -> int:
-    return _remove_ar(call, oid, ar_id, force, A.ADMIN)
+    return ops.remove_address_range(call, oid, ar_id, force)
 
 
 @api("one.vn.free_ar", Int("id"), Int("ar_id"))
 def vn_free_ar(call: Call, oid: int, ar_id: int) -> int:
-    return _remove_ar(call, oid, ar_id, False, A.MANAGE)
+    return ops.free_address_range(call, oid, ar_id)
 
 
 @api("one.vn.update_ar", Int("id"), Str("template"))
 def vn_update_ar(call: Call, oid: int, text: str) -> int:
-    with call.cloud.db.write() as conn:
-        vnet = managed(call, conn, oid)
-        attrs = _first_ar(call, text, restricted=False)
-        ar_id = attrs.get("AR_ID", "").strip()
-        if not ar_id.isdigit():
-            raise InternalError("AR/AR_ID attribute is missing.", oid)
-        ars = leases.ranges_of(vnet)
-        at = next((i for i, a in enumerate(ars) if a.ar_id == int(ar_id)), None)
-        if at is None:
-            raise InternalError(f"Address Range with ID {ar_id} was not found.", oid)
-        if vnet.parent_network_id:  # oned restricts reservations' ARs only
-            _first_ar(call, text, ars[at].attributes())
-        ars[at] = ars[at].update(attrs, max_used_index=leases.used_indexes(
-            conn, oid, int(ar_id)).max())
-        leases.check_overlaps(ars[at], ars)
-        leases.save(conn, call.cloud.pools.vnets, vnet, ars)
-    return oid
-
-
-# -- holds -------------------------------------------------------------------------------------
-
-def _lease_request(text: str) -> dict[str, str | int | None]:
-    """The LEASES=[IP|IP6|MAC=..., AR_ID=...] of one.vn.hold/release, checked as oned does."""
-    vector = parse_str_or_xml(text).get_vector("LEASES")
-    if vector is None:
-        raise InternalError("Empty lease description.")
-    given = {k.lower(): vector.get(k) for k in ("IP", "IP6", "MAC") if vector.get(k)}
-    if not given:
-        raise InternalError("Missing MAC, IP or IP6.")
-    if len(given) > 1:
-        raise InternalError("Only one attribute MAC, IP or IP6 can be set.")
-    ar_id = (vector.get("AR_ID") or "").strip()
-    return {**given, "ar_id": int(ar_id) if ar_id.isdigit() else None}
-
-
-def _leases_action(call: Call, oid: int, text: str, action: leases.Action) -> int:
-    request = _lease_request(text)
-    with call.cloud.db.write() as conn:
-        managed(call, conn, oid)
-        action(conn, call.cloud.pools.vnets, oid, **request)  # type: ignore[arg-type]
-    return oid
+    return ops.update_address_range(call, oid, text)
 
 
 @api("one.vn.hold", Int("id"), Str("template"))
 def vn_hold(call: Call, oid: int, text: str) -> int:
-    return _leases_action(call, oid, text, leases.hold)
+    return ops.hold_lease(call, oid, text)
 
 
 @api("one.vn.release", Int("id"), Str("template"))
 def vn_release(call: Call, oid: int, text: str) -> int:
-    """Frees a held address; like oned, an address that is not held is no error."""
-    return _leases_action(call, oid, text, leases.release)
-
-
-# -- reservations ------------------------------------------------------------------------------
-
-def _reservation(text: str) -> dict[str, int | str | None]:
-    """SIZE, NETWORK_ID, NAME, AR_ID and IP|IP6|MAC of one.vn.reserve, checked as oned does."""
-    try:
-        template = parse_str_or_xml(text)
-    except NuboError as e:
-        raise refuse(e.message) from None  # oned answers a bad reservation with ACTION
-
-    def number(name: str) -> int | None:
-        value = (template.get(name) or "").strip()
-        return int(value) if re.fullmatch(r"-?\d+", value) else None
-    size, rid, ar_id = number("SIZE"), number("NETWORK_ID"), number("AR_ID")
-    if size is None or size <= 0:
-        raise refuse("Reservation SIZE must be a greater than 0")
-    if rid is not None and rid < 0:
-        raise refuse("NETWORK_ID must be equal or greater than 0")
-    if not template.get("NAME") and rid is None:
-        raise refuse("NAME for reservation has to be set")
-    if ar_id is not None and ar_id < 0:
-        raise refuse("AR_ID must be equal or greater than 0")
-    address = {k.lower(): template.get(k) for k in ("IP", "IP6", "MAC") if template.get(k)}
-    if address and ar_id is None:
-        raise refuse("AR_ID must be specified for IP/MAC based reservations")
-    return {"size": size, "rid": rid, "name": template.get("NAME"), "ar_id": ar_id, **address}
+    return ops.release_lease(call, oid, text)
 
 
 @api("one.vn.reserve", Int("id"), Str("template"))
 def vn_reserve(call: Call, oid: int, text: str) -> int:
-    """Reserve addresses of a network into a new (NAME) or existing (NETWORK_ID) one."""
-    request = _reservation(text)
-    size, rid, name = request.pop("size"), request.pop("rid"), request.pop("name")
-    vnets = call.cloud.pools.vnets
-    with call.cloud.db.write() as conn:
-        target = None
-        if rid is not None:
-            if rid == oid:
-                raise refuse("Cannot add a reservation from the same network", oid)
-            target = vnets.get(conn, int(rid))
-            if not target.parent_network_id:
-                raise refuse("Cannot add reservations to a non-reservation VNET", oid)
-            if target.parent_network_id != str(oid):
-                raise refuse(f"New reservations for virtual network {rid} have to be from "
-                             f"network {target.parent_network_id}", oid)
-        parent = vnets.get(conn, oid)
-        if parent.parent_network_id:
-            raise refuse("Cannot reserve addresses from a reserved VNET", oid)
-        authorize(call, A.USE, object_auth(VNET, parent), VNET.acl_name)
-        if target is not None:
-            authorize(call, A.MANAGE, object_auth(VNET, target), VNET.acl_name)
-        else:
-            template = parent.template.copy()
-            template.set("NAME", str(name))
-            for key, value in (("VLAN_ID", parent.vlan_id), ("OUTER_VLAN_ID",
-                                                              parent.outer_vlan_id)):
-                if value:
-                    template.set(key, value)
-            target, _ = build_vnet(call, conn, template, parent.clusters, parent=oid)
-            insert_vnet(call, conn, target, [])
-        ars = leases.ranges_of(target)
-        ars.append(leases.reserve(conn, vnets, oid, target.id, int(size),  # type: ignore[arg-type]
-                                  max((a.ar_id for a in ars), default=-1) + 1, **request))
-        leases.save(conn, vnets, target, ars)
-        return target.id
+    return ops.reserve(call, oid, text)
 
-
-# -- update: VirtualNetwork::post_update_template ---------------------------------------------
-
-def _post_update(call: Call, vnet: VirtualNetwork, template: Template) -> None:
-    """Re-read the driver attributes from the new template, keeping what it leaves out."""
-    vnet.vn_mad = template.get("VN_MAD") or vnet.vn_mad
-    vnet.phydev = template.get("PHYDEV") or ""
-    template.remove("AUTOMATIC_VLAN_ID")
-    template.remove("AUTOMATIC_OUTER_VLAN_ID")
-    for field, name in (("vlan_id", "VLAN_ID"), ("outer_vlan_id", "OUTER_VLAN_ID")):
-        if getattr(vnet, f"{field}_automatic") == "1":
-            template.remove(name)
-        else:
-            setattr(vnet, field, template.get(name) or "")
-    vnet.bridge = template.get("BRIDGE") or vnet.bridge
-    if template.get("BRIDGE_TYPE") in ("linux", "openvswitch", "openvswitch_dpdk",
-                                       "vcenter_port_groups", "none"):
-        vnet.bridge_type = template.get("BRIDGE_TYPE")
-    for key, value in (("VN_MAD", vnet.vn_mad), ("PHYDEV", vnet.phydev),
-                       ("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type or "")):
-        template.set(key, value)
-
-
-# -- one.vnpool.info: the short bodies (ARs without LEASES) -----------------------------------
 
 @api("one.vnpool.info", Int("filter", -2), Int("start", -1), Int("end", -1))
 def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
-    pool = call.cloud.pools.vnets
-    ls = listing(call, pool.table, VNET.acl_type, flag, start, end)
-    return wire_pool_xml(call, "VNET_POOL", pool.table, ls.where, column="short_body",
-                         order_desc=ls.desc, offset=ls.offset, limit=ls.limit)
+    """The short bodies (ARs with ALLOCATED, without LEASES) of vnet_pool.xsd."""
+    ls = listing(call, call.cloud.pools.vnets.table, VNET.acl_type, flag, start, end)
+    found = ops.list_vnets(call, ls.where, order_desc=ls.desc, offset=ls.offset,
+                           limit=ls.limit)
+    return EscapedParts([b"&lt;VNET_POOL&gt;",
+                         *(escape_text(listed_with_leases(body, by_ar)) for body, by_ar in found),
+                         b"&lt;/VNET_POOL&gt;"])
 
 
-register_info("vn", VNET, present=vnet_info_body)
-register_update("vn", VNET, validate=_post_update, numbers=VNET_NUMBERS,
-                restricted=lambda call, vnet: vnet_restricted(call) if vnet.parent_network_id
-                else ())  # oned: "Normal VNets do not have restricted attributes"
+register_update("vn", VNET, validate=ops.post_update, numbers=VNET_NUMBERS,
+                restricted=ops.restricted_attributes)
 register_rename("vn", VNET)
 register_chown("vn", VNET)
 register_chmod("vn", VNET)

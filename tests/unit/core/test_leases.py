@@ -15,7 +15,9 @@ from nubo.core.pools import make_pools
 from nubo.errors import ActionError, InternalError, NoExistsError
 from nubo.model.address_range import AddressRange
 from nubo.model.permissions import Permissions
-from nubo.model.resources import VNET_READY, VirtualNetwork, address_ranges, set_address_ranges
+from nubo.model.address_range_xml import listed_with_leases
+from nubo.model.resources import (VNET_READY, VirtualNetwork, address_ranges,
+                                  set_address_ranges, vnet_info_body)
 from nubo.store.db import Database
 
 _ids = itertools.count(1000)
@@ -56,13 +58,26 @@ def new_vnet(db: Database, pools, ars: list[AddressRange] | None = None,
     return oid
 
 
-def body_leases(db: Database, pools, oid: int) -> tuple[int, set[tuple[int, int, str, int]]]:
-    """USED_LEASES and the leases one.vn.info would show, read back from the body."""
+def info(db: Database, pools, oid: int) -> str:
+    """The network as one.vn.info shows it: its body with the leases of the table."""
     with db.read() as conn:
-        vnet = pools.vnets.get(conn, oid)
-    shown = {(ar.ar_id, index, *next(iter(owner.items())))
-             for ar, found in address_ranges(vnet) for index, owner in found}
-    return vnet.used_leases, shown
+        return vnet_info_body(pools.vnets.body(conn, oid),
+                              leases.by_range(conn, [oid]).get(oid, {}))
+
+
+def body_leases(db: Database, pools, oid: int) -> tuple[int, set[tuple[int, int, str, int]]]:
+    """USED_LEASES and the leases one.vn.info would show, read back from its reply."""
+    shown_xml = etree.fromstring(info(db, pools, oid).encode())
+    with db.read() as conn:
+        ars = {ar.ar_id: ar for ar in leases.ranges_of(pools.vnets.get(conn, oid))}
+    shown = set()
+    for el in shown_xml.iterfind("AR_POOL/AR"):
+        ar = ars[int(el.findtext("AR_ID") or -1)]
+        for lease in el.iterfind("LEASES/LEASE"):
+            owner = next(c for c in lease if c.tag in ("VM", "VNET", "VROUTER"))
+            shown.add((ar.ar_id, ar.index_of_mac(lease.findtext("MAC") or ""), owner.tag,
+                       int(owner.text or -1)))
+    return int(shown_xml.findtext("USED_LEASES") or -1), shown
 
 
 def table(db: Database, oid: int) -> set[tuple[int, int, str, int]]:
@@ -322,9 +337,61 @@ def test_body_shows_every_attribute_and_parses_back(store):
     with db.read() as conn:
         vnet = pools.vnets.get(conn, oid)
         t = pools.vnets.table
-        short = pools.vnets.bodies(conn, t.c.oid == oid, short=True)[0]
+        short = listed_with_leases(pools.vnets.bodies(conn, t.c.oid == oid, short=True)[0],
+                                   leases.by_range(conn, [oid])[oid])
     ar2 = etree.fromstring(vnet.ar_pool.encode()).findall("AR")[2]
-    assert ar2.findtext("PREFIX_LENGTH") == "64" and ar2.findtext("LEASES/LEASE/VM") == "-1"
+    shown = etree.fromstring(info(db, pools, oid).encode()).findall("AR_POOL/AR")[2]
+    assert ar2.findtext("PREFIX_LENGTH") == "64" and shown.findtext("LEASES/LEASE/VM") == "-1"
     assert [ar.attributes() for ar, _ in address_ranges(vnet)] == [
         ar.attributes() for ar in _ars()]
     assert "<LEASES>" not in short and "<ALLOCATED> 2 " in short
+
+
+def test_a_body_stored_with_its_leases_shows_the_tables(store):
+    """Bodies written while leases were kept in them (LEASES, ALLOCATED, USED_LEASES)
+    need no migration: readers show what the table holds, not what the body says."""
+    db, pools = store
+    oid = new_vnet(db, pools, [_ars()[0]])
+    t = pools.vnets.table
+    with db.write() as conn:
+        vnet = pools.vnets.get(conn, oid)
+        stale = [(0, {"VM": 5}), (1, {"VM": 6})]
+        set_address_ranges(vnet, [(leases.ranges_of(vnet)[0], stale)])
+        pools.vnets.update(conn, vnet)  # as it was stored then
+        assert leases.take(conn, oid, _ars()[0], 3, ("VM", 7))
+    assert body_leases(db, pools, oid) == (1, {(0, 3, "VM", 7)})
+    with db.read() as conn:
+        short = pools.vnets.bodies(conn, t.c.oid == oid, short=True)[0]
+        listed = listed_with_leases(short, leases.by_range(conn, [oid])[oid])
+    assert "<ALLOCATED> 0 " in short and "<USED_LEASES>2</USED_LEASES>" in short
+    assert listed.count("<ALLOCATED>") == 1 and "<ALLOCATED> 3 68719476743<" in listed
+    assert "<USED_LEASES>1</USED_LEASES>" in listed
+
+def test_concurrent_allocations_on_postgresql_take_distinct_addresses(tmp_path):
+    """Without the one-writer lock (as two core processes would), the loser of a race for
+    the next free address moves past it instead of failing: the key decides."""
+    from dbs import create_database, drop_database
+    url = create_database("postgresql", tmp_path)
+    db = Database(url)
+    try:
+        db.migrate()
+        pools = make_pools()
+        oid = new_vnet(db, pools, [_ars()[0]])  # 6 addresses
+        got: list[int] = []
+        barrier = threading.Barrier(4)
+
+        def grab(owner: int) -> None:
+            barrier.wait()
+            with db.engine.begin() as conn:  # no Database.write lock, on purpose
+                got.append(leases.allocate(conn, pools.vnets, oid, ("VM", owner)).index)
+
+        threads = [threading.Thread(target=grab, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got) == sorted(set(got)) and len(got) == 4
+        assert {i for _, i, *_ in table(db, oid)} == set(got)
+    finally:
+        db.close()
+        drop_database("postgresql", url)
