@@ -3,14 +3,14 @@ becomes ``awaited_operation``, keyed by the object's kind and id (a VM's rows mo
 over as kind "VM", unchanged otherwise).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

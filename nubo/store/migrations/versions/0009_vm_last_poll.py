@@ -4,7 +4,7 @@ A monitoring round writes these rows (and its records), never the VM bodies: a V
 body's own LAST_POLL and MONITORING count only until its first poll here.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
