@@ -9,26 +9,21 @@ ROLE = "web" ]`` (USE on the group); it leaves when it is DONE
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from nubo.api.methods.clusters import drop_acl_rules
-from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
-                                     fetch, new_permissions, object_auth, parse_template)
+from nubo.core.ops.common import (authorize_create, check_lock, check_name, fetch,
+                                  new_permissions, parse_template)
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_pool, register_rename,
                                       register_update)
 from nubo.api.registry import Int, Str, api
 from nubo.core.ops.context import Call
+from nubo.core.ops.vm_refs import VMGROUP, join_vm_group
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.errors import ActionError, InternalError
 from nubo.model import vmgroup as rules
-from nubo.model.vm import VirtualMachine
-from nubo.model.vm_template import VmTemplateError
 from nubo.model.vmgroup import VmGroup, VmGroupError
-from nubo.template import Template, TemplateValueError, VectorAttribute
-
-VMGROUP = Kind(lambda c: c.cloud.pools.vmgroups, ObjectType.VMGROUP, "VMGROUP")
+from nubo.template import Template, VectorAttribute
 
 
 @api("one.vmgroup.allocate", Str("template"))
@@ -112,49 +107,6 @@ def vmgroup_roledelete(call: Call, oid: int, role_id: int) -> int:
 def vmgroup_roleupdate(call: Call, oid: int, role_id: int, text: str) -> int:
     vector = _role_vector(text)
     return _change_roles(call, oid, lambda g: rules.update_role(g, role_id, vector))
-
-
-# -- a VM joining its group (one.vm.allocate, one.template.instantiate) ------------------------
-
-def _find_group(call: Call, conn: Connection, vector: VectorAttribute) -> VmGroup | None:
-    """VMGROUP_NAME (of VMGROUP_UID, VMGROUP_UNAME or the caller) or VMGROUP_ID."""
-    pool = call.cloud.pools.vmgroups
-    try:
-        name = (vector.get("VMGROUP_NAME") or "").strip()
-        if name:
-            uid = vector.get_int("VMGROUP_UID")
-            uname = (vector.get("VMGROUP_UNAME") or "").strip()
-            if uid is None and uname:
-                uid = call.cloud.pools.users.oid_by_name(conn, uname)
-                if uid is None:
-                    return None
-            oid = pool.oid_by_name(conn, name, call.uid if uid is None else uid)
-        else:
-            oid = vector.get_int("VMGROUP_ID")
-    except TemplateValueError as e:
-        raise VmTemplateError(f"Wrong VMGROUP attribute: {e}") from None
-    return None if oid is None else pool.find(conn, oid)
-
-
-def join_vm_group(call: Call, conn: Connection, vm: VirtualMachine) -> None:
-    """Put a new VM in the role its VMGROUP names (USE on the group), in its transaction."""
-    vector = vm.template.get_vector("VMGROUP")
-    if vector is None:
-        return
-    role = (vector.get("ROLE") or "").strip()
-    if not role:
-        raise VmTemplateError("Missing role name in VM Group definition")
-    group = _find_group(call, conn, vector)
-    if group is None:
-        raise VmTemplateError("Cannot find VM Group to associate the VM")
-    authorize(call, A.USE, object_auth(VMGROUP, group), VMGROUP.acl_name)
-    try:
-        rules.add_vm(group, role, vm.id)
-    except VmGroupError as e:
-        raise VmTemplateError(str(e)) from None
-    vector.set("VMGROUP_ID", str(group.id))
-    vector.set("ROLE", role)
-    call.cloud.pools.vmgroups.update(conn, group)
 
 
 register_info("vmgroup", VMGROUP)
