@@ -114,11 +114,8 @@ class LifeCycleManager:
                 self._check_able(loaded, action, decision)
                 if prepare is not None:
                     prepare(conn, loaded, decision)
-                    loaded.hosts.clear()  # it may have changed hosts (move_usage)
-                awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
-                                 next_seq=self._next_seq(), ds_id=ds_id, tm_mad=tm_mad,
-                                 uid=uid, gid=gid)
-                outbound = self._outbound(conn, loaded, decision, awaited)
+                outbound = self._commit(conn, loaded, decision, ds_id=ds_id, tm_mad=tm_mad,
+                                        uid=uid, gid=gid)
             log.info("VM %d: %s -> %s", vm_id, action, _pair(decision))
             self._send(outbound)
         return decision
@@ -177,9 +174,7 @@ class LifeCycleManager:
                         "ERROR", f"{op.action}: {result.info or result.origin}")
                 deploy_id = (result.info if result.success and op.action in _GIVES_DEPLOY_ID
                              and result.info not in ("", "-") else None)
-                awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
-                                 next_seq=self._next_seq(), deploy_id=deploy_id)
-                outbound = self._outbound(conn, loaded, decision, awaited)
+                outbound = self._commit(conn, loaded, decision, deploy_id=deploy_id)
             log.info("VM %d: %s %s -> %s", vm_id, op.ref,
                      "SUCCESS" if result.success else "FAILURE", _pair(decision))
             self._send(outbound)
@@ -216,9 +211,7 @@ class LifeCycleManager:
                     if monitoring is not None:
                         self.cloud.pools.vms.update(conn, loaded.vm)
                     return decision
-                awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
-                                 next_seq=self._next_seq())
-                outbound = self._outbound(conn, loaded, decision, awaited)
+                outbound = self._commit(conn, loaded, decision)
             log.info("VM %d: monitoring %s -> %s", vm_id, event, _pair(decision))
             self._send(outbound)
         return decision
@@ -337,6 +330,23 @@ class LifeCycleManager:
         if self._reconciler is not None:  # it stops after its current batch
             self._reconciler.join(30)
         self._answers.shutdown(wait=True)
+
+    # -- committing ------------------------------------------------------------------
+    def _commit(self, conn: Connection, loaded: Loaded, decision: Decision,
+                **where: Any) -> list[Outbound]:
+        """Commit ``decision`` (``where``: commit's placement and requester arguments),
+        then each event its tasks ask for next (nubo.core.vm_tasks.FollowUp), on the VM
+        as just stored, in the same transaction; the operations to send, in order."""
+        awaited = commit(conn, self.cloud.pools, loaded, decision, self.cloud.now(),
+                         next_seq=self._next_seq(), **where)
+        outbound = self._outbound(conn, loaded, decision, awaited)
+        for follow_up in loaded.follow_ups:
+            again = load(conn, self.cloud.pools, loaded.vm.id)
+            then = on_event(again.view, follow_up.event, **follow_up.params)
+            if not then.ignored:
+                log.info("VM %d: %s -> %s", loaded.vm.id, follow_up.event, _pair(then))
+                outbound += self._commit(conn, again, then)
+        return outbound
 
     # -- sending ---------------------------------------------------------------------
     def _outbound(self, conn: Connection, loaded: Loaded, decision: Decision,

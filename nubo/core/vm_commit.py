@@ -8,13 +8,14 @@ so the API actions, the driver answers and (later) monitoring share it.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection
 
-from nubo.core import journal, sched_events, vm_resources
+from nubo.core import journal, sched_events, vm_tasks
 from nubo.core.pools import Pools
+from nubo.core.vm_resources import vm_size
+from nubo.core.vm_tasks import FollowUp, TaskContext
 from nubo.core.vmgroups import leave_vm_group
 from nubo.errors import NoExistsError
 from nubo.hooks import events as hook_events
@@ -25,13 +26,6 @@ from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.infra import Host
 from nubo.model.limits import saturate
 from nubo.model.vm import HistoryRecord, VirtualMachine
-from nubo.template import Template
-
-log = logging.getLogger(__name__)
-
-# Bookkeeping tasks of a decision this slice does not do yet (images, leases, VNC
-# ports, snapshots, hotplug state): logged so that their absence is visible.
-_DEFERRED_TASKS = frozenset({"release_resources", "drop_snapshots"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +51,10 @@ class Loaded:
     hosts: dict[int, Host] = field(default_factory=dict)
     #: The VM's body as ``commit`` stored it (the payload of its driver operations).
     body: str | None = None
+    #: The size (CPU, memory) its hosts count, as loaded (before a resize changes it).
+    size: tuple[int, int] = (0, 0)
+    #: The events ``commit``'s tasks asked for next (nubo.core.vm_tasks.FollowUp).
+    follow_ups: list[FollowUp] = field(default_factory=list)
 
 
 def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
@@ -78,7 +76,7 @@ def load(conn: Connection, pools: Pools, vm_id: int) -> Loaded:
         if host is not None and vm_id in host.vms:
             hosts.add(record.hid)
     view = view_of(vm, hosts=frozenset(hosts), awaiting=awaited.ref if awaited else None)
-    return Loaded(vm, view, awaited, parsed)
+    return Loaded(vm, view, awaited, parsed, size=vm_size(vm))
 
 
 # ------------------------------------------------------------------------ history
@@ -148,16 +146,6 @@ def apply_history(vm: VirtualMachine, effect: object, now: int, hosts: dict[int,
 
 # ---------------------------------------------------------------------- host usage
 
-def vm_size(vm: VirtualMachine) -> tuple[int, int]:
-    """CPU (hundredths) and memory (KB) the VM counts for, as OpenNebula's HOST_SHARE."""
-    def number(name: str) -> float:
-        try:
-            return float(vm.template.get(name) or 0)
-        except (TypeError, ValueError):
-            return 0.0
-    return int(round(number("CPU") * 100)), int(number("MEMORY") * 1024)
-
-
 def apply_capacity(vm: VirtualMachine, effect: Reserve | Release, host: Host) -> None:
     """Count (or stop counting) the VM in the host's usage and its VMS list."""
     cpu, mem = vm_size(vm)
@@ -173,115 +161,6 @@ def apply_capacity(vm: VirtualMachine, effect: Reserve | Release, host: Host) ->
         share.running_vms = max(0, share.running_vms - 1)
         share.cpu_usage = max(0, share.cpu_usage - cpu)
         share.mem_usage = max(0, share.mem_usage - mem)
-
-
-# ------------------------------------------------------------ body bookkeeping tasks
-# A hotplug in flight marks its DISK/NIC/SNAPSHOT with ATTACH="YES" / ACTIVE="YES" in
-# the VM body (as OpenNebula does); the driver's answer keeps it (clear) or drops it
-# (delete). Leases of a NIC dropped here, and of every NIC when the VM is finished,
-# are freed through nubo.core.leases (rows deleted: freed at most once).
-
-def _marked(vm: VirtualMachine, name: str, flag: str) -> list:
-    return [v for v in vm.template.get_vectors(name) if (v.get(flag) or "").upper() == "YES"]
-
-
-def _drop_vectors(vm: VirtualMachine, name: str, doomed: list) -> None:
-    if doomed:
-        vm.template = Template([a for a in vm.template if not any(a is d for d in doomed)])
-
-
-def _free_nic_leases(conn: Connection, pools: Pools, vm: VirtualMachine, nics: list) -> None:
-    from nubo.core import leases
-    for nic in nics:
-        vnet_id, ip, mac = nic.get("NETWORK_ID"), nic.get("IP"), nic.get("MAC")
-        if vnet_id is None or not vnet_id.lstrip("-").isdigit() or int(vnet_id) < 0:
-            continue
-        if not (ip or mac):
-            continue
-        for row in leases.leases_of(conn, ("VM", vm.id)):
-            if row.vnet_id != int(vnet_id):
-                continue
-            vnet = pools.vnets.find(conn, row.vnet_id)
-            if vnet is None:
-                continue
-            ar = next((a for a in leases.ranges_of(vnet) if a.ar_id == row.ar_id), None)
-            if ar is None:
-                continue
-            address = ar.address(row.index).attributes()
-            if (mac and address.get("MAC") == mac) or (ip and address.get("IP") == ip):
-                leases.free_rows(conn, row.vnet_id, ar_id=row.ar_id, owner=("VM", vm.id),
-                                 index=row.index)
-                leases.save(conn, pools.vnets, vnet, leases.ranges_of(vnet))
-
-
-def _clear_flag(name: str, flag: str):
-    def task(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-        for vector in _marked(vm, name, flag):
-            vector.remove(flag)
-    return task
-
-
-def _delete_marked(name: str, flag: str):
-    def task(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-        doomed = _marked(vm, name, flag)
-        if name == "NIC":
-            _free_nic_leases(conn, pools, vm, doomed)
-        elif name == "DISK":
-            for disk in doomed:
-                vm_resources.release_image(conn, pools, vm.id, disk)
-        _drop_vectors(vm, name, doomed)
-    return task
-
-
-def _release_resources(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-    """free_vm_resources: every lease and image the VM holds (VNC ports: not kept yet)."""
-    vm_resources.release(conn, pools, vm)
-
-
-def _revert_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-    """A failed live resize: back to the size kept in USER_TEMPLATE/RESIZE_PREVIOUS
-    (and the host usage)."""
-    old = vm.user_template.get_vector("RESIZE_PREVIOUS")
-    if old is None:
-        return
-    before = vm_size(vm)
-    for key in ("CPU", "VCPU", "MEMORY"):
-        value = old.get(key)
-        if value:
-            vm.template.set(key, value)
-    vm.user_template.remove("RESIZE_PREVIOUS")
-    move_usage(conn, pools, vm, before)
-
-
-def _reset_resize(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
-    vm.user_template.remove("RESIZE_PREVIOUS")
-
-
-def move_usage(conn: Connection, pools: Pools, vm: VirtualMachine,
-               before: tuple[int, int]) -> None:
-    """The VM's size changed from ``before``: update the hosts that count it."""
-    cpu, mem = vm_size(vm)
-    for hid in sorted({record.hid for record in vm.history[-2:]}):
-        host = pools.hosts.find(conn, hid)
-        if host is None or vm.id not in host.vms:
-            continue
-        share = host.host_share
-        share.cpu_usage = saturate(max(0, share.cpu_usage + cpu - before[0]))
-        share.mem_usage = saturate(max(0, share.mem_usage + mem - before[1]))
-        pools.hosts.update(conn, host)
-
-
-BODY_TASKS = {
-    "clear_attach_disk": _clear_flag("DISK", "ATTACH"),
-    "delete_attach_disk": _delete_marked("DISK", "ATTACH"),
-    "clear_attach_nic": _clear_flag("NIC", "ATTACH"),
-    "delete_attach_nic": _delete_marked("NIC", "ATTACH"),
-    "clear_active_snapshot": _clear_flag("SNAPSHOT", "ACTIVE"),
-    "delete_active_snapshot": _delete_marked("SNAPSHOT", "ACTIVE"),
-    "release_resources": _release_resources,
-    "revert_resize": _revert_resize,
-    "reset_resize": _reset_resize,
-}
 
 
 # -------------------------------------------------------------------------- commit
@@ -304,13 +183,8 @@ def commit(conn: Connection, pools: Pools, loaded: Loaded, decision: Decision, n
         apply_capacity(vm, cap, hosts[cap.host])
     for host in hosts.values():
         pools.hosts.update(conn, host)
-    for task in decision.tasks:
-        if task == "reset_deploy_id":
-            vm.deploy_id = ""
-        elif task in BODY_TASKS:
-            BODY_TASKS[task](conn, pools, vm)
-        elif task in _DEFERRED_TASKS:
-            log.debug("VM %d: task %s not done yet", vm.id, task)
+    loaded.follow_ups = vm_tasks.run(TaskContext(conn, pools, vm, loaded.size),
+                                     decision.tasks)
     if (vm.state, vm.lcm_state) != decision.pair:
         vm.prev_state, vm.prev_lcm_state = vm.state, vm.lcm_state
     vm.state, vm.lcm_state = int(decision.state), int(decision.lcm_state)

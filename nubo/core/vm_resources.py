@@ -1,5 +1,6 @@
 """What a VM takes from the cloud when it is created, and gives back once it is DONE:
-a lease of each NIC's network, and each image its DISKs use.
+a lease of each NIC's network, and each image its DISKs use; and the size it counts
+for in the usage of its hosts.
 
 At allocate oned completes every DISK with its image's SOURCE, TM_MAD, DATASTORE and
 CLONE/SAVE (the transfer scripts need them), counts the VM in the image (RUNNING_VMS,
@@ -18,6 +19,7 @@ from nubo.core.pools import Pools
 from nubo.errors import ActionError, NoExistsError
 from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMAGE_USED_PERS,
                                   Image)
+from nubo.model.limits import saturate
 from nubo.model.vm import VirtualMachine, order_system_template
 from nubo.model.vm_template import Ref, reference
 from nubo.store.pools import Pool
@@ -148,3 +150,29 @@ def release_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttrib
     if image.running_vms == 0 and image.state in (IMAGE_USED, IMAGE_USED_PERS):
         image.state = IMAGE_READY
     pools.images.update(conn, image)
+
+
+# ------------------------------------------------------------------------ host usage
+
+def vm_size(vm: VirtualMachine) -> tuple[int, int]:
+    """CPU (hundredths) and memory (KB) the VM counts for, as OpenNebula's HOST_SHARE."""
+    def number(name: str) -> float:
+        try:
+            return float(vm.template.get(name) or 0)
+        except (TypeError, ValueError):
+            return 0.0
+    return int(round(number("CPU") * 100)), int(number("MEMORY") * 1024)
+
+
+def move_usage(conn: Connection, pools: Pools, vm: VirtualMachine,
+               before: tuple[int, int]) -> None:
+    """The VM's size changed from ``before``: update the hosts that count it."""
+    cpu, mem = vm_size(vm)
+    for hid in sorted({record.hid for record in vm.history[-2:]}):
+        host = pools.hosts.find(conn, hid)
+        if host is None or vm.id not in host.vms:
+            continue
+        share = host.host_share
+        share.cpu_usage = saturate(max(0, share.cpu_usage + cpu - before[0]))
+        share.mem_usage = saturate(max(0, share.mem_usage + mem - before[1]))
+        pools.hosts.update(conn, host)

@@ -41,6 +41,8 @@ import xmlrpc.client
 from pathlib import Path
 from xml.etree import ElementTree
 
+from nubo.lifecycle.states import RETIRED_STATES, VmState
+
 RECREATE, DELETE = 4, 3
 DISABLE = 1  # one.host.status
 HOST_ERROR = "3"
@@ -173,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 def _recover(server: xmlrpc.client.ServerProxy, session: str, vm_ids: list[int],
              args: argparse.Namespace) -> int:
     skip = {s.strip().upper() for s in args.skip_states.split(",") if s.strip()}
-    names = {"0": "INIT", "1": "PENDING", "2": "HOLD", "3": "ACTIVE", "4": "STOPPED",
-             "5": "SUSPENDED", "6": "DONE", "8": "POWEROFF", "9": "UNDEPLOYED"}
+    names = {str(int(s)): s.name for s in VmState if s not in RETIRED_STATES}
     operation = DELETE if args.delete else RECREATE
     failed = 0
     for vm_id in vm_ids:

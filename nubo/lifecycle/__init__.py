@@ -13,6 +13,7 @@ from nubo.lifecycle.model import (
 from nubo.lifecycle.states import (
     HISTORY_ACTIONS, LcmState, VmState, is_valid_pair, short_name, state_str,
 )
+from nubo.lifecycle.tasks import Task
 
 __all__ = [
     "ACTIONS", "EVENTS", "HISTORY_ACTIONS", "MIGRATE_KINDS", "RECOVER_OPERATIONS",

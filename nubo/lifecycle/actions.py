@@ -10,13 +10,14 @@ from nubo.lifecycle.model import (
     ESTIME, ETIME, PSTIME, RETIME, RSTIME, STIME, CopyRecord, NewRecord, SetAction, Stamp,
     VmView,
 )
-from nubo.lifecycle.outcomes import DONE, DROP_SNAPSHOTS
+from nubo.lifecycle.outcomes import DONE
 from nubo.lifecycle.rules import (
     NOTHING, A, Free, Hold, Params, T, Table, each, tm, vmm,
 )
 from nubo.lifecycle.states import FAILURE_LCM_STATES
 from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S
+from nubo.lifecycle.tasks import Task
 
 RUNNING_OR_UNKNOWN = (L.RUNNING, L.UNKNOWN)
 # States a VM never left a host in: terminate just frees what they hold.
@@ -164,7 +165,7 @@ def _migrate(kind: str) -> Table:
             Stamp("previous", RETIME), Stamp("previous", ETIME), SetAction("current", "migrate"),
             Hold("current"), Free("previous", keep_if_shared=True), Stamp("current", STIME),
             Stamp("current", PSTIME)),
-            ops=(tm("PROLOG_MIGRATE"),), tasks=(DROP_SNAPSHOTS, "release_previous_vnc_port"))
+            ops=(tm("PROLOG_MIGRATE"),), tasks=(Task.DROP_SNAPSHOTS, Task.RELEASE_PREVIOUS_VNC_PORT))
 
     # live migration of a VM that is not RUNNING falls back to a cold one (OpenNebula)
     return {A(L.RUNNING): running,

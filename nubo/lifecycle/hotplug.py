@@ -13,6 +13,7 @@ from nubo.lifecycle.model import RETIME, Checkpoint, Stamp, VmView
 from nubo.lifecycle.rules import NOTHING, A, Params, T, Table, each, tm, vmm
 from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S
+from nubo.lifecycle.tasks import Task
 
 
 def _hot(lcm: L, action: str, op) -> T:
@@ -35,8 +36,8 @@ def _nic(attach: bool):
                         vmm("ATTACHNIC" if attach else "DETACHNIC"))
         if attach:
             return T(effects=(Checkpoint(action), Stamp("current", RETIME)), resched=False,
-                     tasks=("clear_attach_nic",))
-        return T(effects=(Checkpoint(action),), tasks=("delete_attach_nic",))
+                     tasks=(Task.CLEAR_ATTACH_NIC,))
+        return T(effects=(Checkpoint(action),), tasks=(Task.DELETE_ATTACH_NIC,))
 
     return {A(L.RUNNING): running, S.POWEROFF: poweroff}
 
@@ -48,7 +49,7 @@ _SNAPSHOT = {"snapshot-create": "SNAPSHOTCREATE", "snapshot-revert": "SNAPSHOTRE
 def _resize_running(view: VmView, params: Params) -> T:
     """Hot resize needs a driver that supports it; the host usage changes at once."""
     return T(lcm=L.HOTPLUG_RESIZE, effects=(Checkpoint("resize"),), ops=(vmm("RESIZE"),),
-             resched=False, tasks=("resize_host_usage",))
+             resched=False, tasks=(Task.RESIZE_HOST_USAGE,))
 
 
 def _updateconf_running(view: VmView, params: Params) -> T:
@@ -84,7 +85,7 @@ HOTPLUG: dict[str, Table] = {
        for name, op in _SNAPSHOT.items()},
     "resize": {
         # not on a host: only the template changes; POWEROFF also re-counts host usage
-        S.POWEROFF: T(effects=(Checkpoint("resize"),), tasks=("resize_host_usage",)),
+        S.POWEROFF: T(effects=(Checkpoint("resize"),), tasks=(Task.RESIZE_HOST_USAGE,)),
         **each((S.INIT, S.PENDING, S.HOLD, S.UNDEPLOYED, S.CLONING, S.CLONING_FAILURE),
                T(effects=(Checkpoint("resize"),))),
         A(L.RUNNING): _resize_running,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
 from nubo.lifecycle.states import LcmState, VmState
+from nubo.lifecycle.tasks import Task
 
 Record = Literal["current", "previous"]
 
@@ -181,8 +182,8 @@ class VmView:
 class Decision:
     """The outcome of asking the machine: the VM's new state and what to do.
 
-    ``tasks`` name bookkeeping the caller does on the VM's body (see
-    docs/lifecycle.md: release_resources, clear_attach_disk, ...). ``ignored``
+    ``tasks`` name bookkeeping the caller does on the VM's body and what it holds
+    (nubo.lifecycle.tasks: release_resources, clear_attach_disk, ...). ``ignored``
     marks an event that does not apply to the VM's state (a stale or unexpected
     driver answer, a monitor report for a VM not running): nothing changes.
     """
@@ -193,7 +194,7 @@ class Decision:
     history: tuple[HistoryEffect, ...] = ()
     capacity: tuple[CapacityEffect, ...] = ()
     resched: bool | None = None
-    tasks: tuple[str, ...] = ()
+    tasks: tuple[Task, ...] = ()
     awaiting: OpRef | None = None
     deploy_id: str | None = None
     ignored: bool = False

@@ -16,8 +16,7 @@ from nubo.lifecycle.rules import (
 )
 from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S
-
-DROP_SNAPSHOTS = "drop_snapshots"  # unless the VMM driver keeps snapshots (KEEP_SNAPSHOTS)
+from nubo.lifecycle.tasks import Task
 
 # ------------------------------------------------------------ dispatch manager triggers
 
@@ -41,10 +40,10 @@ register("undeploy_success", each(
 # free_vm_resources: leases, images, VM group, VNC port, quotas, scheduled actions.
 DONE = T(S.DONE, effects=(Stamp("current", RETIME, "close"), Stamp("current", ETIME, "close"),
                           FreeAll()),
-         tasks=("release_resources",))
+         tasks=(Task.RELEASE_RESOURCES,))
 register("done", each((L.EPILOG, L.CLEANUP_DELETE), DONE))
 register("resubmit", each((L.CLEANUP_RESUBMIT,), T(S.PENDING, deploy_id="",
-                                                   tasks=("reset_deploy_id",))))
+                                                   tasks=(Task.RESET_DEPLOY_ID,))))
 
 # ----------------------------------------------------------------- life-cycle manager
 
@@ -57,7 +56,7 @@ register("deploy_success", {
     A(L.MIGRATE): T(lcm=L.RUNNING, effects=(
         Stamp("current", RSTIME), Stamp("previous", ETIME), Stamp("previous", RETIME),
         Free("previous", keep_if_shared=True)),
-        tasks=(DROP_SNAPSHOTS, "release_previous_vnc_port")),
+        tasks=(Task.DROP_SNAPSHOTS, Task.RELEASE_PREVIOUS_VNC_PORT)),
     **each(_BOOTS, T(lcm=L.RUNNING, effects=(
         SetAction("current", "none"), Stamp("current", ETIME, "zero"),
         Stamp("current", RETIME, "zero")))),
@@ -70,7 +69,7 @@ register("deploy_failure", {
     A(L.MIGRATE): T(lcm=L.RUNNING, effects=(
         Stamp("current", ETIME), Stamp("previous", ETIME), Stamp("previous", RETIME),
         Free("current", keep_if_shared=True), CopyRecord("previous"), Stamp("current", STIME),
-        Stamp("current", RSTIME)), tasks=("rollback_vnc_port",)),
+        Stamp("current", RSTIME)), tasks=(Task.ROLLBACK_VNC_PORT,)),
     A(L.BOOT): T(lcm=L.BOOT_FAILURE, effects=(_RETIME,)),
     A(L.BOOT_MIGRATE): T(lcm=L.BOOT_MIGRATE_FAILURE, effects=(_RETIME,)),
     A(L.BOOT_UNKNOWN): T(lcm=L.UNKNOWN, effects=(_RETIME,)),
@@ -87,20 +86,20 @@ register("deploy_failure", {
 START_PROLOG_MIGRATE = T(lcm=L.PROLOG_MIGRATE, effects=(
     Stamp("previous", ETIME), Stamp("previous", RETIME), Stamp("current", PSTIME),
     Free("previous", keep_if_shared=True)),
-    ops=(tm("PROLOG_MIGRATE"),), tasks=(DROP_SNAPSHOTS, "release_previous_vnc_port"))
+    ops=(tm("PROLOG_MIGRATE"),), tasks=(Task.DROP_SNAPSHOTS, Task.RELEASE_PREVIOUS_VNC_PORT))
 # The source could not save or stop the VM: it keeps running there, in a copy of its record.
 REVERT_MIGRATE = T(lcm=L.RUNNING, effects=(
     Stamp("current", ETIME), Free("current", keep_if_shared=True), Stamp("previous", ETIME),
     Stamp("previous", RETIME), CopyRecord("previous"), Stamp("current", STIME),
-    Stamp("current", RSTIME)), tasks=("rollback_vnc_port",))
+    Stamp("current", RSTIME)), tasks=(Task.ROLLBACK_VNC_PORT,))
 _BACK_RUNNING = T(lcm=L.RUNNING, effects=(SetAction("current", "none"),))
 
 register("shutdown_success", {
     A(L.SHUTDOWN): T(lcm=L.EPILOG, effects=(Stamp("current", ESTIME), _RETIME),
-                     ops=(tm("EPILOG"),), tasks=(DROP_SNAPSHOTS,)),
-    A(L.SHUTDOWN_POWEROFF): T(tasks=(DROP_SNAPSHOTS,), then="poweroff_success"),
+                     ops=(tm("EPILOG"),), tasks=(Task.DROP_SNAPSHOTS,)),
+    A(L.SHUTDOWN_POWEROFF): T(tasks=(Task.DROP_SNAPSHOTS,), then="poweroff_success"),
     A(L.SHUTDOWN_UNDEPLOY): T(lcm=L.EPILOG_UNDEPLOY, effects=(Stamp("current", ESTIME), _RETIME),
-                              ops=(tm("EPILOG_STOP"),), tasks=(DROP_SNAPSHOTS,)),
+                              ops=(tm("EPILOG_STOP"),), tasks=(Task.DROP_SNAPSHOTS,)),
     A(L.SAVE_MIGRATE): START_PROLOG_MIGRATE,  # poweroff-migrate: shut down on the source
 })
 register("shutdown_failure", {
@@ -109,9 +108,9 @@ register("shutdown_failure", {
 })
 register("save_success", {
     A(L.SAVE_MIGRATE): START_PROLOG_MIGRATE,
-    A(L.SAVE_SUSPEND): T(tasks=(DROP_SNAPSHOTS,), then="suspend_success"),
+    A(L.SAVE_SUSPEND): T(tasks=(Task.DROP_SNAPSHOTS,), then="suspend_success"),
     A(L.SAVE_STOP): T(lcm=L.EPILOG_STOP, effects=(Stamp("current", ESTIME), _RETIME),
-                      ops=(tm("EPILOG_STOP"),), tasks=(DROP_SNAPSHOTS,)),
+                      ops=(tm("EPILOG_STOP"),), tasks=(Task.DROP_SNAPSHOTS,)),
 })
 register("save_failure", {
     A(L.SAVE_MIGRATE): REVERT_MIGRATE,
@@ -139,10 +138,10 @@ register("prolog_success", {
     **each((L.PROLOG_MIGRATE_UNKNOWN, L.PROLOG_MIGRATE_UNKNOWN_FAILURE, L.PROLOG,
             L.PROLOG_FAILURE), T(lcm=L.BOOT, effects=_PROLOG_DONE, ops=(vmm("DEPLOY"),))),
     **each((L.PROLOG_MIGRATE_POWEROFF, L.PROLOG_MIGRATE_POWEROFF_FAILURE),
-           T(effects=(Stamp("current", PETIME),), tasks=(DROP_SNAPSHOTS,),
+           T(effects=(Stamp("current", PETIME),), tasks=(Task.DROP_SNAPSHOTS,),
              then="poweroff_success")),
     **each((L.PROLOG_MIGRATE_SUSPEND, L.PROLOG_MIGRATE_SUSPEND_FAILURE),
-           T(effects=(Stamp("current", PETIME),), tasks=(DROP_SNAPSHOTS,),
+           T(effects=(Stamp("current", PETIME),), tasks=(Task.DROP_SNAPSHOTS,),
              then="suspend_success")),
 })
 
@@ -172,7 +171,7 @@ register("prolog_failure", {
 
 _EPILOG_END = (Stamp("current", EETIME), Stamp("current", ETIME), FreeAll())
 _EPILOG_NEXT = {L.EPILOG_STOP: ("stop_success", ()),  # the VNC port stays with a stopped VM
-                L.EPILOG_UNDEPLOY: ("undeploy_success", ("release_vnc_port",)),
+                L.EPILOG_UNDEPLOY: ("undeploy_success", (Task.RELEASE_VNC_PORT,)),
                 L.EPILOG: ("done", ())}
 register("epilog_success", {
     **{A(lcm): T(effects=_EPILOG_END, tasks=tasks, then=then)
@@ -193,7 +192,7 @@ register("epilog_failure", {
 register("cleanup_callback", {A(L.CLEANUP_RESUBMIT): T(then="resubmit")})
 
 
-def _hotplug(name: str, task: str, poweroff_lcm: L | None = None) -> None:
+def _hotplug(name: str, task: Task | None, poweroff_lcm: L | None = None) -> None:
     """Hotplug answers: back to RUNNING, or to POWEROFF for the cold variants."""
     tasks = (task,) if task else ()
     table = {A(L.HOTPLUG_NIC if "nic" in name else L.HOTPLUG): T(lcm=L.RUNNING, tasks=tasks)}
@@ -202,26 +201,26 @@ def _hotplug(name: str, task: str, poweroff_lcm: L | None = None) -> None:
     register(name, table)
 
 
-_hotplug("attach_success", "clear_attach_disk", L.HOTPLUG_PROLOG_POWEROFF)
-_hotplug("attach_failure", "delete_attach_disk", L.HOTPLUG_PROLOG_POWEROFF)
-_hotplug("detach_success", "delete_attach_disk", L.HOTPLUG_EPILOG_POWEROFF)
-_hotplug("detach_failure", "clear_attach_disk", L.HOTPLUG_EPILOG_POWEROFF)
-_hotplug("attach_nic_success", "clear_attach_nic", L.HOTPLUG_NIC_POWEROFF)
-_hotplug("attach_nic_failure", "delete_attach_nic", L.HOTPLUG_NIC_POWEROFF)
-_hotplug("detach_nic_success", "delete_attach_nic", L.HOTPLUG_NIC_POWEROFF)
-_hotplug("detach_nic_failure", "clear_attach_nic", L.HOTPLUG_NIC_POWEROFF)
-_hotplug("update_conf_success", "")
-_hotplug("update_conf_failure", "")
-for _name, _task in (("snapshot_create_success", "clear_active_snapshot"),
-                     ("snapshot_create_failure", "delete_active_snapshot"),
-                     ("snapshot_revert_success", "clear_active_snapshot"),
-                     ("snapshot_revert_failure", "clear_active_snapshot"),
-                     ("snapshot_delete_success", "delete_active_snapshot"),
-                     ("snapshot_delete_failure", "clear_active_snapshot")):
+_hotplug("attach_success", Task.CLEAR_ATTACH_DISK, L.HOTPLUG_PROLOG_POWEROFF)
+_hotplug("attach_failure", Task.DELETE_ATTACH_DISK, L.HOTPLUG_PROLOG_POWEROFF)
+_hotplug("detach_success", Task.DELETE_ATTACH_DISK, L.HOTPLUG_EPILOG_POWEROFF)
+_hotplug("detach_failure", Task.CLEAR_ATTACH_DISK, L.HOTPLUG_EPILOG_POWEROFF)
+_hotplug("attach_nic_success", Task.CLEAR_ATTACH_NIC, L.HOTPLUG_NIC_POWEROFF)
+_hotplug("attach_nic_failure", Task.DELETE_ATTACH_NIC, L.HOTPLUG_NIC_POWEROFF)
+_hotplug("detach_nic_success", Task.DELETE_ATTACH_NIC, L.HOTPLUG_NIC_POWEROFF)
+_hotplug("detach_nic_failure", Task.CLEAR_ATTACH_NIC, L.HOTPLUG_NIC_POWEROFF)
+_hotplug("update_conf_success", None)
+_hotplug("update_conf_failure", None)
+for _name, _task in (("snapshot_create_success", Task.CLEAR_ACTIVE_SNAPSHOT),
+                     ("snapshot_create_failure", Task.DELETE_ACTIVE_SNAPSHOT),
+                     ("snapshot_revert_success", Task.CLEAR_ACTIVE_SNAPSHOT),
+                     ("snapshot_revert_failure", Task.CLEAR_ACTIVE_SNAPSHOT),
+                     ("snapshot_delete_success", Task.DELETE_ACTIVE_SNAPSHOT),
+                     ("snapshot_delete_failure", Task.CLEAR_ACTIVE_SNAPSHOT)):
     register(_name, {A(L.HOTPLUG_SNAPSHOT): T(lcm=L.RUNNING, tasks=(_task,))})
-register("resize_success", {A(L.HOTPLUG_RESIZE): T(lcm=L.RUNNING, tasks=("reset_resize",))})
+register("resize_success", {A(L.HOTPLUG_RESIZE): T(lcm=L.RUNNING, tasks=(Task.RESET_RESIZE,))})
 # revert_resize: back to the old CPU/VCPU/MEMORY, host usage and quotas
-register("resize_failure", {A(L.HOTPLUG_RESIZE): T(lcm=L.RUNNING, tasks=("revert_resize",))})
+register("resize_failure", {A(L.HOTPLUG_RESIZE): T(lcm=L.RUNNING, tasks=(Task.REVERT_RESIZE,))})
 
 # ----------------------------------------------------------------------- monitoring
 
@@ -229,12 +228,12 @@ register("monitor_done", {A(L.RUNNING): T(lcm=L.UNKNOWN, resched=False)})
 register("monitor_poweroff", {
     **each((L.RUNNING, L.UNKNOWN), T(
         S.POWEROFF, effects=(SetAction("current", "monitor"), _RETIME), resched=False,
-        tasks=(DROP_SNAPSHOTS,))),
+        tasks=(Task.DROP_SNAPSHOTS,))),
     **each((L.SHUTDOWN, L.SHUTDOWN_POWEROFF, L.SHUTDOWN_UNDEPLOY), T(then="shutdown_success")),
 })
 register("monitor_suspend", each((L.RUNNING, L.UNKNOWN), T(
     S.SUSPENDED, effects=(SetAction("current", "monitor"), _RETIME), resched=False,
-    tasks=(DROP_SNAPSHOTS,))))
+    tasks=(Task.DROP_SNAPSHOTS,))))
 register("monitor_poweron", {
     **each((S.POWEROFF, S.SUSPENDED), T(lcm=L.RUNNING, effects=(
         Stamp("current", ETIME), CopyRecord("current"), Stamp("current", STIME),

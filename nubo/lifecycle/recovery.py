@@ -12,12 +12,13 @@ from __future__ import annotations
 from nubo.lifecycle.model import (
     EETIME, ETIME, PETIME, RETIME, SetAction, Stamp, VmView,
 )
-from nubo.lifecycle.outcomes import DONE, DROP_SNAPSHOTS, OUTCOME_TRIGGERS
+from nubo.lifecycle.outcomes import DONE, OUTCOME_TRIGGERS
 from nubo.lifecycle.rules import (
     NOTHING, A, FreeAll, Op, Params, T, Table, each, register, tm, vmm,
 )
 from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S
+from nubo.lifecycle.tasks import Task
 
 _VMM = (vmm("DRIVER_CANCEL", awaited=False), vmm("CLEANUP"))
 _TM = (tm("DRIVER_CANCEL", awaited=False), tm("EPILOG_DELETE"))
@@ -36,26 +37,26 @@ CLEANUP: dict[L, tuple[tuple[Stamp, ...], tuple[Op, ...], tuple[str, ...]]] = {
                    L.SHUTDOWN, L.SHUTDOWN_POWEROFF, L.SHUTDOWN_UNDEPLOY, L.HOTPLUG_SNAPSHOT,
                    L.SAVE_STOP, L.SAVE_SUSPEND)},
     L.BACKUP: (_RUN_END, (vmm("BACKUPCANCEL", awaited=False), vmm("CLEANUP")), ()),
-    L.HOTPLUG: (_RUN_END, _VMM, ("clear_attach_disk",)),
-    L.HOTPLUG_NIC: (_RUN_END, _VMM, ("clear_attach_nic",)),
-    L.HOTPLUG_NIC_POWEROFF: (_RUN_END, _VMM, ("clear_attach_nic",)),
-    L.HOTPLUG_SAVEAS: (_RUN_END, _VMM, ("clear_saveas_disk",)),
-    L.HOTPLUG_SAVEAS_POWEROFF: (_RUN_END, _TM, ("clear_saveas_disk",)),
-    L.HOTPLUG_SAVEAS_SUSPENDED: (_RUN_END, _TM, ("clear_saveas_disk",)),
-    L.HOTPLUG_SAVEAS_UNDEPLOYED: ((), (), ("clear_saveas_disk",)),
-    L.HOTPLUG_SAVEAS_STOPPED: ((), (), ("clear_saveas_disk",)),
-    L.HOTPLUG_PROLOG_POWEROFF: ((), _TM, ("clear_attach_disk",)),
-    L.HOTPLUG_EPILOG_POWEROFF: ((), _TM, ("clear_attach_disk",)),
-    L.HOTPLUG_RESIZE: (_RUN_END, _VMM, ("reset_resize",)),
-    **{lcm: ((), _TM, ("clear_snapshot_disk",))
+    L.HOTPLUG: (_RUN_END, _VMM, (Task.CLEAR_ATTACH_DISK,)),
+    L.HOTPLUG_NIC: (_RUN_END, _VMM, (Task.CLEAR_ATTACH_NIC,)),
+    L.HOTPLUG_NIC_POWEROFF: (_RUN_END, _VMM, (Task.CLEAR_ATTACH_NIC,)),
+    L.HOTPLUG_SAVEAS: (_RUN_END, _VMM, (Task.CLEAR_SAVEAS_DISK,)),
+    L.HOTPLUG_SAVEAS_POWEROFF: (_RUN_END, _TM, (Task.CLEAR_SAVEAS_DISK,)),
+    L.HOTPLUG_SAVEAS_SUSPENDED: (_RUN_END, _TM, (Task.CLEAR_SAVEAS_DISK,)),
+    L.HOTPLUG_SAVEAS_UNDEPLOYED: ((), (), (Task.CLEAR_SAVEAS_DISK,)),
+    L.HOTPLUG_SAVEAS_STOPPED: ((), (), (Task.CLEAR_SAVEAS_DISK,)),
+    L.HOTPLUG_PROLOG_POWEROFF: ((), _TM, (Task.CLEAR_ATTACH_DISK,)),
+    L.HOTPLUG_EPILOG_POWEROFF: ((), _TM, (Task.CLEAR_ATTACH_DISK,)),
+    L.HOTPLUG_RESIZE: (_RUN_END, _VMM, (Task.RESET_RESIZE,)),
+    **{lcm: ((), _TM, (Task.CLEAR_SNAPSHOT_DISK,))
        for lcm in (L.DISK_SNAPSHOT_POWEROFF, L.DISK_SNAPSHOT_REVERT_POWEROFF,
                    L.DISK_SNAPSHOT_DELETE_POWEROFF, L.DISK_SNAPSHOT_SUSPENDED,
                    L.DISK_SNAPSHOT_DELETE_SUSPENDED, L.DISK_SNAPSHOT_DELETE)},
     L.BACKUP_POWEROFF: ((), (vmm("DRIVER_CANCEL", awaited=False), tm("EPILOG_DELETE")), ()),
-    L.DISK_SNAPSHOT: (_RUN_END, _VMM, ("clear_snapshot_disk",)),
-    L.DISK_RESIZE: (_RUN_END, _VMM, ("clear_resize_disk",)),
-    L.DISK_RESIZE_POWEROFF: ((), _TM, ("clear_resize_disk",)),
-    L.DISK_RESIZE_UNDEPLOYED: ((), _TM, ("clear_resize_disk",)),
+    L.DISK_SNAPSHOT: (_RUN_END, _VMM, (Task.CLEAR_SNAPSHOT_DISK,)),
+    L.DISK_RESIZE: (_RUN_END, _VMM, (Task.CLEAR_RESIZE_DISK,)),
+    L.DISK_RESIZE_POWEROFF: ((), _TM, (Task.CLEAR_RESIZE_DISK,)),
+    L.DISK_RESIZE_UNDEPLOYED: ((), _TM, (Task.CLEAR_RESIZE_DISK,)),
     L.RESTORE: ((), _TM, ()),
     # mid-migration: both hosts are cleaned, both records closed
     L.MIGRATE: ((*_RUN_END, Stamp("previous", ETIME), Stamp("previous", RETIME)),
@@ -95,7 +96,7 @@ def clean_up(view: VmView, dispose: bool) -> T:
     lcm = L.CLEANUP_DELETE if dispose else L.CLEANUP_RESUBMIT
     then = "done" if dispose else (None if any(o.awaited for o in ops) else "resubmit")
     return T(S.ACTIVE, lcm, effects=effects, ops=ops, resched=False,
-             tasks=(*tasks, DROP_SNAPSHOTS, "release_vnc_port"), then=then)
+             tasks=(*tasks, Task.DROP_SNAPSHOTS, Task.RELEASE_VNC_PORT), then=then)
 
 
 # LifeCycleManager::trigger_delete: an ACTIVE VM is cleaned up and finished.
@@ -165,7 +166,9 @@ def _recover(success: bool):
         return T(then=pair[0] if success else pair[1], deploy_id=deploy_id)
 
     return {
-        S.CLONING_FAILURE: T(tasks=("recheck_images",)),
+        # back to CLONING, and the images say where it goes (the core's recheck_images
+        # feeds images-ready/images-failed); --failure leaves it in CLONING_FAILURE
+        S.CLONING_FAILURE: T(S.CLONING, tasks=(Task.RECHECK_IMAGES,)) if success else NOTHING,
         **each((L.LCM_INIT, L.RUNNING), NOTHING),
         A(L.CLEANUP_DELETE): T(then="done"),
         A(L.CLEANUP_RESUBMIT): T(then="resubmit"),

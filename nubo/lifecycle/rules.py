@@ -22,6 +22,7 @@ from nubo.lifecycle.model import (
     apply_history,
 )
 from nubo.lifecycle.states import LcmState, VmState
+from nubo.lifecycle.tasks import Task
 
 Params = Mapping[str, Any]
 
@@ -89,9 +90,14 @@ class T:
     effects: tuple[Effect, ...] = ()
     ops: tuple[Op, ...] = ()
     resched: bool | None = None
-    tasks: tuple[str, ...] = ()
+    tasks: tuple[Task, ...] = ()
     then: str | None = None
     deploy_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for task in self.tasks:  # a task the core has no handler for cannot be written
+            if not isinstance(task, Task):
+                raise TypeError(f"not a life-cycle task: {task!r} (nubo.lifecycle.tasks)")
 
 
 Rule = Union[T, Callable[[VmView, Params], T]]

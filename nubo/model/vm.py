@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nubo.lifecycle.states import LcmState, VmState
 from nubo.model.common import Lock
 from nubo.model.permissions import Permissions
 from nubo.model.xmlobj import RawXml, xml_field
 from nubo.template import Template
 
-# VM states (OpenNebula's VirtualMachine::VmState).
-STATE_NAMES = ["INIT", "PENDING", "HOLD", "ACTIVE", "STOPPED", "SUSPENDED", "DONE",
-               "FAILED", "POWEROFF", "UNDEPLOYED", "CLONING", "CLONING_FAILURE"]
-INIT, PENDING, HOLD, ACTIVE, STOPPED, SUSPENDED, DONE = 0, 1, 2, 3, 4, 5, 6
-POWEROFF, UNDEPLOYED = 8, 9
-LCM_LCM_INIT = 0
+# VM states as the body's plain int fields hold them: the numbers are defined once, in
+# nubo.lifecycle.states (OpenNebula's VirtualMachine::VmState and LcmState).
+STATE_NAMES = [s.name for s in VmState]
+INIT, PENDING, HOLD, ACTIVE, STOPPED, SUSPENDED, DONE, POWEROFF, UNDEPLOYED = (int(s) for s in (
+    VmState.INIT, VmState.PENDING, VmState.HOLD, VmState.ACTIVE, VmState.STOPPED,
+    VmState.SUSPENDED, VmState.DONE, VmState.POWEROFF, VmState.UNDEPLOYED))
+CLONING_FAILURE = int(VmState.CLONING_FAILURE)
+LCM_LCM_INIT = int(LcmState.LCM_INIT)
 
 # The attributes OpenNebula keeps in a VM's TEMPLATE, in the order its schema
 # demands; everything else a user writes goes to USER_TEMPLATE.
@@ -58,7 +61,6 @@ DERIVED = frozenset({
 
 # one.vmpool.info's state filter: every state, every state but DONE.
 ANY_STATE, NOT_DONE = -2, -1
-CLONING_FAILURE = 11
 
 
 def order_system_template(template: Template) -> Template:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from nubo.lifecycle.states import LcmState, VmState
 from nubo.model.xmlobj import escape
 from nubo.sched import snapshot
 from nubo.sched.cycle import CycleResult, VmError, failure_message, run_cycle
@@ -39,8 +40,10 @@ from nubo.sched.vmgroups import GroupPlacements, parse_vmgroup_pool
 
 log = logging.getLogger("nubo.sched")
 
-PENDING, ACTIVE = 1, 3
-RUNNING, BOOT_FAILURE, PROLOG_FAILURE = 3, 36, 39
+# STATE/LCM_STATE numbers (nubo.lifecycle.states), as plain ints for XML-RPC arguments.
+PENDING, ACTIVE = int(VmState.PENDING), int(VmState.ACTIVE)
+RUNNING, BOOT_FAILURE, PROLOG_FAILURE = (int(LcmState.RUNNING), int(LcmState.BOOT_FAILURE),
+                                         int(LcmState.PROLOG_FAILURE))
 _FAILED = frozenset({BOOT_FAILURE, PROLOG_FAILURE})
 RECOVER_DELETE_RECREATE = 4
 FAULT_NO_METHOD = -506

@@ -382,3 +382,45 @@ def test_migrate_enforce_and_user_is_refused(one, host, client_for):
     user = client_for(f"{name}:pw")
     with pytest.raises(pyone.OneAuthorizationException):
         user.vm.migrate(vm_id, target, False, False, -1, 0)
+
+
+def _clone_failed(nubo, vm_id: int, image_state: int) -> None:
+    """Put the VM in CLONING_FAILURE and its image in ``image_state``, in the store
+    (nubo does not clone images at allocate yet: oned's way into that state)."""
+    from nubo.core.pools import make_pools
+    from nubo.store.db import Database
+
+    db, pools = Database(nubo.database_url), make_pools()
+    try:
+        with db.write() as conn:
+            vm = pools.vms.get(conn, vm_id)
+            vm.prev_state, vm.state = vm.state, 11  # CLONING_FAILURE
+            pools.vms.update(conn, vm)
+            image = pools.images.get(conn, int(vm.template.get_vector("DISK").get("IMAGE_ID")))
+            image.state = image_state
+            pools.images.update(conn, image)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("hold, image_state, failure, expected", [
+    (False, 2, False, PENDING),  # the image is ready (USED): the VM goes on
+    (True, 2, False, 2),         # SUBMIT_ON_HOLD: to HOLD
+    (False, 5, False, 11),       # the image is in ERROR: CLONING_FAILURE again
+    (False, 4, False, 10),       # the image is still being made (LOCKED): CLONING
+    (False, 2, True, 11),        # recover --failure leaves it failed
+])
+def test_recover_success_of_a_cloning_failure_rechecks_its_images(one, nubo, hold, image_state,
+                                                                  failure, expected):
+    image = one.image.allocate(f'NAME = "{uniq("clone")}"\nTYPE = "DATABLOCK"\nSIZE = 1\n'
+                               'SOURCE = "/srv/clone"\nFORMAT = "raw"', 1)
+    vm_id = one.vm.allocate(f'NAME = "{uniq("cloning")}"\nCPU = 0.5\nMEMORY = 64\n'
+                            f'SUBMIT_ON_HOLD = {"YES" if hold else "NO"}\n'
+                            f'DISK = [ IMAGE_ID = {image} ]', False)
+    _clone_failed(nubo, vm_id, image_state)
+    assert state(one, vm_id)[0] == 11
+    assert one.vm.recover(vm_id, 0 if failure else 1) == vm_id
+    assert state(one, vm_id) == (expected, 0)
+    valid(nubo, vm_id)
+    one.vm.recover(vm_id, 3)
+    wait_state(one, vm_id, (DONE, 0))

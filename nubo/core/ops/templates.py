@@ -7,7 +7,6 @@ image cloning and deletion, so until then such requests are refused whole.
 from __future__ import annotations
 
 from dataclasses import replace
-from types import ModuleType
 
 from sqlalchemy import Connection
 
@@ -19,6 +18,7 @@ from nubo.core.ops.clusters import allocation_problem, drop_acl_rules
 from nubo.core.ops.common import Kind, authorize_create, check_lock, fetch, new_permissions, refuse
 from nubo.core.ops.context import Call
 from nubo.core.ops.expressions import check_expressions  # scheduler
+from nubo.core.ops import vms
 from nubo.core.ops.restricted import refuse_restricted, vm_restricted
 from nubo.errors import AllocateError, InternalError, NuboError
 from nubo.model.limits import VM_NUMBERS, check_numbers
@@ -134,23 +134,12 @@ def instantiate_template(call: Call, tid: int, name: str, hold: bool, extra: Tem
             authorize_create(call, TEMPLATE)
         merged = instance_template(source, extra, name)
         check_expressions(merged, tid)  # scheduler: the extra template's expressions too
-        vms = _vm_allocation()
         vms.authorize_resources(call, conn, merged)
         try:
             return vms.create_vm(call, conn, merged, hold)
         except NuboError as e:
             raise AllocateError("Error allocating a new virtual machine template. "
                                 + e.message, e.object_id) from None
-
-
-def _vm_allocation() -> ModuleType:
-    """Where VM allocate's rules live (authorize_resources, create_vm in the caller's
-    transaction): the one import to retarget when they move to nubo.core.ops.vms.
-
-    Imported when called, not at load: the API's modules import this one.
-    """
-    from nubo.api.methods import vms  # VM allocate: retarget to nubo.core.ops.vms
-    return vms
 
 
 def _refuse_restricted(call: Call, source: VmTemplate, extra: Template | None) -> None:

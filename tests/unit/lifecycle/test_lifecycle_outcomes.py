@@ -254,3 +254,19 @@ def test_view_of_a_stored_vm():
     view = view_of(vm)
     assert view.state is S.STOPPED and view.current == Placement(4, "stop", open=False)
     assert decide(view, "deploy", host=5).lcm_state is L.PROLOG_RESUME
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_recover_success_of_a_cloning_failure_rechecks_the_images(hold):
+    """Back to CLONING with the images to check (the core's task), which then say
+    where the VM goes; --failure leaves it failed."""
+    from nubo.lifecycle import Task
+    view = VmView(3, S.CLONING_FAILURE)
+    d = decide(view, "recover-success")
+    assert d.pair == (S.CLONING, L.LCM_INIT) and d.tasks == (Task.RECHECK_IMAGES,)
+    assert not d.ops and not d.capacity
+    then = on_event(apply(view, d), "images-ready", hold=hold)
+    assert then.pair == ((S.HOLD if hold else S.PENDING), L.LCM_INIT)
+    assert on_event(apply(view, d), "images-failed").pair == (S.CLONING_FAILURE, L.LCM_INIT)
+    failed = decide(view, "recover-failure")
+    assert failed.pair == (S.CLONING_FAILURE, L.LCM_INIT) and not failed.tasks

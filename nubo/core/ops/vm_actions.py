@@ -1,0 +1,150 @@
+"""A VM's life-cycle operations: deploy, the one.vm.action verbs, migrate and recover.
+
+Each is one function in the shape of every operation: authorise (the levels of
+oned.conf's VM_ADMIN_OPERATIONS / VM_MANAGE_OPERATIONS defaults), check what the
+request needs besides the VM's state (a system datastore, room on the host), then
+hand the VM to the life-cycle manager (nubo.core.lcm). It asks the state machine
+(nubo.lifecycle) under the VM's lock: a state that forbids the action is refused
+there with OpenNebula's message and nothing changes; otherwise the decision (state,
+history, host usage, tasks) is committed in one transaction and only then are its
+driver operations sent. The changes the hotplug operations make to the VM's body
+are in nubo.core.ops.vm_hotplug, their scheduled actions in nubo.core.ops.vm_sched.
+
+Adding a VM action that reuses existing states takes three steps:
+
+1. its row in the machine's tables: a ``{state: T(...)}`` table under its name in
+   nubo/lifecycle/actions.py (``ONE_VM_ACTION`` for a one.vm.action verb) and, if
+   OpenNebula words its refusal its own way, the message in
+   ``nubo.lifecycle.machine._WRONG_STATE``; any bookkeeping it needs beyond state,
+   history and host usage is a ``Task`` with its handler (nubo.core.vm_tasks);
+2. one operation here (a one.vm.action verb needs none: :func:`act_on_vm` runs
+   every verb of the table) and its XML-RPC binding in nubo/api/methods/vm_actions.py;
+3. one CLI verb in nubo/cli/vm.py (``action(...)`` for a one.vm.action verb).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nubo.auth import acl as A
+from nubo.core.lcm import LifeCycleManager
+from nubo.core.ops.common import check_lock, fetch
+from nubo.core.ops.context import Call
+from nubo.core.ops.clusters import DATASTORE, HOST
+from nubo.core.ops.vms import VM
+from nubo.core.vm_resources import vm_size
+from nubo.errors import ActionError, ApiError, InternalError
+from nubo.lifecycle import (MIGRATE_KINDS, RECOVER_OPERATIONS, VM_ACTION_NAMES, Decision,
+                            LcmState, VmState)
+from nubo.model.host_capacity import fits
+from nubo.model.infra import DS_SYSTEM, Cluster, Host
+from nubo.model.vm import VirtualMachine
+
+#: The system datastore a deploy uses when none is given (OpenNebula's "system", 0).
+DEFAULT_SYSTEM_DS = 0
+#: Actions oned.conf lists in VM_ADMIN_OPERATIONS by default; the rest need MANAGE.
+_ADMIN_ACTIONS = frozenset({"resched", "unresched"})
+
+
+def life_cycle(call: Call) -> LifeCycleManager:
+    """The life-cycle manager that carries VM actions out (none in a bare core)."""
+    if call.cloud.lifecycle is None:
+        raise InternalError("the life-cycle manager is not running")
+    return call.cloud.lifecycle
+
+
+def usable_vm(call: Call, vm_id: int, op: int) -> VirtualMachine:
+    """The VM, if the requester may do ``op`` to it and no lock forbids it."""
+    with call.cloud.db.read() as conn:
+        vm = fetch(call, conn, VM, vm_id, op)
+    check_lock(vm, op)
+    return vm
+
+
+def act(call: Call, vm_id: int, action: str, **params: Any) -> Decision:
+    """Do ``action`` to the VM through the life-cycle manager, as the requester."""
+    return life_cycle(call).act(vm_id, action, uid=call.uid, gid=call.session.gid, **params)
+
+
+def has_room(host: Host, cluster: Cluster | None, vm: VirtualMachine) -> bool:
+    """Room for the VM below the host's MAX_CPU/MAX_MEM after its reservations
+    (nubo.model.host_capacity), beside what its VMs use (deploy and migrate with
+    ``enforce``)."""
+    return fits(host, cluster, *vm_size(vm))
+
+
+def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -> int:
+    """one.vm.deploy: place a PENDING/HOLD (or STOPPED/UNDEPLOYED) VM on a host, on a
+    system datastore (VM:ADMIN, HOST:MANAGE, DATASTORE:USE).
+
+    With ``enforce`` the host must have room for the VM, checked as oned does before
+    the deploy.
+    """
+    life_cycle(call)
+    with call.cloud.db.read() as conn:
+        vm = fetch(call, conn, VM, vm_id, A.ADMIN)
+        check_lock(vm, A.ADMIN)
+        host = fetch(call, conn, HOST, host_id, A.MANAGE)
+        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
+        ds = fetch(call, conn, DATASTORE, DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id, A.USE)
+    if ds.type != DS_SYSTEM:
+        raise ActionError(f"Datastore [{ds.id}] is not a system datastore", vm_id)
+    if enforce and not has_room(host, cluster, vm):
+        raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
+    act(call, vm_id, "deploy", host=host.id, ds_id=ds.id, tm_mad=ds.tm_mad)
+    return vm_id
+
+
+def act_on_vm(call: Call, action: str, vm_id: int) -> int:
+    """one.vm.action: terminate[-hard], undeploy[-hard], poweroff[-hard], hold, release,
+    stop, suspend, resume, reboot[-hard], resched, unresched."""
+    life_cycle(call)
+    usable_vm(call, vm_id, A.ADMIN if action in _ADMIN_ACTIONS else A.MANAGE)
+    if action not in VM_ACTION_NAMES:
+        raise ActionError(f'Virtual machine action "{action}" is not supported', vm_id)
+    act(call, vm_id, action)
+    return vm_id
+
+
+def migrate_vm(call: Call, vm_id: int, host_id: int, live: bool, enforce: bool, ds_id: int,
+               migration_type: int) -> int:
+    """one.vm.migrate: move a RUNNING (live or cold), POWEROFF, SUSPENDED or UNKNOWN VM
+    to another host (VM:ADMIN, HOST:MANAGE, and DATASTORE:USE for a given system
+    datastore). The system datastore stays the VM's unless ``ds_id`` names another."""
+    life_cycle(call)
+    with call.cloud.db.read() as conn:
+        vm = fetch(call, conn, VM, vm_id, A.ADMIN)
+        check_lock(vm, A.ADMIN)
+        host = fetch(call, conn, HOST, host_id, A.MANAGE)
+        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
+        ds = fetch(call, conn, DATASTORE, ds_id, A.USE) if ds_id >= 0 else None
+    kind = "migrate-live" if live else MIGRATE_KINDS.get(migration_type)
+    if kind is None:
+        raise ApiError(f"Wrong migration type {migration_type}", vm_id)
+    if ds is not None and ds.type != DS_SYSTEM:
+        raise ActionError(f"Datastore [{ds.id}] is not a system datastore", vm_id)
+    current = vm.history[-1] if vm.history else None
+    ds_id = ds.id if ds is not None else (current.ds_id if current else 0)
+    tm_mad = ds.tm_mad if ds is not None else (current.tm_mad if current else "")
+    if current is not None and current.hid == host.id and current.ds_id == ds_id:
+        allowed = (vm.state, vm.lcm_state) == (VmState.ACTIVE, LcmState.RUNNING) or \
+            vm.state in (VmState.POWEROFF, VmState.SUSPENDED) or \
+            (vm.state, vm.lcm_state) == (VmState.ACTIVE, LcmState.UNKNOWN)
+        if allowed:
+            raise ActionError(f"VM is already running on host [{host.id}] and datastore "
+                              f"[{ds_id}]", vm_id)
+    if enforce and not has_room(host, cluster, vm):
+        raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
+    act(call, vm_id, kind, host=host.id, ds_id=ds_id, tm_mad=tm_mad)
+    return vm_id
+
+
+def recover_vm(call: Call, vm_id: int, operation: int) -> int:
+    """one.vm.recover: 0 failure, 1 success, 2 retry, 3 delete, 4 delete-recreate
+    (VM:ADMIN)."""
+    life_cycle(call)
+    usable_vm(call, vm_id, A.ADMIN)
+    action = RECOVER_OPERATIONS.get(operation)
+    if action is None:
+        raise ApiError(f"Wrong recovery operation code {operation}", vm_id)
+    act(call, vm_id, action)
+    return vm_id
