@@ -5,7 +5,7 @@ import argparse
 from collections.abc import Callable
 
 from nubo.cli import build
-from nubo.cli.common import (delete_verb, each, edit, list_verb, lock_verbs, owned, read_file,
+from nubo.cli.common import (each, edit, list_verb, lock_verbs, owned, read_file,
                              show_verb, update_verb)
 from nubo.cli.context import Context
 from nubo.cli.errors import UsageError

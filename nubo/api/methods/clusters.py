@@ -9,9 +9,7 @@ from nubo.api.methods.generic import (register_info, register_pool, register_ren
                                       register_update)
 from nubo.api.registry import Int, Str, api
 from nubo.core.ops import clusters as ops
-from nubo.core.ops.clusters import (  # noqa: F401 (still imported from here by other families)
-    CLUSTER, DATASTORE, HOST, VNET, allocation_problem, drop_acl_rules,
-    leave_clusters, refuse_allocate, set_member, target_cluster)
+from nubo.core.ops.clusters import CLUSTER
 from nubo.core.ops.context import Call
 from nubo.model.limits import HOST_NUMBERS
 

@@ -11,8 +11,6 @@ from sqlalchemy.sql import ColumnElement
 
 from nubo.api.wire import EscapedParts
 from nubo.core.ops.context import Call
-from nubo.core.ops.listing import (ALL, MINE, MINE_GROUP, PRIMARY_GROUP, Listing, listing,
-                                   use_filter)
 from nubo.store import last_poll
 from nubo.store.schema import vm_pool
 
@@ -53,5 +51,3 @@ def select_column(call: Call, table: Table, column: str, where: ColumnElement[bo
         return list(conn.execute(q).scalars())
 
 
-__all__ = ["ALL", "MINE", "MINE_GROUP", "PRIMARY_GROUP", "Listing", "listing", "use_filter",
-           "pool_xml", "wire_pool_xml", "select_column"]

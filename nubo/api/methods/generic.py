@@ -63,7 +63,6 @@ def register_chown(prefix: str, kind: Kind) -> None:
 
 
 #: one.*.chmod on one object (the core operation), for methods that chmod more.
-chmod_object = ops.chmod
 
 _BITS = ("owner_u", "owner_m", "owner_a", "group_u", "group_m", "group_a",
          "other_u", "other_m", "other_a")
@@ -134,5 +133,4 @@ def register_standard(prefix: str, kind: Kind, *, pool_root: str, lockable: bool
 
 
 __all__ = ["register_info", "register_update", "register_rename", "register_chown",
-           "register_chmod", "chmod_object", "register_lock", "register_pool", "register_standard",
-           "object_auth", "usable_ids"]
+           "register_chmod", "register_lock", "register_pool", "register_standard"]

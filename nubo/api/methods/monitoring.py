@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from nubo.api.methods.filters import listing
-from nubo.api.methods.generic import usable_ids
-from nubo.api.methods.vms import VM
+from nubo.core.ops.listing import listing, usable_ids
+from nubo.core.ops.vms import VM
 from nubo.api.registry import Int, api
 from nubo.core.ops.clusters import HOST
 from nubo.core.ops.common import fetch

@@ -5,18 +5,16 @@ binds its arguments, calls one and answers the template's (or new VM's) id.
 """
 from __future__ import annotations
 
-from nubo.api.methods.generic import (chmod_object, register_chmod, register_chown,
-                                      register_info, register_lock, register_pool,
+from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
+                                      register_lock, register_pool,
                                       register_rename, register_update)
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.core.ops import templates as ops
 from nubo.core.ops.common import parse_template
 from nubo.core.ops.context import Call
 from nubo.core.ops.expressions import validate_update  # scheduler
-from nubo.core.ops.images import IMAGE
 from nubo.core.ops.restricted import vm_restricted
 from nubo.core.ops.templates import TEMPLATE
-from nubo.errors import ActionError, NuboError
 from nubo.model.limits import VM_NUMBERS
 
 
@@ -44,23 +42,11 @@ def template_instantiate(call: Call, tid: int, name: str, hold: bool, extra_text
     return ops.instantiate_template(call, tid, name, hold, extra, persistent)
 
 
-def _chmod_images(call: Call, tid: int, bits: list[int]) -> None:
-    """one.template.chmod recursive: the same change on each image of its DISKs."""
-    failed = []
-    for iid in ops.template_images(call, tid):
-        try:
-            chmod_object(call, IMAGE, iid, bits)
-        except NuboError:
-            failed.append(str(iid))
-    if failed:
-        raise ActionError(f"Cannot chmod image: {','.join(failed)}", tid)
-
-
 register_info("template", TEMPLATE, extended=True)
 register_update("template", TEMPLATE, validate=validate_update,  # scheduler
                 restricted=lambda call, _tmpl: vm_restricted(call), numbers=VM_NUMBERS)
 register_rename("template", TEMPLATE)
 register_chown("template", TEMPLATE)
-register_chmod("template", TEMPLATE, recursive=True, then=_chmod_images)
+register_chmod("template", TEMPLATE, recursive=True, then=ops.chmod_images)
 register_lock("template", TEMPLATE)
 register_pool("templatepool", TEMPLATE, "VMTEMPLATE_POOL", filtered=True)

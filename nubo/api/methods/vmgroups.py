@@ -12,8 +12,7 @@ from nubo.api.registry import Int, Str, api
 from nubo.core.ops import vmgroups as ops
 from nubo.core.ops.common import parse_template
 from nubo.core.ops.context import Call
-from nubo.core.ops.vmgroups import (  # noqa: F401 (still imported from here by VMs)
-    VMGROUP, join_vm_group)
+from nubo.core.ops.vmgroups import VMGROUP
 
 
 @api("one.vmgroup.allocate", Str("template"))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, or_
 from sqlalchemy.sql import ColumnElement
 
-from nubo.api.methods.filters import ALL, listing, pool_xml, wire_pool_xml
+from nubo.api.methods.filters import pool_xml, wire_pool_xml
+from nubo.core.ops.listing import ALL, listing
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
 from nubo.api.registry import Bool, Int, Str, api

@@ -6,7 +6,7 @@ here from the stored body and the leases the operation read with it.
 """
 from __future__ import annotations
 
-from nubo.api.methods.filters import listing
+from nubo.core.ops.listing import listing
 from nubo.api.methods.generic import (register_chmod, register_chown, register_lock,
                                       register_rename, register_update)
 from nubo.api.registry import Bool, Int, Str, api

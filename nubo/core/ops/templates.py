@@ -18,9 +18,10 @@ from nubo.core.ops.clusters import allocation_problem, drop_acl_rules
 from nubo.core.ops.common import Kind, authorize_create, check_lock, fetch, new_permissions, refuse
 from nubo.core.ops.context import Call
 from nubo.core.ops.expressions import check_expressions  # scheduler
-from nubo.core.ops import vms
+from nubo.core.ops import generic, vms
+from nubo.core.ops.images import IMAGE
 from nubo.core.ops.restricted import refuse_restricted, vm_restricted
-from nubo.errors import AllocateError, InternalError, NuboError
+from nubo.errors import ActionError, AllocateError, InternalError, NuboError
 from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.resources import VmTemplate
 from nubo.model.vm_template import build_vm_template, instance_template, references
@@ -155,3 +156,16 @@ def _refuse_restricted(call: Call, source: VmTemplate, extra: Template | None) -
         merged.merge(extra)
         refuse_restricted(call, merged, restricted, "User Template", source.template,
                           append=True, oid=source.id)
+
+
+def chmod_images(call: Call, tid: int, bits: list[int]) -> None:
+    """one.template.chmod recursive: the same change on each image of its DISKs, each
+    one authorised on its own; the images refused are named together."""
+    failed = []
+    for iid in template_images(call, tid):
+        try:
+            generic.chmod(call, IMAGE, iid, bits)
+        except NuboError:
+            failed.append(str(iid))
+    if failed:
+        raise ActionError(f"Cannot chmod image: {','.join(failed)}", tid)
