@@ -13,9 +13,9 @@ from nubo.api.methods.filters import wire_pool_xml
 from nubo.api.registry import Bool, Int, Str, api
 from nubo.auth import acl as A
 from nubo.core.ops import generic as ops
-from nubo.core.ops.common import Kind, object_auth
+from nubo.core.ops.common import Kind
 from nubo.core.ops.context import Call
-from nubo.core.ops.listing import listing, order_desc, unowned_where, usable_ids
+from nubo.core.ops.listing import listing, order_desc, unowned_where
 from nubo.model.limits import Bound
 
 Hook = ops.Hook
