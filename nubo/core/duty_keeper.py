@@ -47,11 +47,8 @@ class DutyKeeper:
         return name in self._held
 
     def start(self) -> None:
-        """Take (and start) every duty free now; renew and watch on a thread."""
-        self._round()
-        if len(self._held) < len(self.duties):
-            log.info("duties held by another core process: %s (standing by)",
-                     ", ".join(d.name for d in self.duties if d.name not in self._held))
+        """Take (and start) every duty free now, then renew and watch, on a thread of
+        its own: the API starts at once even when the database makes writes wait."""
         self._thread.start()
 
     def close(self) -> None:
@@ -68,6 +65,10 @@ class DutyKeeper:
         self._held.clear()
 
     def _renew_loop(self) -> None:
+        self._round()
+        if len(self._held) < len(self.duties) and not self._stop.is_set():
+            log.info("duties held by another core process: %s (standing by)",
+                     ", ".join(d.name for d in self.duties if d.name not in self._held))
         while not self._stop.wait(self.ttl / 3):
             self._round()
 

@@ -45,17 +45,20 @@ def test_two_cores_share_one_database(backend, tmp_path):
     url = create_database(backend, tmp_path)
     first = NuboServer(tmp_path / "first", database_url=url).start()
     second = None
+    engine = create_engine(url)
+
+    def holders() -> dict[str, str]:
+        with engine.connect() as conn:
+            return dict(conn.execute(text("SELECT name, holder FROM duty")).all())
     try:
+        wait_for("the first to take its duties", lambda: len(holders()) == 3)
         second = NuboServer(tmp_path / "second", database_url=url).start()
         servers = [first, second]
 
         # One process holds every duty: the first one, started first.
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            holders = dict(conn.execute(text("SELECT name, holder FROM duty")).all())
-        engine.dispose()
-        assert set(holders) == {"monitoring", "sched_actions", "reconcile"}
-        assert {h.split(":")[1] for h in holders.values()} == {str(first.proc.pid)}
+        held = holders()
+        assert set(held) == {"monitoring", "sched_actions", "reconcile"}
+        assert {h.split(":")[1] for h in held.values()} == {str(first.proc.pid)}
 
         # Allocations through both at once: every id acknowledged once, all there.
         groups: list[int] = []
@@ -138,5 +141,6 @@ def test_two_cores_share_one_database(backend, tmp_path):
         assert _ok(admin.one.hook.info(session, hook)).count("<HOOK_EXECUTION_RECORD>") == 1
     finally:
         codes = [s.stop() for s in (second, first) if s is not None]
+        engine.dispose()
         drop_database(backend, url)
     assert codes == [0] * len(codes)

@@ -24,9 +24,11 @@ def test_a_standby_takes_the_duty_once_the_holder_stops_renewing(tmp_path) -> No
     events: list[str] = []
     first, second = _keeper(db, "first", events), _keeper(db, "second", events)
     try:
-        first.start()
+        first.start()  # takes its duties on its own thread
+        wait_for("the first to hold the duty", lambda: first.held("monitoring"), 10)
         second.start()
-        assert first.held("monitoring") and not second.held("monitoring")
+        wait_for("the second to stand by", lambda: second._thread.is_alive(), 10)
+        assert not second.held("monitoring")
         time.sleep(TTL * 1.5)  # renewed meanwhile: still the first's
         assert events == ["first start"]
         first._stop.set()  # the first hangs: no more renewals
