@@ -15,13 +15,12 @@ whenever either does.
 """
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from nubo.store.db import TRANSACTION, Database, before_commit, on_commit
+from nubo.store.db import DATABASE, Database, before_commit, on_commit
 from nubo.store.hot import HotStatement
 from nubo.store.outage import DatabaseUnavailable
 from nubo.store.schema import change_stamp
@@ -30,24 +29,19 @@ _KEY = "nubo.sched_events"
 _NAME = "placement"
 #: Seconds between two reads of the shared stamp by a waiter.
 POLL = 0.25
-_cond = threading.Condition()
-_stamp = 0
 
 _BUMP = HotStatement(update(change_stamp).where(change_stamp.c.name == bindparam("n"))
                      .values(value=change_stamp.c.value + 1))
 _READ = HotStatement(select(change_stamp.c.value).where(change_stamp.c.name == bindparam("n")))
 
 
-def stamp() -> int:
+def stamp(db: Database) -> int:
     """This process's counter (the whole stamp on SQLite)."""
-    return _stamp
+    return db.local_stamp(_NAME).value
 
 
-def bump() -> None:
-    global _stamp
-    with _cond:
-        _stamp += 1
-        _cond.notify_all()
+def bump(db: Database) -> None:
+    db.local_stamp(_NAME).bump()
 
 
 def _bump_shared(conn: Connection) -> None:
@@ -55,16 +49,17 @@ def _bump_shared(conn: Connection) -> None:
 
 
 def note(conn: Connection, when: bool = True) -> None:
-    """Wake the scheduler once this transaction commits (if ``when``).
+    """Wake the scheduler once this write transaction (Database.write) commits (if
+    ``when``).
 
     Through the transaction's after-commit list (nubo.store.db), once per transaction:
     an engine commit listener would do the same but slow down every statement."""
-    if not when:
+    db = conn.info.get(DATABASE)
+    if not when or db is None:  # no write transaction: nothing was changed
         return
-    if conn.dialect.name != "sqlite" and conn.info.get(TRANSACTION) is not None:
+    if conn.dialect.name != "sqlite":
         before_commit(conn, _bump_shared, _KEY)
-    if not on_commit(conn, bump, key=_KEY):
-        bump()  # not in a Database.write transaction: nothing to wait for
+    on_commit(conn, db.local_stamp(_NAME).bump, key=_KEY)
 
 
 def note_decision(conn: Connection, decision: Any) -> None:
@@ -84,28 +79,20 @@ def _shared(db: Database) -> int | None:
     return int(row[0]) if row is not None else 0
 
 
-def wait(last: int, timeout: float, db: Database | None = None) -> int:
-    """The stamp, as soon as it differs from ``last`` or ``timeout`` seconds passed;
-    with the ``db`` of a server backend, changes committed by other core processes
-    count too."""
+def wait(last: int, timeout: float, db: Database) -> int:
+    """The stamp, as soon as it differs from ``last`` or ``timeout`` seconds passed; on a
+    server backend, changes committed by other core processes count too."""
+    local = db.local_stamp(_NAME)
+    if db.backend == "sqlite":
+        return local.wait(last, timeout)
     deadline = time.monotonic() + max(0.0, timeout)
-    if db is None or db.backend == "sqlite":
-        with _cond:
-            while _stamp == last:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                _cond.wait(left)
-            return _stamp
     shared = 0
     while True:
-        local = _stamp
+        mine = local.value
         read = _shared(db)
         shared = shared if read is None else read  # the database out of reach: as it was
-        current = local + shared
+        current = mine + shared
         left = deadline - time.monotonic()
         if current != last or left <= 0:
             return current
-        with _cond:
-            if _stamp == local:
-                _cond.wait(min(left, POLL))
+        local.wait(mine, min(left, POLL))

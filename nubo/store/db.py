@@ -33,6 +33,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: scratch dict for its duration (both fresh for each transaction).
 AFTER_COMMIT = "nubo.after_commit"
 TRANSACTION = "nubo.transaction"
+#: conn.info key of a write transaction: the Database it belongs to (its local stamps).
+DATABASE = "nubo.database"
 #: TRANSACTION's key of the statements run last, just before the commit (before_commit).
 BEFORE_COMMIT = "nubo.before_commit"
 #: Seconds to wait for a PostgreSQL connection (a server that does not answer is out
@@ -71,6 +73,27 @@ def before_commit(conn: Connection, fn: Callable[[Connection], None], key: objec
     return True
 
 
+class LocalStamp:
+    """A counter this process's commits move and its waiters block on: the fast path of
+    a wake-up (nubo.core.sched_events), held by the Database so that two stores in one
+    process (tests, tools) never wake each other's waiters."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._cond:
+            self.value += 1
+            self._cond.notify_all()
+
+    def wait(self, last: int, timeout: float) -> int:
+        """The value once it differs from ``last``, or after ``timeout`` seconds."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.value != last, max(0.0, timeout))
+            return self.value
+
+
 class Database:
     """An engine plus nubo's transaction discipline."""
 
@@ -95,6 +118,8 @@ class Database:
         if self.backend == "sqlite":
             self._configure_sqlite(sqlite_synchronous)
         self._write_lock = threading.RLock()
+        self._stamps: dict[str, LocalStamp] = {}
+        self._stamps_lock = threading.Lock()
         self.outage = Outage()
 
     def retrying(self, work: Callable[[], T], what: str) -> T:
@@ -171,14 +196,20 @@ class Database:
             with self._transaction(write=True) as conn:
                 conn.info[AFTER_COMMIT] = after
                 conn.info[TRANSACTION] = {}
+                conn.info[DATABASE] = self
                 try:
                     yield conn
                     for fn in conn.info[TRANSACTION].get(BEFORE_COMMIT, {}).values():
                         fn(conn)
                 finally:
-                    del conn.info[AFTER_COMMIT], conn.info[TRANSACTION]
+                    del conn.info[AFTER_COMMIT], conn.info[TRANSACTION], conn.info[DATABASE]
             for fn in after:
                 fn()
+
+    def local_stamp(self, name: str) -> LocalStamp:
+        """This process's stamp ``name`` of this store (made on first use)."""
+        with self._stamps_lock:
+            return self._stamps.setdefault(name, LocalStamp())
 
     def size_bytes(self) -> int:
         """Size of the database on disk, for the benchmark and /metrics."""
