@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from dbs import create_database, drop_database  # noqa: E402
 
 from nubo.core import leases  # noqa: E402
-from nubo.core.pools import Pools, make_pools  # noqa: E402
+from nubo.core.pool_set import Pools, make_pools  # noqa: E402
 from nubo.model.address_range import AddressRange  # noqa: E402
 from nubo.model.address_range_xml import listed_with_leases  # noqa: E402
 from nubo.model.permissions import Permissions  # noqa: E402

@@ -43,7 +43,7 @@ from server import NuboServer  # noqa: E402
 from nubo.expr import requirements  # noqa: E402
 from nubo.sched import snapshot  # noqa: E402
 from nubo.sched.cycle import run_cycle  # noqa: E402
-from nubo.sched.model import HostView  # noqa: E402
+from nubo.sched.records import HostView  # noqa: E402
 from nubo.sched.policies import SchedConfig  # noqa: E402
 
 MONITORED = 2

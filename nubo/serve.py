@@ -110,7 +110,7 @@ def open_core(cfg: Config, run_scheduled: ActionRunner | None = None) -> Core:
 def add_first_host(cloud: Cloud, name: str) -> None:
     """A new cloud gets one simulated host (docs/configuration.md, first_dummy_host), so
     that a VM can run on a fresh install before any real host is added."""
-    from nubo.core.ops.context import Call
+    from nubo.core.ops.call import Call
     from nubo.core.ops.hosts import allocate_host
     from nubo.core.cloud import ONEADMIN
     hid = allocate_host(Call(cloud, ONEADMIN, "one.host.allocate"), name, "dummy", "dummy", -1)

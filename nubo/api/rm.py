@@ -15,9 +15,9 @@ from typing import Any
 
 from nubo.api import wire
 from nubo.api.listings import ListingCache
-from nubo.api.registry import METHODS, SignatureError, bind, id_problem
+from nubo.api.method_table import METHODS, SignatureError, bind, id_problem
 from nubo.core.cloud import Cloud
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import ApiError, AuthenticationError, InternalError, NuboError
 from nubo.store.outage import Conflict, DatabaseUnavailable
 from nubo import hooks

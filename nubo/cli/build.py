@@ -9,7 +9,7 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
-from nubo.cli.errors import UsageError
+from nubo.cli.error_output import UsageError
 from nubo.cli.verbs import Arg, arg, flag
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ def tree() -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str], d
     """(noun -> help, noun -> {verb: help}, "noun verb" -> options, classic -> noun)."""
     from nubo.cli.main import _extra_verbs
     from nubo.cli.nouns import all_nouns
-    from nubo.cli.parser import top_parser
+    from nubo.cli.argparsers import top_parser
     nouns = all_nouns()
     top = top_parser(nouns, _extra_verbs())
     helps, verbs, opts = _helps(top), {}, {}

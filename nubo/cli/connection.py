@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from nubo.cli.errors import AUTHENTICATION, ApiFailure, ConnectError, UnsupportedMethod, UsageError
+from nubo.cli.error_output import AUTHENTICATION, ApiFailure, ConnectError, UnsupportedMethod, UsageError
 
 DEFAULT_ENDPOINT = "http://localhost:2633/RPC2"
 _UNKNOWN_METHOD = -506  # xmlrpc-c's fault for a method the server does not have

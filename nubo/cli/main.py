@@ -1,6 +1,6 @@
 """The ``nubo`` command and OpenNebula's one* commands: parse, run one verb, map errors.
 
-Errors go to stderr with the exit codes of :mod:`nubo.cli.errors`; data goes
+Errors go to stderr with the exit codes of :mod:`nubo.cli.error_output`; data goes
 to stdout. ``nubo serve`` runs the core; every other command is an API client.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from nubo.cli.context import Context
-from nubo.cli.errors import USAGE, CliError
+from nubo.cli.error_output import USAGE, CliError
 from nubo.cli.nouns import REGISTRY, by_classic, entry
-from nubo.cli.parser import classic_parser, top_parser
+from nubo.cli.argparsers import classic_parser, top_parser
 from nubo.cli.verbs import Verb, arg
 
 

@@ -20,8 +20,8 @@ class Entry:
     classic: str  # OpenNebula's command for the family
 
     def load(self) -> Noun:
-        noun = importlib.import_module(f"nubo.cli.{self.name}").NOUN
-        assert noun.name == self.name, f"nubo.cli.{self.name} declares {noun.name}"
+        noun = importlib.import_module(f"nubo.cli.{self.name}_verbs").NOUN
+        assert noun.name == self.name, f"nubo.cli.{self.name}_verbs declares {noun.name}"
         return dataclasses.replace(noun, help=self.help, classic=self.classic)
 
 

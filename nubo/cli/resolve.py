@@ -12,7 +12,7 @@ import re
 from lxml import etree
 
 from nubo.cli.connection import Connection
-from nubo.cli.errors import CliError, UsageError
+from nubo.cli.error_output import CliError, UsageError
 from nubo.cli.kinds import Kind
 
 _RANGE = re.compile(r"(\d+)(?:-|\.\.)(\d+)\Z")

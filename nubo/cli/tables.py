@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from nubo.cli.errors import UsageError
+from nubo.cli.error_output import UsageError
 
 Element = etree._Element
 

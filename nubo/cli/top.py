@@ -11,7 +11,7 @@ from nubo.cli.verbs import Verb, arg
 
 
 def _frame(ctx: Context) -> str:
-    from nubo.cli import host as host_view, vm_view  # only when top runs: start-up stays quick
+    from nubo.cli import host_verbs as host_view, vm_view  # only when top runs: start-up stays quick
     opts = TableOptions(width=ctx.width, colour=ctx.colour)
     hosts = ctx.conn.xml(HOST.pool, *HOST.pool_args).findall(HOST.tag)
     vms = ctx.conn.xml(VM.pool, *VM.pool_args).findall(VM.tag)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nubo.cli.context import Context
-from nubo.cli.errors import CliError, UsageError
+from nubo.cli.error_output import CliError, UsageError
 from nubo.lifecycle.states import (FAILURE_LCM_STATES, SHORT_LCM_NAMES, SHORT_STATE_NAMES,
                                    TRANSIENT_LCM_STATES, LcmState, VmState, short_name,
                                    state_str)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, insert, select
 from nubo.auth.acl import default_rules
 from nubo.core.cloud import ONEADMIN, Cloud
 from nubo.core.ops.acls import add_rule
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.groups import create_group
 from nubo.core.ops.users import create_user
 from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,

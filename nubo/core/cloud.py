@@ -25,7 +25,7 @@ from nubo.auth.acl import AclRule
 from nubo.auth.authorize import AclIndex, Requester
 from nubo.auth.password_guard import PasswordGuard
 from nubo.config import Config, guard_settings
-from nubo.core.pools import Pools, make_pools
+from nubo.core.pool_set import Pools, make_pools
 from nubo.errors import AuthenticationError
 from nubo.model import xmlobj
 from nubo.store import schema
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from nubo.core.lcm import LifeCycleManager
     from nubo.core.monitor import HostMonitor
     from nubo.core.sched_timer import ScheduledActionTimer
-    from nubo.hooks.manager import HookManager
+    from nubo.hooks.hook_manager import HookManager
 
 log = logging.getLogger(__name__)
 

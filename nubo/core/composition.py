@@ -20,7 +20,7 @@ from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, time_zone
 from nubo.drivers import DriverManager, DriverRegistry
 from nubo.hooks import events as hook_events
-from nubo.hooks.manager import HookManager
+from nubo.hooks.hook_manager import HookManager
 from nubo.model.sched_action import SchedAction
 from nubo.model.vm import VirtualMachine
 from nubo.store.db import Database

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, select
 
-from nubo.core import journal, transfer, zombies
+from nubo.core import journal, transfer_payload, zombies
 from nubo.core.cloud import Cloud
 from nubo.core.vm_commit import Awaited, Loaded, commit, load
 from nubo.drivers import DriverManager, DriverRegistry, DriverResult, capabilities
@@ -368,7 +368,7 @@ class LifeCycleManager:
             if op.driver == "tm":
                 tm_mad = vm.history[-1].tm_mad if vm.history else ""
                 out.append(Outbound(vm.id, self.registry.tm(tm_mad), op, hostname,
-                                    transfer.payload(vm, op.action, payload, self._frontend),
+                                    transfer_payload.payload(vm, op.action, payload, self._frontend),
                                     seq))
                 continue
             driver = (self.registry.vmm(host) if host else
@@ -426,7 +426,7 @@ def driver_action(op: DriverOp) -> str:
     """The protocol action for an operation.
 
     Transfer operations (PROLOG, EPILOG, ...) go as one ``TRANSFER`` action to the
-    transfer driver, as OpenNebula sends a whole transfer script (nubo.core.transfer).
+    transfer driver, as OpenNebula sends a whole transfer script (nubo.core.transfer_payload).
     """
     return "TRANSFER" if op.driver == "tm" else op.action
 

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Connection
 
 from nubo.core import journal, sched_events, vm_tasks
-from nubo.core.pools import Pools
+from nubo.core.pool_set import Pools
 from nubo.core.vm_resources import vm_size
 from nubo.core.vm_tasks import FollowUp, TaskContext
-from nubo.core.vmgroups import leave_vm_group
+from nubo.core.vmgroup_membership import leave_vm_group
 from nubo.errors import NoExistsError
 from nubo.hooks import events as hook_events
 from nubo.lifecycle import (Checkpoint, CopyRecord, Decision, NewRecord, OpRef, Release,
                             Reserve, SetAction, Stamp, VmState, VmView, view_of)
-from nubo.lifecycle.model import RETIME
+from nubo.lifecycle.decision import RETIME
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.infra import Host
 from nubo.model.limits import saturate

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.core import leases
-from nubo.core.pools import Pools
+from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
 from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMAGE_USED_PERS,
                                   Image)

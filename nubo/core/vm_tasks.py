@@ -25,7 +25,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection
 
 from nubo.core import leases, vm_resources
-from nubo.core.pools import Pools
+from nubo.core.pool_set import Pools
 from nubo.lifecycle.tasks import Task
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_INIT, IMAGE_LOCKED, IMAGE_LOCKED_USED,
                                   IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_USED,

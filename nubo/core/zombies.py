@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from nubo.core.pools import Pools
+from nubo.core.pool_set import Pools
 from nubo.core.vm_monitor import parse_poll
 from nubo.drivers import DriverManager, DriverRegistry, DriverResult
 from nubo.lifecycle import DriverOp

@@ -16,7 +16,7 @@ do (nubo.drivers.capabilities).
 """
 from __future__ import annotations
 
-from nubo.drivers.manager import DriverManager, log_driver_message
+from nubo.drivers.driver_manager import DriverManager, log_driver_message
 from nubo.drivers.protocol import ProtocolError
 from nubo.drivers.registry import DriverKind, DriverRegistry
 from nubo.drivers.spec import DriverResult, DriverSpec, DriverStats, Origin, specs_from_config

@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from nubo.drivers import capabilities as caps
-from nubo.drivers.manager import DriverManager
+from nubo.drivers.driver_manager import DriverManager
 from nubo.drivers.spec import DriverResult
 
 

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from nubo.hooks import events
-from nubo.hooks.manager import HookManager
+from nubo.hooks.hook_manager import HookManager
 
 log = logging.getLogger("nubo.hooks")
 

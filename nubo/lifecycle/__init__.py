@@ -6,7 +6,7 @@ from nubo.lifecycle.machine import (
     ACTIONS, EVENTS, MIGRATE_KINDS, RECOVER_OPERATIONS, VM_ACTION_NAMES, allowed,
     allowed_actions, allowed_in, decide, on_event, on_outcome, refusal, view_of,
 )
-from nubo.lifecycle.model import (
+from nubo.lifecycle.decision import (
     Checkpoint, CopyRecord, Decision, DriverOp, NewRecord, OpRef, Placement, Release, Reserve,
     SetAction, Stamp, VmView, apply,
 )

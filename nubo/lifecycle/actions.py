@@ -6,7 +6,7 @@ both halves are one table per action: a state with no rule refuses the action.
 """
 from __future__ import annotations
 
-from nubo.lifecycle.model import (
+from nubo.lifecycle.decision import (
     ESTIME, ETIME, PSTIME, RETIME, RSTIME, STIME, CopyRecord, NewRecord, SetAction, Stamp,
     VmView,
 )

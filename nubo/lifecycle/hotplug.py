@@ -9,7 +9,7 @@ sees the VM's shape change.
 """
 from __future__ import annotations
 
-from nubo.lifecycle.model import RETIME, Checkpoint, Stamp, VmView
+from nubo.lifecycle.decision import RETIME, Checkpoint, Stamp, VmView
 from nubo.lifecycle.rules import NOTHING, A, Params, T, Table, each, tm, vmm
 from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S

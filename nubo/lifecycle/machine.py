@@ -5,8 +5,8 @@
 * :func:`on_outcome` -- a driver answered an operation (the life-cycle manager)
 * :func:`on_event` -- monitoring noticed something (the information manager)
 
-All three are pure: they read a :class:`~nubo.lifecycle.model.VmView` and return
-a :class:`~nubo.lifecycle.model.Decision`; :func:`~nubo.lifecycle.model.apply`
+All three are pure: they read a :class:`~nubo.lifecycle.decision.VmView` and return
+a :class:`~nubo.lifecycle.decision.Decision`; :func:`~nubo.lifecycle.decision.apply`
 gives the view the caller will have stored after committing it.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from nubo.errors import ActionError, ApiError, InternalError, NuboError
 from nubo.lifecycle import hotplug, recovery
 from nubo.lifecycle.actions import DEPLOY, MIGRATE, ONE_VM_ACTION
-from nubo.lifecycle.model import Decision, DriverOp, OpRef, Placement, VmView
+from nubo.lifecycle.decision import Decision, DriverOp, OpRef, Placement, VmView
 from nubo.lifecycle.outcomes import EVENT_TRIGGERS, OUTCOME_TRIGGERS
 from nubo.lifecycle.rules import Table, ignored, lookup, realize, run_trigger, trigger_table
 from nubo.lifecycle.states import (

@@ -7,7 +7,7 @@ the VM's state is ignored, as OpenNebula logs "VM in a wrong state" and moves on
 """
 from __future__ import annotations
 
-from nubo.lifecycle.model import (
+from nubo.lifecycle.decision import (
     EETIME, ESTIME, ETIME, PETIME, PSTIME, RETIME, RSTIME, STIME, CopyRecord, SetAction,
     Stamp, VmView,
 )

@@ -9,7 +9,7 @@ delete_recreate are the reference.
 """
 from __future__ import annotations
 
-from nubo.lifecycle.model import (
+from nubo.lifecycle.decision import (
     EETIME, ETIME, PETIME, RETIME, SetAction, Stamp, VmView,
 )
 from nubo.lifecycle.outcomes import DONE, OUTCOME_TRIGGERS

@@ -3,7 +3,7 @@
 Every table in this package maps a VM state to a :class:`T`, a template that
 says where the VM goes and what must happen, in terms relative to the VM (its
 "current" and "previous" history records) rather than concrete hosts. The
-resolver turns a template into a :class:`~nubo.lifecycle.model.Decision` for one
+resolver turns a template into a :class:`~nubo.lifecycle.decision.Decision` for one
 VM: it walks the effects in order so that "current" means what it means at that
 point (after a migration opens its new record, "previous" is the source host),
 emits host-usage changes only when they change something (a VM is counted on a
@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Union
 
-from nubo.lifecycle.model import (
+from nubo.lifecycle.decision import (
     CapacityEffect, Checkpoint, CopyRecord, Decision, DriverOp, HistoryEffect, NewRecord,
     OpRef, Record, Release, Reserve, SetAction, VmView, apply, apply_capacity,
     apply_history,

@@ -13,7 +13,7 @@ from typing import Container
 
 from nubo.errors import ApiError
 from nubo.lifecycle.states import LcmState, VmState
-from nubo.model.common import Lock
+from nubo.model.parts import Lock
 from nubo.model.xmlobj import escape
 from nubo.template import SingleAttribute, Template
 

@@ -8,7 +8,7 @@ from lxml import etree
 
 from nubo.model.address_range import AddressRange
 from nubo.model.address_range_xml import OWNER_BITS, Leases
-from nubo.model.common import Lock
+from nubo.model.parts import Lock
 from nubo.model.permissions import Permissions
 from nubo.model.xmlobj import RawXml, parse, render, xml_field
 from nubo.template import Template

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nubo.model.common import EMPTY_QUOTAS, default_quotas
+from nubo.model.parts import EMPTY_QUOTAS, default_quotas
 from nubo.model.xmlobj import xml_field
 from nubo.template import Template
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nubo.lifecycle.states import LcmState, VmState
-from nubo.model.common import Lock
+from nubo.model.parts import Lock
 from nubo.model.permissions import Permissions
 from nubo.model.xmlobj import RawXml, xml_field
 from nubo.template import Template

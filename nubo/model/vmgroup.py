@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nubo.model.common import Lock
+from nubo.model.parts import Lock
 from nubo.model.permissions import Permissions
 from nubo.model.xmlobj import xml_field
 from nubo.template import SingleAttribute, Template, VectorAttribute

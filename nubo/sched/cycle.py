@@ -36,10 +36,10 @@ from dataclasses import dataclass, field, replace
 
 from nubo.expr import ExprError, Rank, Requirements, Table, rank, requirements
 from nubo.sched import filters as F
-from nubo.sched.model import (DS_READY, DS_SYSTEM, USAGE_NAMES, DatastoreRecord, HostRecord,
+from nubo.sched.records import (DS_READY, DS_SYSTEM, USAGE_NAMES, DatastoreRecord, HostRecord,
                               HostView, Placement, VmRecord)
 from nubo.sched.policies import SchedConfig
-from nubo.sched.vmgroups import GroupPlacements
+from nubo.sched.vmgroup_rules import GroupPlacements
 
 Entry = tuple[float, int, int, int]  # (-score, host id, host version, host index)
 

@@ -36,7 +36,7 @@ from nubo.sched import snapshot
 from nubo.sched.cycle import CycleResult, VmError, failure_message, run_cycle
 from nubo.sched.poolcache import PoolCache
 from nubo.sched.policies import HOST_POLICIES, SchedConfig
-from nubo.sched.vmgroups import GroupPlacements, parse_vmgroup_pool
+from nubo.sched.vmgroup_rules import GroupPlacements, parse_vmgroup_pool
 
 log = logging.getLogger("nubo.sched")
 

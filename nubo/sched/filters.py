@@ -6,7 +6,7 @@ tells the VM's SCHED_MESSAGE which filter removed the last ones.
 """
 from __future__ import annotations
 
-from nubo.sched.model import PLACEABLE_STATES, DatastoreRecord, HostRecord
+from nubo.sched.records import PLACEABLE_STATES, DatastoreRecord, HostRecord
 
 # SCHED_MESSAGE texts, as OpenNebula's scheduler words them where it has one.
 NO_HOSTS = "No host is enabled and MONITORED to run VMs"

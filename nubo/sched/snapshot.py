@@ -11,7 +11,7 @@ from lxml import etree
 
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.host_capacity import capacity
-from nubo.sched.model import DatastoreRecord, HostRecord, Values, VmRecord
+from nubo.sched.records import DatastoreRecord, HostRecord, Values, VmRecord
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _DELETE_RECREATE = str(HISTORY_ACTION_IDS["delete-recreate"])

@@ -198,7 +198,7 @@ hook_log = Table(
 )
 Index("ix_hook_log_timestamp", hook_log.c.timestamp)
 
-# Hook jobs matched by a committed change and not yet run (nubo.hooks.manager): stored
+# Hook jobs matched by a committed change and not yet run (nubo.hooks.hook_manager): stored
 # in the change's transaction, deleted with the execution record they become.
 hook_queue = Table(
     "hook_queue", metadata,

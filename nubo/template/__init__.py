@@ -10,7 +10,7 @@ Typical use::
 from __future__ import annotations
 
 from nubo.template.attributes import Attribute, SingleAttribute, VectorAttribute
-from nubo.template.errors import TemplateSyntaxError, TemplateValueError
+from nubo.template.syntax_errors import TemplateSyntaxError, TemplateValueError
 from nubo.template.template import Template, apply_update
 from nubo.template.text_parser import parse
 from nubo.template.xml_parser import parse_xml

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Union
 
-from nubo.template.errors import TemplateValueError
+from nubo.template.syntax_errors import TemplateValueError
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Characters XML 1.0 cannot represent, even as character references.

@@ -25,7 +25,7 @@ import re
 from typing import NoReturn
 
 from nubo.template.attributes import BAD_CHAR_RE, Attribute, SingleAttribute, VectorAttribute
-from nubo.template.errors import TemplateSyntaxError
+from nubo.template.syntax_errors import TemplateSyntaxError
 from nubo.template.template import Template
 
 _SKIP_PART = r"(?:[ \t\r\n\ufeff]++|#[^\n]*+)*+"

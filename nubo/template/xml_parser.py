@@ -22,7 +22,7 @@ from nubo.template.attributes import (
     SingleAttribute,
     VectorAttribute,
 )
-from nubo.template.errors import TemplateSyntaxError
+from nubo.template.syntax_errors import TemplateSyntaxError
 from nubo.template.template import Template
 from nubo.template.text_parser import position
 

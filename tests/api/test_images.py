@@ -274,7 +274,7 @@ def test_delete(one, nubo):
 
 def test_delete_refused_while_vms_use_it(one, nubo):
     """No VMs yet: mark the image used in the store, as attaching a disk will."""
-    from nubo.core.pools import make_pools
+    from nubo.core.pool_set import make_pools
     from nubo.store.db import Database
 
     iid = one.image.allocate(datablock(uniq("busy")), DEFAULT_DS)

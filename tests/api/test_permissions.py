@@ -23,7 +23,7 @@ from waits import ACTIVE, RUNNING, wait_for, wait_state
 from xsd import raw_call
 
 import nubo.api.methods  # noqa: F401 - registers every method
-from nubo.api.registry import METHODS
+from nubo.api.method_table import METHODS
 from nubo.auth.acl import GROUP_ID, INDIVIDUAL_ID, ObjectType
 
 POOL_METHOD = re.compile(r"^one\.(\w+)pool\.(\w+)$")

@@ -387,7 +387,7 @@ def test_migrate_enforce_and_user_is_refused(one, host, client_for):
 def _clone_failed(nubo, vm_id: int, image_state: int) -> None:
     """Put the VM in CLONING_FAILURE and its image in ``image_state``, in the store
     (nubo does not clone images at allocate yet: oned's way into that state)."""
-    from nubo.core.pools import make_pools
+    from nubo.core.pool_set import make_pools
     from nubo.store.db import Database
 
     db, pools = Database(nubo.database_url), make_pools()

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from nubo.cli import build, formats, units
-from nubo.cli.common import octal_bits
-from nubo.cli.errors import UsageError
+from nubo.cli.shared_verbs import octal_bits
+from nubo.cli.error_output import UsageError
 from nubo.cli.resolve import split_refs
 from nubo.cli.show import ID, NAME
 from nubo.cli.tables import Column, TableOptions, render
@@ -123,7 +123,7 @@ def test_formats_keep_pool_objects_as_lists() -> None:
 
 
 def test_host_show_has_its_last_probe() -> None:
-    from nubo.cli import host, show
+    from nubo.cli import host_verbs as host, show
     el = etree.fromstring(
         "<HOST><ID>3</ID><NAME>n3</NAME><STATE>2</STATE><HOST_SHARE><TOTAL_MEM>16777216"
         "</TOTAL_MEM></HOST_SHARE><TEMPLATE/><MONITORING><TIMESTAMP>1764600000</TIMESTAMP>"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nubo.api.registry import METHODS
+from nubo.api.method_table import METHODS
 import nubo.api.methods  # noqa: F401  (registers the methods)
 
 NAMES = sorted(METHODS)

@@ -119,7 +119,7 @@ def test_a_commit_cut_short_is_asked_again_once_the_database_is_back(tmp_path, m
     from nubo.api.methods.hosts import host_allocate
     from nubo.api.methods.vm_actions import vm_deploy
     from nubo.api.methods.vms import vm_allocate
-    from nubo.core.ops.context import Call
+    from nubo.core.ops.call import Call
     from nubo.config import load_config
     from nubo.core.cloud import ONEADMIN
     from nubo.serve import open_core

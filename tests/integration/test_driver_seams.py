@@ -29,7 +29,7 @@ def test_an_action_the_hosts_driver_cannot_do_is_refused_before_anything_changes
     from nubo.config import load_config
     from nubo.core.cloud import ONEADMIN
     from nubo.serve import open_core
-    from nubo.core.ops.context import Call
+    from nubo.core.ops.call import Call
 
     monkeypatch.setenv("HOME", str(tmp_path))
     limited = {"command": [sys.executable, "-m", "nubo.drivers.dummy", "vmm"],
@@ -81,7 +81,7 @@ def test_a_host_whose_deploys_hang_is_still_probed_on_time(tmp_path, monkeypatch
     from nubo.core.cloud import ONEADMIN
     from nubo.serve import open_core
     from nubo.core.monitor import HostMonitor
-    from nubo.core.ops.context import Call
+    from nubo.core.ops.call import Call
     from nubo.model.infra import HOST_MONITORED
     from nubo.store.schema import host_monitoring
 

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from concurrently import at_once
 from dbs import create_database, drop_database
-from nubo.hooks.manager import RECHECK
+from nubo.hooks.hook_manager import RECHECK
 from server import NuboServer
 from waits import ACTIVE, RUNNING, wait_for
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from concurrently import at_once
 from dbs import BACKENDS, create_database, drop_database
 from nubo.core import sched_events
-from nubo.core.pools import make_pools
+from nubo.core.pool_set import make_pools
 from nubo.model.infra import Host
 from nubo.store import duties
 from nubo.store.db import Database

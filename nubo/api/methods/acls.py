@@ -1,10 +1,10 @@
 """one.acl.addrule/delrule/info: the ACL rule set (nubo.core.ops.acls)."""
 from __future__ import annotations
 
-from nubo.api.registry import Int, Str, api
+from nubo.api.method_table import Int, Str, api
 from nubo.auth import acl as A
 from nubo.core.ops import acls as ops
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 
 
 @api("one.acl.addrule", Str("user"), Str("resource"), Str("rights"), Str("zone", ""))

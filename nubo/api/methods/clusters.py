@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
-from nubo.api.registry import Int, Str, api
+from nubo.api.method_table import Int, Str, api
 from nubo.core.ops import clusters as ops
 from nubo.core.ops.clusters import CLUSTER
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.model.limits import HOST_NUMBERS
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_pool, register_rename, register_update)
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.core.ops import datastores as ops
 from nubo.core.ops.clusters import DATASTORE
 from nubo.core.ops.common import parse_template
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.model.limits import DATASTORE_NUMBERS
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from nubo.api.methods.filters import wire_pool_xml
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.methods.listing_wire import wire_pool_xml
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.auth import acl as A
 from nubo.core.ops import generic as ops
 from nubo.core.ops.common import Kind
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.listing import listing, order_desc, unowned_where
 from nubo.model.limits import Bound
 

@@ -2,9 +2,9 @@
 (nubo.core.ops.groups)."""
 from __future__ import annotations
 
-from nubo.api.registry import Int, Str, api
+from nubo.api.method_table import Int, Str, api
 from nubo.core.ops import groups as ops
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 
 
 @api("one.group.allocate", Str("name"))

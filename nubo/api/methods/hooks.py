@@ -5,11 +5,11 @@ REMOTE state hooks run on the host through ``hook_remote_command`` (ssh by defau
 """
 from __future__ import annotations
 
-from nubo.api.methods.filters import wire_pool_xml
+from nubo.api.methods.listing_wire import wire_pool_xml
 from nubo.api.methods.generic import register_lock, register_rename
-from nubo.api.registry import METHODS, Bool, Int, Str, api
+from nubo.api.method_table import METHODS, Bool, Int, Str, api
 from nubo.core.ops import hooks as ops
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.hooks import HOOK, HOOKS
 from nubo.store.schema import hook_pool
 

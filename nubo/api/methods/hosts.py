@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from nubo.api.methods.generic import (register_info, register_pool, register_rename,
                                       register_update)
-from nubo.api.registry import Int, Str, api
+from nubo.api.method_table import Int, Str, api
 from nubo.auth import acl as A
 from nubo.core.ops import hosts as ops
 from nubo.core.ops.clusters import HOST
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.model.infra import Host
 from nubo.model.limits import HOST_NUMBERS
 from nubo.template import Template

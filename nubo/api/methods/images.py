@@ -6,12 +6,12 @@ arguments, calls one and answers the image's id.
 from __future__ import annotations
 
 from nubo.api.methods.generic import register_standard
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.core.ops import images as ops
 from nubo.core.ops.common import parse_template
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.images import IMAGE  # noqa: F401 (still imported from here by VMs)
-from nubo.core.ops.restricted import image_restricted
+from nubo.core.ops.restricted_checks import image_restricted
 from nubo.model.limits import IMAGE_NUMBERS
 
 

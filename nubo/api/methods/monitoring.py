@@ -12,10 +12,10 @@ from sqlalchemy import Connection, func, select
 
 from nubo.core.ops.listing import listing, usable_ids
 from nubo.core.ops.vms import VM
-from nubo.api.registry import Int, api
+from nubo.api.method_table import Int, api
 from nubo.core.ops.clusters import HOST
 from nubo.core.ops.common import fetch
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.store.schema import host_monitoring, vm_monitoring, vm_pool

@@ -5,8 +5,8 @@ method; the waiting is nubo.core.ops.sched_wait's.
 """
 from __future__ import annotations
 
-from nubo.api.registry import Int, api
-from nubo.core.ops.context import Call
+from nubo.api.method_table import Int, api
+from nubo.core.ops.call import Call
 from nubo.core.ops.sched_wait import MAX_WAIT, wait_for_placement
 
 

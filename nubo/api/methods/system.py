@@ -1,8 +1,8 @@
 """one.system.version and one.system.config (nubo.core.ops.system)."""
 from __future__ import annotations
 
-from nubo.api.registry import api
-from nubo.core.ops.context import Call
+from nubo.api.method_table import api
+from nubo.core.ops.call import Call
 from nubo.core.ops.system import configuration
 from nubo.model.xmlobj import escape
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_pool,
                                       register_rename, register_update)
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.core.ops import templates as ops
 from nubo.core.ops.common import parse_template
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.expressions import validate_update  # scheduler
-from nubo.core.ops.restricted import vm_restricted
+from nubo.core.ops.restricted_checks import vm_restricted
 from nubo.core.ops.templates import TEMPLATE
 from nubo.model.limits import VM_NUMBERS
 

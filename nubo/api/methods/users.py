@@ -3,13 +3,13 @@ login tokens, groups (nubo.core.ops.users); users and groups are shown with thei
 from __future__ import annotations
 
 from nubo.api.methods.generic import register_update
-from nubo.api.registry import Array, Bool, Int, Str, api
+from nubo.api.method_table import Array, Bool, Int, Str, api
 from nubo.core.ops import users as ops
 from nubo.core.ops.common import Kind
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.listing import visible_rows
 from nubo.core.ops.users import GROUP, USER
-from nubo.model.common import default_quotas
+from nubo.model.parts import default_quotas
 from nubo.model.user import GROUP_EXTRA, USER_EXTRA, pool_quotas, with_quotas
 
 

@@ -3,9 +3,9 @@ methods, bound to the core's operations (nubo.core.ops.vm_actions, which says ho
 an action is added)."""
 from __future__ import annotations
 
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.core.ops import vm_actions
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 
 
 @api("one.vm.deploy", Int("id"), Int("host_id"), Bool("enforce", False), Int("ds_id", -1),

@@ -3,9 +3,9 @@ snapshotcreate/revert/delete: the changes to a deployed VM, bound to the core's
 operations (nubo.core.ops.vm_hotplug)."""
 from __future__ import annotations
 
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.core.ops import vm_hotplug
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 
 
 @api("one.vm.resize", Int("id"), Str("template"), Bool("enforce", False))

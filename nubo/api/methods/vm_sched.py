@@ -2,9 +2,9 @@
 core's operations (nubo.core.ops.vm_sched)."""
 from __future__ import annotations
 
-from nubo.api.registry import Int, Str, api
+from nubo.api.method_table import Int, Str, api
 from nubo.core.ops import vm_sched
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 
 
 @api("one.vm.schedadd", Int("id"), Str("template"))

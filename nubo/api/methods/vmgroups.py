@@ -8,10 +8,10 @@ from __future__ import annotations
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_pool, register_rename,
                                       register_update)
-from nubo.api.registry import Int, Str, api
+from nubo.api.method_table import Int, Str, api
 from nubo.core.ops import vmgroups as ops
 from nubo.core.ops.common import parse_template
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.vmgroups import VMGROUP
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, or_
 from sqlalchemy.sql import ColumnElement
 
-from nubo.api.methods.filters import pool_xml, wire_pool_xml
+from nubo.api.methods.listing_wire import pool_xml, wire_pool_xml
 from nubo.core.ops.listing import ALL, listing
 from nubo.api.methods.generic import (register_chmod, register_chown, register_info,
                                       register_lock, register_rename, register_update)
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.auth.acl import ObjectType
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.expressions import validate_update  # scheduler
-from nubo.core.ops.restricted import vm_restricted
+from nubo.core.ops.restricted_checks import vm_restricted
 from nubo.core.ops.vms import VM, allocate_vm, authorize_resources, create_vm, resolve_reference
 from nubo.errors import ApiError
 from nubo.lifecycle.states import VmState

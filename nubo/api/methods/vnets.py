@@ -9,11 +9,11 @@ from __future__ import annotations
 from nubo.core.ops.listing import listing
 from nubo.api.methods.generic import (register_chmod, register_chown, register_lock,
                                       register_rename, register_update)
-from nubo.api.registry import Bool, Int, Str, api
+from nubo.api.method_table import Bool, Int, Str, api
 from nubo.api.wire import EscapedParts, escape_text
 from nubo.core.ops import vnets as ops
 from nubo.core.ops.clusters import VNET
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.model.address_range_xml import listed_with_leases
 from nubo.model.limits import VNET_NUMBERS
 from nubo.model.resources import vnet_info_body

@@ -5,7 +5,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from nubo.auth import acl as A
 from nubo.auth.acl import AclRule
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import AuthorizationError, InternalError
 from nubo.store import schema
 

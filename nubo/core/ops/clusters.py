@@ -16,7 +16,7 @@ from nubo.auth import acl as A
 from nubo.auth.acl import CLUSTER_ID, ID_MASK, INDIVIDUAL_ID, SELECTOR_MASK, ObjectType
 from nubo.core.ops.common import (Kind, authorize, authorize_create, check_name, fetch,
                                   object_auth, refuse)
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import AllocateError, ApiError
 from nubo.model.infra import Cluster
 from nubo.store import schema

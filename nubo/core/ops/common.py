@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.auth import acl as A
 from nubo.auth.authorize import ObjectAuth
 from nubo.auth.authorize import authorize as acl_authorize

@@ -16,7 +16,7 @@ from nubo.auth.acl import ObjectType
 from nubo.core.ops.clusters import (DATASTORE, allocation_problem, drop_acl_rules,
                                     leave_clusters, set_member, target_cluster)
 from nubo.core.ops.common import fetch, new_permissions, refuse
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import InternalError
 from nubo.model.infra import (DATASTORE_LOCATION, DISK_TYPE_NAMES, DS_BACKUP, DS_DISABLED,
                               DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM, DS_TYPE_NAMES, Datastore)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import InternalError
 from nubo.expr import EXPRESSION_ATTRIBUTES, ExprError, check
 from nubo.template import SingleAttribute, Template

@@ -14,9 +14,9 @@ from nubo.auth.authorize import ObjectAuth
 from nubo.auth.restricted import first_restricted
 from nubo.core.ops.common import (Kind, authorize, check_lock, check_name, ensure_name_free,
                                   fetch, object_auth, updated_template)
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import ActionError, AllocateError, ApiError, InternalError
-from nubo.model.common import Lock
+from nubo.model.parts import Lock
 from nubo.model.limits import Bound, check_numbers
 from nubo.model.permissions import Permissions
 

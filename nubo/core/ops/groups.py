@@ -11,7 +11,7 @@ from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.core.ops.acls import add_rule, delete_rules_of
 from nubo.core.ops.common import authorize_create, check_name
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.users import GROUP, get_group, get_user
 from nubo.errors import ActionError, AllocateError
 from nubo.model.user import Group

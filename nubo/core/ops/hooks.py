@@ -17,7 +17,7 @@ from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.core.ops.common import (Kind, check_lock, check_name, fetch, parse_template,
                                   updated_template)
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import AllocateError, ApiError, AuthorizationError, NoExistsError
 from nubo.model.hook import Hook, check, spec_of
 from nubo.store.pools import Pool

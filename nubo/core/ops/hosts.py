@@ -14,7 +14,7 @@ from nubo.core import sched_events
 from nubo.core.ops.clusters import (HOST, allocation_problem, drop_acl_rules, leave_clusters,
                                     refuse_new_name, set_member, target_cluster)
 from nubo.core.ops.common import fetch, refuse
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import InternalError
 from nubo.model.infra import HOST_DISABLED, HOST_INIT, HOST_OFFLINE, Host
 from nubo.template import Template

@@ -14,8 +14,8 @@ from nubo.auth.acl import ObjectType
 from nubo.core.ops.clusters import DATASTORE, drop_acl_rules, refuse_allocate, set_member
 from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
                                   fetch, new_permissions, object_auth, refuse)
-from nubo.core.ops.context import Call
-from nubo.core.ops.restricted import image_restricted, refuse_path, refuse_restricted
+from nubo.core.ops.call import Call
+from nubo.core.ops.restricted_checks import image_restricted, refuse_path, refuse_restricted
 from nubo.errors import ApiError, InternalError
 from nubo.model.infra import DS_BACKUP, DS_FILE, DS_IMAGE, DS_SYSTEM, Datastore
 from nubo.model.limits import IMAGE_NUMBERS, check_numbers

@@ -8,7 +8,7 @@ start/end: (-1, -1) all; (a, -1) ids >= a; (a, b) a <= id <= b; (offset, -n) a
 page of n objects starting at row offset.
 
 The answer is a SQL condition and a page, so that a front streams the rows in its own
-form (nubo.api.methods.filters writes them as the XML-RPC reply) without a rule of its own.
+form (nubo.api.methods.listing_wire writes them as the XML-RPC reply) without a rule of its own.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from nubo.auth.acl import USE
 from nubo.auth.authorize import authorize as acl_authorize
 from nubo.core.ops.common import Kind, object_auth
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import ApiError
 from nubo.model import xmlobj
 

@@ -8,7 +8,7 @@ MAX_WAIT, so a waiting scheduler never holds a front's worker for long).
 from __future__ import annotations
 
 from nubo.core import sched_events
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import AuthorizationError
 
 MAX_WAIT = 30

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import AuthorizationError
 
 

@@ -16,11 +16,11 @@ from nubo.auth.authorize import ONEADMIN_GROUP_ID, ONEADMIN_ID
 from nubo.core import vm_resources
 from nubo.core.ops.clusters import allocation_problem, drop_acl_rules
 from nubo.core.ops.common import Kind, authorize_create, check_lock, fetch, new_permissions, refuse
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.expressions import check_expressions  # scheduler
 from nubo.core.ops import generic, vms
 from nubo.core.ops.images import IMAGE
-from nubo.core.ops.restricted import refuse_restricted, vm_restricted
+from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
 from nubo.errors import ActionError, AllocateError, InternalError, NuboError
 from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.resources import VmTemplate

@@ -13,7 +13,7 @@ from nubo.auth import passwords
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ObjectAuth
 from nubo.core.ops.common import Kind, authorize, authorize_create, check_name
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import ActionError, AllocateError, ApiError
 from nubo.model.permissions import Permissions
 from nubo.model.user import Group, LoginToken, User

@@ -19,7 +19,7 @@ Adding a VM action that reuses existing states takes three steps:
    history and host usage is a ``Task`` with its handler (nubo.core.vm_tasks);
 2. one operation here (a one.vm.action verb needs none: :func:`act_on_vm` runs
    every verb of the table) and its XML-RPC binding in nubo/api/methods/vm_actions.py;
-3. one CLI verb in nubo/cli/vm.py (``action(...)`` for a one.vm.action verb).
+3. one CLI verb in nubo/cli/vm_verbs.py (``action(...)`` for a one.vm.action verb).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import Any
 from nubo.auth import acl as A
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.ops.common import check_lock, fetch
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.clusters import DATASTORE, HOST
 from nubo.core.ops.vms import VM
 from nubo.core.vm_resources import vm_size

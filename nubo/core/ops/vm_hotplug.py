@@ -18,8 +18,8 @@ from sqlalchemy import Connection
 from nubo.auth import acl as A
 from nubo.core import vm_resources
 from nubo.core.ops.common import fetch, parse_template
-from nubo.core.ops.context import Call
-from nubo.core.ops.restricted import refuse_restricted, vm_restricted
+from nubo.core.ops.call import Call
+from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
 from nubo.core.ops.vm_actions import act, life_cycle, usable_vm
 from nubo.core.ops.clusters import VNET
 from nubo.core.ops.images import IMAGE

@@ -20,7 +20,7 @@ from nubo.auth.authorize import Requester
 from nubo.core import sched_actions, sched_timer
 from nubo.core.cloud import Cloud, Session
 from nubo.core.ops.common import check_lock, fetch, parse_template
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.vm_actions import act_on_vm
 from nubo.core.ops.vm_hotplug import create_snapshot, delete_snapshot, revert_snapshot
 from nubo.core.ops.vms import VM

@@ -5,7 +5,7 @@ here they are authorised (MANAGE on the group for its changes, as oned's basic
 authorisation) and stored. A VM joins a role at allocate/instantiate with
 ``VMGROUP = [ VMGROUP_ID = 3 (or VMGROUP_NAME = "db", VMGROUP_UID/VMGROUP_UNAME),
 ROLE = "web" ]`` (USE on the group); it leaves when it is DONE
-(nubo.core.vmgroups). A group with VMs cannot be deleted nor its template updated.
+(nubo.core.vmgroup_membership). A group with VMs cannot be deleted nor its template updated.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from nubo.auth.acl import ObjectType
 from nubo.core.ops.clusters import drop_acl_rules
 from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
                                   fetch, new_permissions, object_auth)
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import ActionError, InternalError
 from nubo.model import vmgroup as rules
 from nubo.model.vm import VirtualMachine

@@ -15,9 +15,9 @@ from nubo.auth.acl import ObjectType
 from nubo.core import sched_actions, sched_events, sched_timer, vm_resources
 from nubo.core.ops.common import (Kind, authorize, authorize_create, check_name,
                                   new_permissions, object_auth, parse_template)
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.core.ops.expressions import check_expressions
-from nubo.core.ops.restricted import refuse_restricted, vm_restricted
+from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
 from nubo.core.ops.clusters import VNET
 from nubo.core.ops.images import IMAGE
 from nubo.core.ops.vmgroups import join_vm_group

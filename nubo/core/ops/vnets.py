@@ -22,8 +22,8 @@ from nubo.core.ops.clusters import (VNET, drop_acl_rules, leave_clusters, set_me
                                     target_cluster)
 from nubo.core.ops.common import (authorize, check_lock, check_name, fetch, new_permissions,
                                   object_auth, refuse)
-from nubo.core.ops.context import Call
-from nubo.core.ops.restricted import refuse_restricted, vnet_restricted
+from nubo.core.ops.call import Call
+from nubo.core.ops.restricted_checks import refuse_restricted, vnet_restricted
 from nubo.errors import ApiError, InternalError, NuboError
 from nubo.model.address_range import AddressRange
 from nubo.model.limits import VNET_NUMBERS, check_numbers

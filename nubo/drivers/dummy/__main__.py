@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from nubo.drivers.dummy.actions import ROLES, DummyDriver, check_roles
+from nubo.drivers.dummy.simulation import ROLES, DummyDriver, check_roles
 from nubo.drivers.dummy.down import DownHosts
 from nubo.drivers.dummy.loop import Latency, serve
 from nubo.drivers.dummy.state import DummyState

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from nubo.api.listings import ListingCache
 from nubo.api.wire import escape_text
-from nubo.core.pools import make_pools
+from nubo.core.pool_set import make_pools
 from nubo.model.infra import Cluster
 from nubo.store.db import Database
 

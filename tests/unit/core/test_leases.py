@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from nubo.core import leases
-from nubo.core.pools import make_pools
+from nubo.core.pool_set import make_pools
 from nubo.errors import ActionError, InternalError, NoExistsError
 from nubo.model.address_range import AddressRange
 from nubo.model.permissions import Permissions

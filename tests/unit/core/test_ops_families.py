@@ -13,7 +13,7 @@ from nubo.config import Config
 from nubo.core.bootstrap import bootstrap
 from nubo.core.cloud import ONEADMIN, Cloud
 from nubo.core.ops import clusters, datastores, images, templates, vmgroups
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import ActionError, AllocateError, NuboError
 from nubo.model.resources import IMAGE_DISABLED, IMAGE_READY
 from nubo.store.db import Database

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from nubo.drivers import protocol as p
-from nubo.drivers.dummy.actions import DummyDriver, check_roles
+from nubo.drivers.dummy.simulation import DummyDriver, check_roles
 from nubo.drivers.dummy.down import DownHosts
 from nubo.drivers.dummy.loop import Latency, serve
 from nubo.drivers.dummy.payload import Doc

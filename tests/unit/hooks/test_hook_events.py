@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nubo.hooks import events
-from nubo.hooks.manager import api_message, expand
+from nubo.hooks.hook_manager import api_message, expand
 from nubo.store.db import Database
 
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nubo.api.methods  # noqa: F401 - registers the methods
-from nubo.api.registry import METHODS, SignatureError, bind, id_problem, is_id
+from nubo.api.method_table import METHODS, SignatureError, bind, id_problem, is_id
 from nubo.model.limits import (DATASTORE_NUMBERS, FIGURE_MAX, HOST_NUMBERS, IMAGE_NUMBERS,
                                INT64_MAX, INT64_MIN, SCHED_NUMBERS, VM_NUMBERS, VNET_NUMBERS,
                                Bound, check_numbers, figure, number_problem, saturate)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from nubo.model import xmlobj
-from nubo.model.common import Lock
+from nubo.model.parts import Lock
 from nubo.model.vm import HOLD, PENDING, SYSTEM_ATTRIBUTES, HistoryRecord, VirtualMachine
 from nubo.model.vm_search import matches, parse_query
 from nubo.model.vm_template import (VmTemplateError, build_vm, build_vm_template,

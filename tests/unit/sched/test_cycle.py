@@ -8,10 +8,10 @@ from nubo.model.infra import HostShare, Host
 from nubo.model.vm_template import build_vm
 from nubo.sched.cycle import run_cycle
 from nubo.sched import filters as F
-from nubo.sched.model import DatastoreRecord, HostRecord, VmRecord
+from nubo.sched.records import DatastoreRecord, HostRecord, VmRecord
 from nubo.sched.policies import SchedConfig
 from nubo.sched.snapshot import parse_hosts, parse_vms, vm_hosts
-from nubo.sched.vmgroups import GroupPlacements, parse_vmgroup_pool
+from nubo.sched.vmgroup_rules import GroupPlacements, parse_vmgroup_pool
 from nubo.template import parse
 
 GB = 1 << 20  # KB

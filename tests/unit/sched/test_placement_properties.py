@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from nubo.expr import rank, requirements
 from nubo.sched.cycle import run_cycle
-from nubo.sched.model import DatastoreRecord, HostRecord, HostView, VmRecord
+from nubo.sched.records import DatastoreRecord, HostRecord, HostView, VmRecord
 from nubo.sched.policies import SchedConfig
-from nubo.sched.vmgroups import GroupPlacements, Role, VmGroup
+from nubo.sched.vmgroup_rules import GroupPlacements, Role, VmGroup
 
 CLAUSES = ['HYPERVISOR = "kvm"', 'HYPERVISOR = "lxc"', "CPUSPEED > 2000", "CPUSPEED < 3000",
            'NAME = "h1*"', "!(ZONE = 1)", "ZONE = 2", "RUNNING_VMS < 3", 'TIER @> "gold"']

@@ -8,7 +8,7 @@ from dbs import BACKENDS, create_database, drop_database
 
 from nubo.api.listings import ListingCache
 from nubo.api.wire import escape_text
-from nubo.core.pools import make_pools
+from nubo.core.pool_set import make_pools
 from nubo.model import xmlobj
 from nubo.model.vm_template import build_vm
 from nubo.model.vmbody import short_body

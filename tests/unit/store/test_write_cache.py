@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nubo.core.pools import make_pools
+from nubo.core.pool_set import make_pools
 from nubo.model import xmlobj
 from nubo.model.infra import Host
 from nubo.store.db import Database

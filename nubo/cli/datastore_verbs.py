@@ -4,7 +4,7 @@ from __future__ import annotations
 from lxml import etree
 
 from nubo.cli import units
-from nubo.cli.common import (create_from_file, delete_verb, list_verb, owned, show_verb, simple,
+from nubo.cli.shared_verbs import (create_from_file, delete_verb, list_verb, owned, show_verb, simple,
                              update_verb)
 from nubo.cli.kinds import DATASTORE
 from nubo.cli.show import GROUP, ID, NAME, USER, Section, col, owner_rows, permissions, \

@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy import Connection
 
-from nubo.core.pools import Pools
+from nubo.core.pool_set import Pools
 from nubo.model.vm import VirtualMachine
 from nubo.model.vmgroup import remove_vm
 

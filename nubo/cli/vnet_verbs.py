@@ -5,10 +5,10 @@ import argparse
 
 from lxml import etree
 
-from nubo.cli.common import (create_from_file, delete_verb, list_verb, lock_verbs, owned,
+from nubo.cli.shared_verbs import (create_from_file, delete_verb, list_verb, lock_verbs, owned,
                              read_file, show_verb, update_verb)
 from nubo.cli.context import Context
-from nubo.cli.errors import UsageError
+from nubo.cli.error_output import UsageError
 from nubo.cli.kinds import VNET
 from nubo.cli.show import GROUP, ID, NAME, USER, Section, col, owner_rows, permissions, table, \
     template, text

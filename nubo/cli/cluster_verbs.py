@@ -5,7 +5,7 @@ import argparse
 
 from lxml import etree
 
-from nubo.cli.common import delete_verb, list_verb, rename_verb, show_verb, update_verb
+from nubo.cli.shared_verbs import delete_verb, list_verb, rename_verb, show_verb, update_verb
 from nubo.cli.context import Context
 from nubo.cli.kinds import CLUSTER, DATASTORE, HOST, VNET, Kind
 from nubo.cli.show import ID, NAME, Section, template, text

@@ -199,7 +199,7 @@ class DummyDriver:
         return True, ""
 
     def _tm_transfer(self, req: Request, doc: Doc) -> Outcome:
-        """A transfer script (nubo.core.transfer): every line must be a command the
+        """A transfer script (nubo.core.transfer_payload): every line must be a command the
         transfer drivers know; DUMMY_FAIL may name the operation (PROLOG, EPILOG...)
         or one of its commands (CLONE, MKSWAP...)."""
         action, lines = doc.get("ACTION") or "", (doc.get("SCRIPT") or "").splitlines()

@@ -6,9 +6,9 @@ import argparse
 from lxml import etree
 
 from nubo.auth.acl import parse_rule_string
-from nubo.cli.common import delete_verb, list_verb
+from nubo.cli.shared_verbs import delete_verb, list_verb
 from nubo.cli.context import Context
-from nubo.cli.errors import UsageError
+from nubo.cli.error_output import UsageError
 from nubo.cli.kinds import ACL
 from nubo.cli.show import ID, text
 from nubo.cli.tables import Column

@@ -10,7 +10,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.sql import ColumnElement
 
 from nubo.api.wire import EscapedParts
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.store import last_poll
 from nubo.store.schema import vm_pool
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from nubo.auth.restricted import first_restricted, path_refused
-from nubo.core.ops.context import Call
+from nubo.core.ops.call import Call
 from nubo.errors import AuthorizationError
 from nubo.model.infra import Datastore
 from nubo.template import Template

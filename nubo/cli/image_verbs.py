@@ -7,10 +7,10 @@ from lxml import etree
 
 from nubo.cli import units
 from nubo.cli.build import DESCRIPTION, FILE, memory_mb, parse_file
-from nubo.cli.common import (delete_verb, list_verb, lock_verbs, owned, read_file, show_verb,
+from nubo.cli.shared_verbs import (delete_verb, list_verb, lock_verbs, owned, read_file, show_verb,
                              simple, update_verb)
 from nubo.cli.context import Context
-from nubo.cli.errors import UsageError
+from nubo.cli.error_output import UsageError
 from nubo.cli.kinds import DATASTORE, IMAGE
 from nubo.cli.show import GROUP, ID, NAME, USER, Section, owner_rows, permissions, state_colour, \
     template, text

@@ -6,7 +6,7 @@ import argparse
 from lxml import etree
 
 from nubo.cli import units
-from nubo.cli.common import (create_from_file, delete_verb, list_verb, lock_verbs, rename_verb,
+from nubo.cli.shared_verbs import (create_from_file, delete_verb, list_verb, lock_verbs, rename_verb,
                              show_verb, update_verb)
 from nubo.cli.context import Context
 from nubo.cli.kinds import HOOK

@@ -5,7 +5,7 @@ import argparse
 
 from lxml import etree
 
-from nubo.cli.common import (create_from_file, delete_verb, edit, list_verb, lock_verbs, owned,
+from nubo.cli.shared_verbs import (create_from_file, delete_verb, edit, list_verb, lock_verbs, owned,
                              read_file, show_verb, update_verb)
 from nubo.cli.context import Context
 from nubo.cli.kinds import VMGROUP

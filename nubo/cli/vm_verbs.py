@@ -5,10 +5,10 @@ import argparse
 from collections.abc import Callable
 
 from nubo.cli import build
-from nubo.cli.common import (each, edit, list_verb, lock_verbs, owned, read_file,
+from nubo.cli.shared_verbs import (each, edit, list_verb, lock_verbs, owned, read_file,
                              show_verb, update_verb)
 from nubo.cli.context import Context
-from nubo.cli.errors import UsageError
+from nubo.cli.error_output import UsageError
 from nubo.cli.kinds import DATASTORE, HOST, IMAGE, VM, VNET, Kind
 from nubo.cli.show import template_text
 from nubo.cli.verbs import Arg, Noun, Verb, arg, flag, ref, refs

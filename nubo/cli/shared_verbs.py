@@ -15,7 +15,7 @@ from lxml import etree
 
 from nubo.cli import formats, show
 from nubo.cli.context import Context
-from nubo.cli.errors import CliError, UsageError
+from nubo.cli.error_output import CliError, UsageError
 from nubo.cli.kinds import CLUSTER, GROUP, USER, Kind
 from nubo.cli.live import watch
 from nubo.cli.tables import Column, TableOptions

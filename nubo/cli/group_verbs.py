@@ -5,7 +5,7 @@ import argparse
 
 from lxml import etree
 
-from nubo.cli.common import delete_verb, list_verb, show_verb, update_verb
+from nubo.cli.shared_verbs import delete_verb, list_verb, show_verb, update_verb
 from nubo.cli.context import Context
 from nubo.cli.kinds import GROUP, USER
 from nubo.cli.show import ID, NAME, Section, template, text

@@ -6,10 +6,10 @@ import argparse
 from lxml import etree
 
 from nubo.cli import units
-from nubo.cli.common import (delete_verb, list_verb, rename_verb, show_verb, simple,
+from nubo.cli.shared_verbs import (delete_verb, list_verb, rename_verb, show_verb, simple,
                              update_verb)
 from nubo.cli.context import Context
-from nubo.cli.errors import CliError
+from nubo.cli.error_output import CliError
 from nubo.cli.kinds import CLUSTER, HOST
 from nubo.cli.show import ID, NAME, Section, col, state_colour, template, text
 from nubo.cli.tables import Column

@@ -6,7 +6,7 @@ import argparse
 from lxml import etree
 
 from nubo.cli import build, units
-from nubo.cli.common import (delete_verb, list_verb, lock_verbs, owned, read_file, show_verb,
+from nubo.cli.shared_verbs import (delete_verb, list_verb, lock_verbs, owned, read_file, show_verb,
                              update_verb)
 from nubo.cli.context import Context
 from nubo.cli.kinds import TEMPLATE
