@@ -15,8 +15,7 @@ works in the caller's transaction; the hot ones run on the DBAPI cursor
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
@@ -32,10 +31,10 @@ HOST: Final = "HOST"
 KINDS: Final = frozenset({VM, IMAGE, DATASTORE, NET, HOST})
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One awaited operation: the driver kind (``vmm``, ``tm``, ``ds``...) and action,
-    the host it runs on (-1: none) and its ``seq``."""
+    the host it runs on (-1: none) and its ``seq``. (A tuple: read at every VM
+    transition, it must cost no more than the row it comes from.)"""
 
     kind: str
     oid: int
@@ -59,15 +58,10 @@ _Q_RENUMBER = HotStatement(update(awaited_operation)
                            .values(seq=bindparam("seq")))
 
 
-def _check(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown object kind {kind!r} for the journal")
-
-
 def awaited(conn: Connection, kind: str, oid: int) -> Entry | None:
     """The operation the object awaits, or None."""
     row = _Q_GET.one(conn, {"kind": kind, "oid": oid})
-    return None if row is None else Entry(kind, oid, row[0], row[1], row[2], row[3])
+    return None if row is None else Entry(kind, oid, *row)
 
 
 def forget(conn: Connection, kind: str, oid: int) -> None:
@@ -76,13 +70,13 @@ def forget(conn: Connection, kind: str, oid: int) -> None:
 
 
 def expect(conn: Connection, kind: str, oid: int, *, driver: str, action: str,
-           host_id: int, seq: int) -> Entry:
+           host_id: int, seq: int) -> None:
     """The object now awaits ``action`` (replacing what it awaited before)."""
-    _check(kind)
-    forget(conn, kind, oid)
+    if kind not in KINDS:
+        raise ValueError(f"unknown object kind {kind!r} for the journal")
+    _Q_DROP.run(conn, {"b_kind": kind, "b_oid": oid})
     _Q_ADD.run(conn, {"object_kind": kind, "object_id": oid, "seq": seq, "driver": driver,
                       "action": action, "host_id": host_id})
-    return Entry(kind, oid, driver, action, host_id, seq)
 
 
 def renumber(conn: Connection, kind: str, oid: int, seq: int) -> None:

@@ -141,12 +141,14 @@ pool_control = Table(
 # restarted core knows what to ask.
 awaited_operation = Table(
     "awaited_operation", metadata,
-    Column("object_kind", String(16), primary_key=True),  # VM, IMAGE, DATASTORE, NET
+    # The id first: the index is searched by an integer, then the kind (VM, IMAGE...).
     Column("object_id", Integer, primary_key=True, autoincrement=False),
+    Column("object_kind", String(16), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("driver", String(16), nullable=False),
     Column("action", String(32), nullable=False),
     Column("host_id", Integer, nullable=False),
+    sqlite_with_rowid=False,  # SQLite: one B-tree lookup by (id, kind), no rowid hop
 )
 
 # Monitoring records (OpenNebula's host_monitoring / vm_monitoring): one row per probe

@@ -26,9 +26,10 @@ def _operation() -> list[sa.Column]:
 def upgrade() -> None:
     op.create_table(
         "awaited_operation",
-        sa.Column("object_kind", sa.String(16), primary_key=True),
         sa.Column("object_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("object_kind", sa.String(16), primary_key=True),
         *_operation(),
+        sqlite_with_rowid=False,  # one B-tree lookup by (id, kind), as vm_id's rowid was
     )
     op.execute("INSERT INTO awaited_operation (object_kind, object_id, seq, driver, action, "
                "host_id) SELECT 'VM', vm_id, seq, driver, action, host_id FROM vm_operation")
