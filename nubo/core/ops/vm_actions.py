@@ -36,7 +36,7 @@ from nubo.errors import ActionError, ApiError, InternalError
 from nubo.lifecycle import (MIGRATE_KINDS, RECOVER_OPERATIONS, VM_ACTION_NAMES, Decision,
                             LcmState, VmState)
 from nubo.model.host_capacity import fits
-from nubo.model.infra import DS_SYSTEM, Cluster, Host
+from nubo.model.infra import DS_SYSTEM, Cluster, Datastore, Host
 from nubo.model.vm import VirtualMachine
 
 #: The system datastore a deploy uses when none is given (OpenNebula's "system", 0).
@@ -72,6 +72,21 @@ def has_room(host: Host, cluster: Cluster | None, vm: VirtualMachine) -> bool:
     return fits(host, cluster, *vm_size(vm))
 
 
+def _placement(call: Call, vm_id: int, host_id: int, ds_id: int
+               ) -> tuple[VirtualMachine, Host, Cluster | None, Datastore | None]:
+    """What a deploy or migrate reads, authorised in oned's order: the VM (ADMIN, not
+    locked), the host (MANAGE) and its cluster, the system datastore (USE; none when
+    ``ds_id`` < 0)."""
+    life_cycle(call)
+    with call.cloud.db.read() as conn:
+        vm = fetch(call, conn, VM, vm_id, A.ADMIN)
+        check_lock(vm, A.ADMIN)
+        host = fetch(call, conn, HOST, host_id, A.MANAGE)
+        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
+        ds = fetch(call, conn, DATASTORE, ds_id, A.USE) if ds_id >= 0 else None
+    return vm, host, cluster, ds
+
+
 def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -> int:
     """one.vm.deploy: place a PENDING/HOLD (or STOPPED/UNDEPLOYED) VM on a host, on a
     system datastore (VM:ADMIN, HOST:MANAGE, DATASTORE:USE).
@@ -79,13 +94,8 @@ def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -
     With ``enforce`` the host must have room for the VM, checked as oned does before
     the deploy.
     """
-    life_cycle(call)
-    with call.cloud.db.read() as conn:
-        vm = fetch(call, conn, VM, vm_id, A.ADMIN)
-        check_lock(vm, A.ADMIN)
-        host = fetch(call, conn, HOST, host_id, A.MANAGE)
-        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
-        ds = fetch(call, conn, DATASTORE, DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id, A.USE)
+    vm, host, cluster, ds = _placement(call, vm_id, host_id,
+                                       DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id)
     if ds.type != DS_SYSTEM:
         raise ActionError(f"Datastore [{ds.id}] is not a system datastore", vm_id)
     if enforce and not has_room(host, cluster, vm):
@@ -110,13 +120,7 @@ def migrate_vm(call: Call, vm_id: int, host_id: int, live: bool, enforce: bool, 
     """one.vm.migrate: move a RUNNING (live or cold), POWEROFF, SUSPENDED or UNKNOWN VM
     to another host (VM:ADMIN, HOST:MANAGE, and DATASTORE:USE for a given system
     datastore). The system datastore stays the VM's unless ``ds_id`` names another."""
-    life_cycle(call)
-    with call.cloud.db.read() as conn:
-        vm = fetch(call, conn, VM, vm_id, A.ADMIN)
-        check_lock(vm, A.ADMIN)
-        host = fetch(call, conn, HOST, host_id, A.MANAGE)
-        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
-        ds = fetch(call, conn, DATASTORE, ds_id, A.USE) if ds_id >= 0 else None
+    vm, host, cluster, ds = _placement(call, vm_id, host_id, ds_id)
     kind = "migrate-live" if live else MIGRATE_KINDS.get(migration_type)
     if kind is None:
         raise ApiError(f"Wrong migration type {migration_type}", vm_id)
