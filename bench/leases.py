@@ -5,7 +5,9 @@ them one by one through the core's lease operation (``nubo.core.leases.allocate`
 next free address from NEXT_INDEX, as a VM's NIC takes it), each in its own write
 transaction. Prints the time per lease over the first and the last thousand (the same
 when taking a lease costs constant time, growing when it costs what the network already
-holds), then how long one.vn.info and one.vnpool.info take to render the full network.
+holds), then how long one.vn.info and one.vnpool.info take to render the full network,
+and what one.vnpool.info and one.vn.info cost through the API's handlers and listing
+cache: first, again with nothing changed, and after one lease freed and taken again.
 
     .venv/bin/python bench/leases.py                          # 65,536 leases, SQLite
     .venv/bin/python bench/leases.py --size 4096 --backend postgresql
@@ -30,6 +32,12 @@ from nubo.model.address_range_xml import listed_with_leases  # noqa: E402
 from nubo.model.permissions import Permissions  # noqa: E402
 from nubo.model.resources import (VNET_READY, VirtualNetwork, set_address_ranges,  # noqa: E402
                                   vnet_info_body)
+from nubo.api.listings import ListingCache  # noqa: E402
+from nubo.api.methods.vnets import vn_info, vnpool_info  # noqa: E402
+from nubo.api.wire import escape_text  # noqa: E402
+from nubo.config import Config  # noqa: E402
+from nubo.core.cloud import ONEADMIN, Cloud  # noqa: E402
+from nubo.core.ops.call import Call  # noqa: E402
 from nubo.store.db import Database  # noqa: E402
 
 WINDOW = 1000
@@ -78,6 +86,29 @@ def pool_entry(db: Database, pools: Pools, vnet_id: int) -> str:
         return listed_with_leases(short, leases.by_range(conn, [vnet_id]).get(vnet_id, {}))
 
 
+def api_calls(db: Database, pools: Pools, vnet_id: int, spare: int) -> None:
+    """one.vnpool.info and one.vn.info as the request manager runs them (one listing
+    cache for all calls)."""
+    call = Call(Cloud(db, Config(), pools=pools), ONEADMIN, "bench",
+                ListingCache(escape_text))
+    calls = (("one.vnpool.info", lambda: vnpool_info(call, -2, -1, -1)),
+             ("one.vn.info", lambda: vn_info(call, vnet_id, False)))
+    for what in ("first", "again, unchanged", "after a lease freed and taken"):
+        if what.startswith("after"):
+            with db.write() as conn:
+                leases.free_rows(conn, vnet_id, index=0)
+                leases.save(conn, pools.vnets, pools.vnets.get(conn, vnet_id),
+                            leases.ranges_of(pools.vnets.get(conn, vnet_id)))
+            with db.write() as conn:
+                leases.allocate(conn, pools.vnets, vnet_id, ("VM", spare))
+        for name, fn in calls:
+            began = time.perf_counter()
+            reply = fn()
+            size = sum(map(len, reply)) if isinstance(reply, list) else len(reply)
+            print(f"  {name} ({what}): {(time.perf_counter() - began) * 1e3:.1f} ms "
+                  f"({size / 1e6:.1f} MB)")
+
+
 def timed(fn, *args) -> tuple[float, int]:
     began = time.perf_counter()
     size = len(fn(*args))
@@ -113,6 +144,7 @@ def main() -> None:
             seconds, size = timed(fn, db, pools, vnet_id)
             print(f"  {name} of the full network: {seconds * 1e3:.0f} ms "
                   f"({size / 1e6:.1f} MB)")
+        api_calls(db, pools, vnet_id, count)
     finally:
         db.close()
         drop_database(args.backend, url)

@@ -12,6 +12,13 @@ VM bodies are read with their last poll (nubo.store.last_poll), which monitoring
 writes beside them without moving their versions: a VM's entry is kept with the
 LAST_POLL it was spliced with, and a new poll only splices the new MONITORING into
 the cached wire form.
+
+Some entries are more than a stored column: a virtual network's pool entry is its short
+body with the ALLOCATED leases of the lease table. Such a listing passes a ``render``
+(stored texts -> entries, read in the same transaction); what it renders is cached by
+the row's version like a plain body, which holds because every change of a network's
+leases also writes its row (``nubo.core.leases.save``). Rows are read before what
+``render`` reads, so an entry is never older than the version it is kept under.
 """
 from __future__ import annotations
 
@@ -27,6 +34,8 @@ from nubo.store import last_poll
 from nubo.store.schema import vm_pool
 
 FETCH_CHUNK = 500  # ids per IN (...) when fetching changed bodies
+#: Stored texts (oid -> column) to the entries to list, read on the listing's connection.
+Render = Callable[[Connection, dict[int, str]], dict[int, str]]
 
 
 class ListingCache:
@@ -43,8 +52,10 @@ class ListingCache:
 
     def parts(self, conn: Connection, table: Table, column: str,
               where: ColumnElement[bool] | None, *, order_desc: bool = False,
-              offset: int | None = None, limit: int | None = None) -> list[bytes]:
-        """The escaped bodies (``column``) of the selected rows, in listing order."""
+              offset: int | None = None, limit: int | None = None,
+              render: Render | None = None) -> list[bytes]:
+        """The escaped bodies (``column``, or what ``render`` makes of them) of the
+        selected rows, in listing order."""
         c = table.c
         polled = table is vm_pool
         q = last_poll.joined(table, c.oid, c.version) if polled else \
@@ -62,12 +73,12 @@ class ListingCache:
         out: list[bytes | None] = [None] * len(rows)
         stale: dict[int, int] = {}
         repoll: dict[int, tuple[int, int]] = {}  # oid -> (listing index, cached version)
-        name = table.name
+        name, form = table.name, _form(column, render)
         with self._lock:
             entries = self._entries
             for i, row in enumerate(rows):
                 oid, version, stamp = row[0], row[1], row[2]
-                entry = entries.get((name, column, oid))
+                entry = entries.get((name, form, oid))
                 if entry is None or entry[0] != version:
                     stale[oid] = i
                 elif entry[1] == stamp:
@@ -79,7 +90,7 @@ class ListingCache:
         if repoll:
             self._repoll(conn, column, repoll, out, stale)
         if stale:
-            self._fetch(conn, table, column, stale, out)
+            self._fetch(conn, table, column, stale, out, render)
         return out  # type: ignore[return-value]
 
     def _repoll(self, conn: Connection, column: str, repoll: dict[int, tuple[int, int]],
@@ -100,7 +111,7 @@ class ListingCache:
                 out[i] = wire
 
     def _fetch(self, conn: Connection, table: Table, column: str, stale: dict[int, int],
-               out: list[bytes | None]) -> None:
+               out: list[bytes | None], render: Render | None = None) -> None:
         c = table.c
         polled = table is vm_pool
         ids = list(stale)
@@ -110,16 +121,23 @@ class ListingCache:
             q = last_poll.joined(table, c.oid, c.version, c[column]) if polled else \
                 select(c.oid, c.version, c[column], null().label("last_poll"),
                        null().label("monitoring"))
-            for oid, version, text, stamp, monitoring in conn.execute(q.where(c.oid.in_(chunk))):
-                wire = self._escape(last_poll.spliced(text, stamp, monitoring))
+            rows = [(oid, version, last_poll.spliced(text, stamp, monitoring), stamp)
+                    for oid, version, text, stamp, monitoring
+                    in conn.execute(q.where(c.oid.in_(chunk)))]
+            if render is not None:
+                entries = render(conn, {oid: text for oid, _, text, _ in rows})
+                rows = [(oid, version, entries[oid], stamp) for oid, version, _, stamp in rows]
+            for oid, version, text, stamp in rows:
+                wire = self._escape(text)
                 out[stale[oid]] = wire
                 fresh.append((oid, version, stamp, wire))
         for oid, i in stale.items():
             if out[i] is None:  # deleted since the first query (READ COMMITTED)
                 out[i] = b""
+        form = _form(column, render)
         with self._lock:
             for oid, version, stamp, wire in fresh:
-                key = (table.name, column, oid)
+                key = (table.name, form, oid)
                 old = self._entries.pop(key, None)
                 if old is not None:
                     self._bytes -= len(old[2])
@@ -132,3 +150,8 @@ class ListingCache:
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+
+def _form(column: str, render: Render | None) -> str:
+    """What an entry is, in the cache's key: the column, or the column as rendered."""
+    return column if render is None else f"{column}>{render.__module__}.{render.__qualname__}"

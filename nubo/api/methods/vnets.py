@@ -1,8 +1,9 @@
 """one.vn.* and one.vnpool.info: bind the wire arguments, call ``nubo.core.ops.vnets``,
 shape the reply.
 
-A network's leases are kept in their own table, not in its body: its XML is rendered
-here from the stored body and the leases the operation read with it.
+A network's leases are kept in their own table, not in its body: its XML (one.vn.info,
+and its one.vnpool.info entry) is rendered from the stored body and its leases, and the
+listing cache keeps what was rendered while the network's row version stands.
 """
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from nubo.core.ops.listing import listing
 from nubo.api.methods.generic import (register_chmod, register_chown, register_lock,
                                       register_rename, register_update)
 from nubo.api.method_table import Bool, Int, Str, api
-from nubo.api.wire import EscapedParts, escape_text
+from nubo.api.methods.listing_wire import wire_object_xml, wire_pool_xml
 from nubo.core.ops import vnets as ops
 from nubo.core.ops.clusters import VNET
+from nubo.core.ops.generic import info
 from nubo.core.ops.call import Call
-from nubo.model.address_range_xml import listed_with_leases
 from nubo.model.limits import VNET_NUMBERS
-from nubo.model.resources import vnet_info_body
 from nubo.template import parse_str_or_xml
 
 
@@ -32,7 +32,8 @@ def vn_delete(call: Call, oid: int) -> int:
 
 @api("one.vn.info", Int("id"), Bool("decrypt", False))
 def vn_info(call: Call, oid: int, _decrypt: bool) -> str:
-    return vnet_info_body(*ops.read_vnet(call, oid))
+    info(call, VNET, oid)  # exists, and the requester may USE it
+    return wire_object_xml(call, call.cloud.pools.vnets, oid, ops.info_bodies)
 
 
 @api("one.vn.add_ar", Int("id"), Str("template"))
@@ -73,12 +74,11 @@ def vn_reserve(call: Call, oid: int, text: str) -> int:
 @api("one.vnpool.info", Int("filter", -2), Int("start", -1), Int("end", -1))
 def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
     """The short bodies (ARs with ALLOCATED, without LEASES) of vnet_pool.xsd."""
-    ls = listing(call, call.cloud.pools.vnets.table, VNET.acl_type, flag, start, end)
-    found = ops.list_vnets(call, ls.where, order_desc=ls.desc, offset=ls.offset,
-                           limit=ls.limit)
-    return EscapedParts([b"&lt;VNET_POOL&gt;",
-                         *(escape_text(listed_with_leases(body, by_ar)) for body, by_ar in found),
-                         b"&lt;/VNET_POOL&gt;"])
+    table = call.cloud.pools.vnets.table
+    ls = listing(call, table, VNET.acl_type, flag, start, end)
+    return wire_pool_xml(call, "VNET_POOL", table, ls.where, column="short_body",
+                         order_desc=ls.desc, offset=ls.offset, limit=ls.limit,
+                         render=ops.pool_entries)
 
 
 register_update("vn", VNET, validate=ops.post_update, numbers=VNET_NUMBERS,

@@ -2,7 +2,7 @@
 
 Who holds which address is the vn_lease table (``nubo.core.leases``); a network's body
 keeps its ARs but not their leases, which are rendered from the table when it is read
-(``read_vnet``, ``list_vnets``). oned creates a network in LOCK_CREATE and makes it
+(``info_bodies``, ``pool_entries``). oned creates a network in LOCK_CREATE and makes it
 READY when its driver has run (and only then adds the ARs); nubo has no network drivers
 yet, so a new network is READY at once, and a bad AR fails the allocation with nothing
 created.
@@ -13,7 +13,6 @@ import re
 from typing import Sequence
 
 from sqlalchemy import Connection
-from sqlalchemy.sql import ColumnElement
 
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
@@ -26,8 +25,9 @@ from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vnet_restricted
 from nubo.errors import ApiError, InternalError, NuboError
 from nubo.model.address_range import AddressRange
+from nubo.model.address_range_xml import listed_with_leases
 from nubo.model.limits import VNET_NUMBERS, check_numbers
-from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges
+from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
 from nubo.template import Template, VectorAttribute, parse_str_or_xml
 
 # oned.conf VN_MAD_CONF: the drivers oned knows and the bridge each one uses.
@@ -396,23 +396,19 @@ def restricted_attributes(call: Call, vnet: VirtualNetwork) -> Sequence[str]:
 
 # -- reading: the stored networks with their leases from the table ----------------------------
 
-def read_vnet(call: Call, oid: int) -> tuple[str, leases.RangeLeases]:
-    """one.vn.info: the stored body and its leases per AR, read in one transaction."""
-    with call.cloud.db.read() as conn:
-        body = call.cloud.pools.vnets.body(conn, oid)
-        if not call.session.is_admin:
-            fetch(call, conn, VNET, oid, A.USE)
-        return body, leases.by_range(conn, [oid]).get(oid, {})
+def info_bodies(conn: Connection, bodies: dict[int, str]) -> dict[int, str]:
+    """one.vn.info's documents of these networks (id -> stored body), with their leases.
+    The front caches them by row version as it does ``pool_entries``; it authorises the
+    read first (``generic.info``)."""
+    found = leases.by_range(conn, bodies)
+    return {oid: vnet_info_body(body, found.get(oid, {})) for oid, body in bodies.items()}
 
 
-def list_vnets(call: Call, where: ColumnElement[bool] | None, *, order_desc: bool = False,
-               offset: int | None = None,
-               limit: int | None = None) -> list[tuple[str, leases.RangeLeases]]:
-    """one.vnpool.info: the listed networks' short bodies and their leases per AR."""
-    pool = call.cloud.pools.vnets
-    t = pool.table
-    with call.cloud.db.read() as conn:
-        rows = pool.select_rows(conn, where, columns=[t.c.oid, t.c.short_body],
-                                order_desc=order_desc, offset=offset, limit=limit)
-        found = leases.by_range(conn, [r.oid for r in rows])
-    return [(r.short_body, found.get(r.oid, {})) for r in rows]
+def pool_entries(conn: Connection, short_bodies: dict[int, str]) -> dict[int, str]:
+    """one.vnpool.info's entries of these networks (id -> stored short body): each with
+    its leases as ALLOCATED. The front caches them by row version (every lease taken or
+    freed writes its network's row, ``leases.save``), so an unchanged network's leases
+    are not read again."""
+    found = leases.by_range(conn, short_bodies)
+    return {oid: listed_with_leases(body, found.get(oid, {}))
+            for oid, body in short_bodies.items()}
