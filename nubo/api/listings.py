@@ -11,7 +11,8 @@ since versions come from the same database the call reads.
 VM bodies are read with their last poll (nubo.store.last_poll), which monitoring
 writes beside them without moving their versions: a VM's entry is kept with the
 LAST_POLL it was spliced with, and a new poll only splices the new MONITORING into
-the cached wire form.
+the cached wire form. Image bodies are read with their VMs (nubo.store.image_vms),
+which move their row's version whenever they change.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from sqlalchemy import Connection, Table, null, select
 from sqlalchemy.sql import ColumnElement
 
 from nubo.model.vm_poll import wire_with_poll
-from nubo.store import last_poll
-from nubo.store.schema import vm_pool
+from nubo.store import image_vms, last_poll
+from nubo.store.schema import image_pool, vm_pool
 
 FETCH_CHUNK = 500  # ids per IN (...) when fetching changed bodies
 
@@ -110,7 +111,11 @@ class ListingCache:
             q = last_poll.joined(table, c.oid, c.version, c[column]) if polled else \
                 select(c.oid, c.version, c[column], null().label("last_poll"),
                        null().label("monitoring"))
-            for oid, version, text, stamp, monitoring in conn.execute(q.where(c.oid.in_(chunk))):
+            rows = conn.execute(q.where(c.oid.in_(chunk))).all()
+            if table is image_pool:  # an image's VMs are read beside it, at its version
+                texts = image_vms.spliced(conn, [(row[0], row[2]) for row in rows])
+                rows = [(r[0], r[1], text, r[3], r[4]) for r, text in zip(rows, texts)]
+            for oid, version, text, stamp, monitoring in rows:
                 wire = self._escape(last_poll.spliced(text, stamp, monitoring))
                 out[stale[oid]] = wire
                 fresh.append((oid, version, stamp, wire))

@@ -11,8 +11,8 @@ from sqlalchemy.sql import ColumnElement
 
 from nubo.api.wire import EscapedParts
 from nubo.core.ops.call import Call
-from nubo.store import last_poll
-from nubo.store.schema import vm_pool
+from nubo.store import image_vms, last_poll
+from nubo.store.schema import image_pool, vm_pool
 
 
 def pool_xml(root: str, bodies: list[str]) -> str:
@@ -42,12 +42,16 @@ def select_column(call: Call, table: Table, column: str, where: ColumnElement[bo
                   order_desc: bool, offset: int | None, limit: int | None) -> list[str]:
     polled = table is vm_pool  # VM bodies are read with their last poll
     q = last_poll.joined(table, table.c[column]) if polled else select(table.c[column])
+    if table is image_pool:  # image bodies with their VMs
+        q = select(table.c.oid, table.c[column])
     if where is not None:
         q = q.where(where)
     q = q.order_by(table.c.oid.desc() if order_desc else table.c.oid).limit(limit).offset(offset)
     with call.cloud.db.read() as conn:
         if polled:
             return [last_poll.spliced(*row) for row in conn.execute(q)]
+        if table is image_pool:
+            return image_vms.spliced(conn, [(oid, text) for oid, text in conn.execute(q)])
         return list(conn.execute(q).scalars())
 
 
