@@ -53,6 +53,15 @@ def drop_database(backend: str, url: str) -> None:
 
 def migrate_to(db: Database, revision: str) -> None:
     """Run the migrations up to ``revision`` (a test stores rows as that schema had them)."""
+    _alembic(db, "upgrade", revision)
+
+
+def migrate_down(db: Database, revision: str) -> None:
+    """Undo the migrations after ``revision``."""
+    _alembic(db, "downgrade", revision)
+
+
+def _alembic(db: Database, verb: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -62,4 +71,4 @@ def migrate_to(db: Database, revision: str) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        getattr(command, verb)(cfg, revision)

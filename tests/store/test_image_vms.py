@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
-from dbs import migrate_to
+from dbs import migrate_down, migrate_to
 from nubo.core.pool_set import make_pools
 from nubo.model import xmlobj
 from nubo.model.image_vms_xml import with_vms, without_vms
@@ -70,3 +70,15 @@ def test_the_migration_moves_stored_lists_into_the_table(db):
         assert sorted(conn.execute(select(image_vm.c.image_id, image_vm.c.vm_id)).all()) == [
             (3, 7), (3, 11)]
         assert make_pools().images.body(conn, 3) == old
+
+
+def test_a_downgrade_puts_the_lists_back(db):
+    db.migrate()
+    old = xmlobj.render(_image(6, [2, 5]), "IMAGE")
+    with db.write() as conn:
+        make_pools().images.insert(conn, _image(6, [2, 5]))
+        image_vms.add(conn, 6, 5)
+        image_vms.add(conn, 6, 2)
+    migrate_down(db, "0009")
+    with db.read() as conn:
+        assert conn.execute(select(image_pool.c.body)).scalar() == old

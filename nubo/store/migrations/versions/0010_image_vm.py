@@ -31,10 +31,7 @@ def upgrade() -> None:
     )
     # The migration's own reading of the old bodies: a migration must not change with
     # the code. RUNNING_VMS and VMS come before TEMPLATE, so their first match is theirs.
-    images = sa.table("image_pool", sa.column("oid", sa.Integer), sa.column("body", sa.Text),
-                      sa.column("version", sa.Integer))
-    links = sa.table("image_vm", sa.column("image_id", sa.Integer),
-                     sa.column("vm_id", sa.Integer))
+    images, links = _tables()
     conn = op.get_bind()
     for oid, body in conn.execute(sa.select(images.c.oid, images.c.body)).all():
         vms = _VMS.search(body)
@@ -49,4 +46,27 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """The lists back into the bodies, as 0009's code kept them."""
+    images, links = _tables()
+    conn = op.get_bind()
+    found: dict[int, list[int]] = {}
+    for image_id, vm_id in conn.execute(sa.select(links.c.image_id, links.c.vm_id)
+                                        .order_by(links.c.image_id, links.c.vm_id)):
+        found.setdefault(image_id, []).append(vm_id)
+    for oid, ids in found.items():
+        body = conn.execute(sa.select(images.c.body).where(images.c.oid == oid)).scalar()
+        if body is None:
+            continue
+        listed = "".join(f"<ID>{v}</ID>" for v in ids)
+        body = _RUNNING.sub(f"<RUNNING_VMS>{len(ids)}</RUNNING_VMS>", body, count=1)
+        body = _VMS.sub(f"<VMS>{listed}</VMS>", body, count=1)
+        conn.execute(sa.update(images).where(images.c.oid == oid).values(
+            body=body, version=images.c.version + 1))
     op.drop_table("image_vm")
+
+
+def _tables() -> tuple[sa.TableClause, sa.TableClause]:
+    return (sa.table("image_pool", sa.column("oid", sa.Integer), sa.column("body", sa.Text),
+                     sa.column("version", sa.Integer)),
+            sa.table("image_vm", sa.column("image_id", sa.Integer),
+                     sa.column("vm_id", sa.Integer)))
