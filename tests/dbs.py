@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
+
+if TYPE_CHECKING:
+    from nubo.store.db import Database
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 
@@ -45,3 +49,26 @@ def drop_database(backend: str, url: str) -> None:
         else:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
     engine.dispose()
+
+
+def migrate_to(db: Database, revision: str) -> None:
+    """Run the migrations up to ``revision`` (a test stores rows as that schema had them)."""
+    _alembic(db, "upgrade", revision)
+
+
+def migrate_down(db: Database, revision: str) -> None:
+    """Undo the migrations after ``revision``."""
+    _alembic(db, "downgrade", revision)
+
+
+def _alembic(db: Database, verb: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from nubo.store.db import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, verb)(cfg, revision)

@@ -10,6 +10,7 @@ from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
 from nubo.model.vmgroup import VmGroup
 from nubo.store import schema
+from nubo.store.image_vms import ImagePool
 from nubo.store.last_poll import PolledPool
 from nubo.store.pools import Pool, owner_columns
 from nubo.store.write_cache import WriteCache
@@ -29,7 +30,7 @@ class Pools:
     datastores: Pool[Datastore]
     templates: Pool[VmTemplate]
     vms: Pool[VirtualMachine]
-    images: Pool[Image]
+    images: ImagePool
     vnets: Pool[VirtualNetwork]
     vmgroups: Pool[VmGroup]
 
@@ -49,8 +50,8 @@ def make_pools() -> Pools:
         vms=PolledPool(schema.vm_pool, VirtualMachine, "virtual machine",
                  lambda v: {**owner_columns(v), "state": v.state, "lcm_state": v.lcm_state},
                  short=short_body, write_cache=WriteCache(VM_WRITE_CACHE)),
-        images=Pool(schema.image_pool, Image, "image",
-                    lambda i: {**owner_columns(i), "state": i.state, "ds_id": i.datastore_id}),
+        images=ImagePool(schema.image_pool, Image, "image",
+                         lambda i: {**owner_columns(i), "state": i.state, "ds_id": i.datastore_id}),
         vnets=Pool(schema.network_pool, VirtualNetwork, "virtual network",
                    lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)},
                    short=vnet_short_body),

@@ -3,11 +3,12 @@ a lease of each NIC's network, and each image its DISKs use; and the size it cou
 for in the usage of its hosts.
 
 At allocate oned completes every DISK with its image's SOURCE, TM_MAD, DATASTORE and
-CLONE/SAVE (the transfer scripts need them), counts the VM in the image (RUNNING_VMS,
-VMS, state USED or USED_PERS), and gives every NIC a lease with its IP, MAC and bridge.
+CLONE/SAVE (the transfer scripts need them), counts the VM in the image (one row of
+nubo.store.image_vms, which its VMS and RUNNING_VMS show; state USED or USED_PERS), and
+gives every NIC a lease with its IP, MAC and bridge.
 All of it happens in the allocating transaction, so a refusal (an image already used
 persistently, a network out of addresses) leaves nothing behind. Giving back is
-idempotent (the VM leaves an image's VMS list once; lease rows are deleted once), so
+idempotent (the VM's row of an image is deleted once; lease rows are deleted once), so
 a release that runs again after a crash frees nothing twice.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMA
 from nubo.model.limits import saturate
 from nubo.model.vm import VirtualMachine, order_system_template
 from nubo.model.vm_template import Ref, reference
+from nubo.store import image_vms
 from nubo.store.pools import Pool
 from nubo.template import TemplateValueError, VectorAttribute
 
@@ -83,9 +85,9 @@ def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute
                image: Image) -> None:
     """Count the VM in the image and copy into the DISK what the transfer needs."""
     persistent = bool(image.persistent)
-    if image.state not in _TAKEABLE or (persistent and image.running_vms):
-        raise ActionError(f"Cannot acquire image {image.id}, it is already used"
-                          if persistent and image.running_vms else
+    taken = persistent and image_vms.used(conn, image.id)
+    if image.state not in _TAKEABLE or taken:
+        raise ActionError(f"Cannot acquire image {image.id}, it is already used" if taken else
                           f"Cannot acquire image {image.id}, it is not ready")
     ds = pools.datastores.find(conn, image.datastore_id)
     kind = IMAGE_TYPE_NAMES.get(image.type, "OS")
@@ -103,11 +105,9 @@ def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute
             disk.set(key, value)
     if kind == "CDROM":
         disk.set("READONLY", "YES")
-    if vm_id not in image.vms:
-        image.vms = sorted([*image.vms, vm_id])
-        image.running_vms += 1
+    image_vms.add(conn, image.id, vm_id)
     image.state = IMAGE_USED_PERS if persistent else IMAGE_USED
-    pools.images.update(conn, image)
+    pools.images.update(conn, image)  # its version moves with its VMS: listings see them
 
 
 def lease_nic(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute, vnet_id: int,
@@ -143,13 +143,11 @@ def release_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttrib
     if not ref.isdigit():
         return
     image = pools.images.find(conn, int(ref))
-    if image is None or vm_id not in image.vms:
+    if image is None or not image_vms.remove(conn, image.id, vm_id):
         return
-    image.vms = [v for v in image.vms if v != vm_id]
-    image.running_vms = max(0, image.running_vms - 1)
-    if image.running_vms == 0 and image.state in (IMAGE_USED, IMAGE_USED_PERS):
+    if image.state in (IMAGE_USED, IMAGE_USED_PERS) and not image_vms.used(conn, image.id):
         image.state = IMAGE_READY
-    pools.images.update(conn, image)
+    pools.images.update(conn, image)  # its version moves with its VMS: listings see them
 
 
 # ------------------------------------------------------------------------ host usage

@@ -119,6 +119,14 @@ vn_lease = Table(
 )
 Index("ix_vn_lease_owner", vn_lease.c.owner_type, vn_lease.c.owner_id)
 
+# One row per (image, VM using it): an image's VMS and RUNNING_VMS are read from here
+# (nubo.store.image_vms), so counting one more VM never rewrites a growing list.
+image_vm = Table(
+    "image_vm", metadata,
+    Column("image_id", Integer, primary_key=True, autoincrement=False),
+    Column("vm_id", Integer, primary_key=True, autoincrement=False),
+)
+
 user_token = Table(
     "user_token", metadata,
     Column("digest", String(64), primary_key=True),

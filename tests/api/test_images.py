@@ -275,6 +275,7 @@ def test_delete(one, nubo):
 def test_delete_refused_while_vms_use_it(one, nubo):
     """No VMs yet: mark the image used in the store, as attaching a disk will."""
     from nubo.core.pool_set import make_pools
+    from nubo.store import image_vms
     from nubo.store.db import Database
 
     iid = one.image.allocate(datablock(uniq("busy")), DEFAULT_DS)
@@ -283,7 +284,8 @@ def test_delete_refused_while_vms_use_it(one, nubo):
         with db.write() as conn:
             image = pools.images.get(conn, iid)
             image.state = image.prev_state = 2  # USED
-            image.running_vms, image.vms = 2, [7, 8]
+            image_vms.add(conn, iid, 7)  # the VMs using an image are rows of their table
+            image_vms.add(conn, iid, 8)
             pools.images.update(conn, image)
         reply = raw(nubo, "one.image.delete", iid)
         assert reply[:3] == [False, "[one.image.delete] Cannot delete image. There are 2 VMs "
@@ -293,7 +295,8 @@ def test_delete_refused_while_vms_use_it(one, nubo):
         assert iid in ds_images(one, DEFAULT_DS)
         with db.write() as conn:
             image.state = image.prev_state = 1
-            image.running_vms, image.vms = 0, []
+            image_vms.remove(conn, iid, 7)
+            image_vms.remove(conn, iid, 8)
             pools.images.update(conn, image)
     finally:
         db.close()

@@ -3,22 +3,10 @@ backend; and the migration from the VM-only journal keeps a VM's entries."""
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
-from dbs import BACKENDS, create_database, drop_database
+from dbs import migrate_to
 from nubo.core import journal
-from nubo.store.db import MIGRATIONS, Database
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request, tmp_path):
-    url = create_database(request.param, tmp_path)
-    database = Database(url)
-    yield database
-    database.close()
-    drop_database(request.param, url)
 
 
 def test_objects_of_every_kind_await_their_own_operation(db):
@@ -44,20 +32,12 @@ def test_objects_of_every_kind_await_their_own_operation(db):
             journal.expect(conn, "TEMPLATE", 1, driver="x", action="Y", host_id=-1, seq=1)
 
 
-def _upgrade(db: Database, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-
-
 def test_the_migration_keeps_what_vms_awaited(db):
-    _upgrade(db, "0006")
+    migrate_to(db, "0006")
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO vm_operation (vm_id, seq, driver, action, host_id) "
                           "VALUES (4, 99, 'vmm', 'SHUTDOWN', 1)"))
-    _upgrade(db, "head")
+    migrate_to(db, "head")
     with db.read() as conn:
         assert journal.awaited(conn, journal.VM, 4) == journal.Entry("VM", 4, "vmm",
                                                                     "SHUTDOWN", 1, 99)

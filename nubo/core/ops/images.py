@@ -23,6 +23,7 @@ from nubo.model.resources import (IMAGE_CLONE, IMAGE_DISABLED, IMAGE_ERROR, IMAG
                                   IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_STATE_NAMES,
                                   IMAGE_TYPE_NAMES, IMAGE_TYPES, IMAGE_USED, IMAGE_USED_PERS,
                                   Image)
+from nubo.store import image_vms
 from nubo.template import Template
 
 IMAGE = Kind(lambda c: c.cloud.pools.images, ObjectType.IMAGE, "IMAGE")
@@ -232,9 +233,9 @@ def delete_image(call: Call, oid: int) -> None:
     pools = call.cloud.pools
     with call.cloud.db.write() as conn:
         image = _managed(call, conn, oid)
-        if image.state in _IN_USE or (image.state == IMAGE_READY and image.running_vms):
-            raise refuse(f"Cannot delete image. There are {image.running_vms} VMs using it.",
-                         oid)
+        running = image_vms.count(conn, oid)
+        if image.state in _IN_USE or (image.state == IMAGE_READY and running):
+            raise refuse(f"Cannot delete image. There are {running} VMs using it.", oid)
         if image.state == IMAGE_CLONE:
             raise refuse(f"Cannot delete image. There are {image.cloning_ops} active clone "
                          "operations.", oid)
