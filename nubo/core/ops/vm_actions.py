@@ -72,17 +72,17 @@ def has_room(host: Host, cluster: Cluster | None, vm: VirtualMachine) -> bool:
     return fits(host, cluster, *vm_size(vm))
 
 
-def _placement(call: Call, vm_id: int, host_id: int, ds_id: int
+def _placement(call: Call, vm_id: int, host_id: int, ds_id: int, enforce: bool
                ) -> tuple[VirtualMachine, Host, Cluster | None, Datastore | None]:
     """What a deploy or migrate reads, authorised in oned's order: the VM (ADMIN, not
-    locked), the host (MANAGE) and its cluster, the system datastore (USE; none when
-    ``ds_id`` < 0)."""
+    locked), the host (MANAGE) and, with ``enforce``, its cluster (for its reservations),
+    the system datastore (USE; none when ``ds_id`` < 0)."""
     life_cycle(call)
     with call.cloud.db.read() as conn:
         vm = fetch(call, conn, VM, vm_id, A.ADMIN)
         check_lock(vm, A.ADMIN)
         host = fetch(call, conn, HOST, host_id, A.MANAGE)
-        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id)
+        cluster = call.cloud.pools.clusters.find(conn, host.cluster_id) if enforce else None
         ds = fetch(call, conn, DATASTORE, ds_id, A.USE) if ds_id >= 0 else None
     return vm, host, cluster, ds
 
@@ -95,7 +95,7 @@ def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -
     the deploy.
     """
     vm, host, cluster, ds = _placement(call, vm_id, host_id,
-                                       DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id)
+                                       DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id, enforce)
     if ds.type != DS_SYSTEM:
         raise ActionError(f"Datastore [{ds.id}] is not a system datastore", vm_id)
     if enforce and not has_room(host, cluster, vm):
@@ -120,7 +120,7 @@ def migrate_vm(call: Call, vm_id: int, host_id: int, live: bool, enforce: bool, 
     """one.vm.migrate: move a RUNNING (live or cold), POWEROFF, SUSPENDED or UNKNOWN VM
     to another host (VM:ADMIN, HOST:MANAGE, and DATASTORE:USE for a given system
     datastore). The system datastore stays the VM's unless ``ds_id`` names another."""
-    vm, host, cluster, ds = _placement(call, vm_id, host_id, ds_id)
+    vm, host, cluster, ds = _placement(call, vm_id, host_id, ds_id, enforce)
     kind = "migrate-live" if live else MIGRATE_KINDS.get(migration_type)
     if kind is None:
         raise ApiError(f"Wrong migration type {migration_type}", vm_id)
