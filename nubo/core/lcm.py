@@ -179,23 +179,21 @@ class LifeCycleManager:
                      "SUCCESS" if result.success else "FAILURE", _pair(decision))
             self._send(outbound)
 
-    def monitored(self, vm_id: int, *, version: int, event: str | None = None,
-                  monitoring: str | None = None, last_poll: int = 0) -> Decision | None:
-        """Monitoring's report on a VM (nubo.core.vm_monitor): store its MONITORING
-        and LAST_POLL and/or run ``event`` (see nubo.lifecycle.on_event), committed
-        before any operation is sent, under the VM's lock; while the database is out
-        of reach, once it is back.
+    def monitored(self, vm_id: int, *, version: int, event: str | None = None
+                  ) -> Decision | None:
+        """Monitoring's report of an event on a VM (see nubo.lifecycle.on_event),
+        committed before any operation is sent, under the VM's lock; while the database
+        is out of reach, once it is back. Its MONITORING and LAST_POLL are not written
+        here: monitoring stores them beside the VM (nubo.store.last_poll).
 
         ``version`` is the VM row's version when the probe was sent: if the VM
         changed since (an action or answer committed meanwhile), the report may
         predate that change and nothing is done (None); the next probe tells.
         """
-        return self.cloud.db.retrying(
-            lambda: self._monitored(vm_id, version, event, monitoring, last_poll),
-            f"VM {vm_id}: monitoring's report")
+        return self.cloud.db.retrying(lambda: self._monitored(vm_id, version, event),
+                                      f"VM {vm_id}: monitoring's report")
 
-    def _monitored(self, vm_id: int, version: int, event: str | None,
-                   monitoring: str | None, last_poll: int) -> Decision | None:
+    def _monitored(self, vm_id: int, version: int, event: str | None) -> Decision | None:
         with self._locks[vm_id % _STRIPES]:
             with self.cloud.db.write() as conn:
                 row = conn.execute(select(vm_pool.c.version)
@@ -203,13 +201,8 @@ class LifeCycleManager:
                 if row is None or row.version != version:
                     return None
                 loaded = load(conn, self.cloud.pools, vm_id)
-                if monitoring is not None:
-                    loaded.vm.monitoring = type(loaded.vm.monitoring)(monitoring)
-                    loaded.vm.last_poll = last_poll
                 decision = on_event(loaded.view, event) if event is not None else None
                 if decision is None or decision.ignored:
-                    if monitoring is not None:
-                        self.cloud.pools.vms.update(conn, loaded.vm)
                     return decision
                 outbound = self._commit(conn, loaded, decision)
             log.info("VM %d: monitoring %s -> %s", vm_id, event, _pair(decision))
