@@ -99,6 +99,10 @@ class Config:
     # The front-end's name in transfer scripts (where images are copied from); empty:
     # this machine's host name.
     frontend_name: str = ""
+    # Where datastores live, on the front-end and on the hosts (oned.conf's
+    # DATASTORE_LOCATION): a datastore's BASE_PATH is this plus its id, a VM's system
+    # directory BASE_PATH/VM_ID; empty: DATA_DIR/datastores.
+    datastore_location: str = ""
     # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
     # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.
     sched_timezone: str = ""
@@ -135,6 +139,12 @@ class Config:
     @property
     def port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
+
+    @property
+    def datastore_dir(self) -> str:
+        """DATASTORE_LOCATION with its trailing slash, as BASE_PATH is built from it."""
+        where = self.datastore_location or str(Path(self.data_dir) / "datastores")
+        return where.rstrip("/") + "/"
 
     @property
     def db_url(self) -> str:

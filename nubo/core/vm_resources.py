@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.core import leases
+from nubo.core.vm_nics import lease_nic
 from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
 from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMAGE_USED_PERS,
@@ -108,27 +109,6 @@ def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute
     image_vms.add(conn, image.id, vm_id)
     image.state = IMAGE_USED_PERS if persistent else IMAGE_USED
     pools.images.update(conn, image)  # its version moves with its VMS: listings see them
-
-
-def lease_nic(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute, vnet_id: int,
-              nic_id: int) -> None:
-    """Give the NIC a lease of network ``vnet_id`` (its IP or MAC if it asks for one)."""
-    vnet = pools.vnets.find(conn, vnet_id)
-    if vnet is None:
-        raise NoExistsError(f"Error getting virtual network [{vnet_id}].", vnet_id)
-    lease = leases.allocate(conn, pools.vnets, vnet.id, ("VM", vm_id), ip=nic.get("IP"),
-                            mac=nic.get("MAC"))
-    for key, value in lease.attributes().items():
-        nic.set(key, value)
-    nic.set("NETWORK", vnet.name)
-    nic.set("NETWORK_ID", str(vnet.id))
-    for key, value in (("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type),
-                       ("VN_MAD", vnet.vn_mad)):
-        if value and not nic.get(key):
-            nic.set(key, value)
-    nic.set("NIC_ID", str(nic_id))
-    if not nic.get("NAME"):
-        nic.set("NAME", f"NIC{nic_id}")
 
 
 def release(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:

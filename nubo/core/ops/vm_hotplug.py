@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nubo.auth import acl as A
-from nubo.core import vm_resources
+from nubo.core import vm_nics, vm_resources
 from nubo.core.ops.common import fetch, parse_template
 from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
@@ -233,7 +233,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
         nics = loaded.vm.template.get_vectors("NIC")
         nic_id = _next_id([*nics, *loaded.vm.template.get_vectors("NIC_ALIAS")], "NIC_ID")
-        vm_resources.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
+        vm_nics.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
         loaded.vm.template = order_system_template(loaded.vm.template)

@@ -1,0 +1,1 @@
+"""What the datastore (DS) and transfer (TM) drivers share: disk-image tools."""

@@ -1,0 +1,94 @@
+"""qemu-img, the one tool the storage drivers use on disk images (sizes, formats,
+conversions, backing-file clones, snapshots, resizes), so no driver parses a file
+header itself.
+
+Every call raises :class:`QemuImgError` with qemu-img's own message when it fails, so a
+driver can hand the reason back to the core (an image in ERROR says why).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+class QemuImgError(RuntimeError):
+    """qemu-img refused or failed; the message is its stderr."""
+
+
+def available() -> bool:
+    return shutil.which("qemu-img") is not None
+
+
+def _run(*args: str) -> str:
+    try:
+        done = subprocess.run(["qemu-img", *args], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise QemuImgError("qemu-img is not installed (Debian package qemu-utils)") from None
+    if done.returncode != 0:
+        message = (done.stderr or done.stdout).strip().replace("\n", " ")
+        raise QemuImgError(message or f"qemu-img {args[0]} failed ({done.returncode})")
+    return done.stdout
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    format: str          # raw, qcow2, ...
+    virtual_size: int    # bytes the guest sees
+    actual_size: int     # bytes used on the host's disk
+    backing_file: str | None
+    snapshots: tuple[str, ...]  # internal snapshot names (qcow2)
+
+    @property
+    def virtual_mb(self) -> int:
+        """The size in MB as OpenNebula's SIZE, rounded up."""
+        return -(-self.virtual_size // MB)
+
+
+def info(path: str | Path) -> ImageInfo:
+    data = json.loads(_run("info", "--output=json", "-U", str(path)))
+    return ImageInfo(format=data.get("format", "raw"),
+                     virtual_size=int(data.get("virtual-size", 0)),
+                     actual_size=int(data.get("actual-size", 0)),
+                     backing_file=data.get("backing-filename"),
+                     snapshots=tuple(s.get("name", "") for s in data.get("snapshots", [])))
+
+
+def create(path: str | Path, size_mb: int, fmt: str = "raw",
+           backing: str | Path | None = None, backing_format: str | None = None) -> None:
+    """A new image of ``size_mb`` MB; with ``backing`` a copy-on-write clone of it
+    (qcow2 only; the size may be 0 to take the backing file's)."""
+    args = ["create", "-q", "-f", fmt]
+    if backing is not None:
+        args += ["-b", str(backing), "-F", backing_format or info(backing).format]
+    args.append(str(path))
+    if size_mb or backing is None:
+        args.append(f"{size_mb}M")
+    _run(*args)
+
+
+def convert(src: str | Path, dst: str | Path, fmt: str, src_format: str | None = None) -> None:
+    """Copy ``src`` into a new ``dst`` of format ``fmt`` (also flattens a backing chain)."""
+    args = ["convert", "-q", "-O", fmt]
+    if src_format:
+        args += ["-f", src_format]
+    _run(*args, str(src), str(dst))
+
+
+def resize(path: str | Path, size_mb: int) -> None:
+    _run("resize", "-q", str(path), f"{size_mb}M")
+
+
+def check(path: str | Path) -> None:
+    """Raises unless qemu-img finds the image consistent (raw images always are)."""
+    _run("check", "-q", str(path))
+
+
+def snapshot(path: str | Path, op: str, name: str) -> None:
+    """An internal qcow2 snapshot: ``op`` is create, apply (revert) or delete."""
+    flag = {"create": "-c", "apply": "-a", "delete": "-d"}[op]
+    _run("snapshot", flag, name, str(path))
