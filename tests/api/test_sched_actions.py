@@ -172,12 +172,14 @@ def test_an_action_missed_while_down_runs_once_at_start(tmp_path):
     server = NuboServer(tmp_path / "data").start()
     try:
         one = pyone.OneServer(server.endpoint, session=server.session)
-        due = int(time.time()) + 2
+        # Far enough ahead that a loaded machine still stops nubo before it falls due.
+        due = int(time.time()) + 6
         vm = new_vm(one, f'SCHED_ACTION = [ ACTION = "hold", TIME = "{due}", REPEAT = "3", '
                          'DAYS = "1" ]')
         sid = next(iter(scheds(one, vm)))
     finally:
         assert server.stop() == 0
+    assert time.time() < due, "nubo stopped after the action fell due: nothing was missed"
     wait_for("the action to fall due while nubo is down", lambda: time.time() > due + 1)
     server = NuboServer(tmp_path / "data").start()
     try:

@@ -166,6 +166,18 @@ def schedules(draw):
     return repeat, days, first, now, tz
 
 
+def _wall_time_exists(day, time_of_day, tz) -> bool:
+    wall = datetime.combine(day, time_of_day, tzinfo=tz)
+    return datetime.fromtimestamp(wall.timestamp(), tz).time() == time_of_day
+
+
+def test_a_wall_time_that_spring_forward_skips_runs_an_hour_later():
+    first = int(datetime(2025, 6, 1, 2, 30, tzinfo=MADRID).timestamp())  # a Sunday, 02:30
+    now = int(datetime(2026, 3, 28, 12, tzinfo=MADRID).timestamp())
+    nxt = next_time(first, WEEKLY, (0,), now, MADRID)
+    assert datetime.fromtimestamp(nxt, MADRID) == datetime(2026, 3, 29, 3, 30, tzinfo=MADRID)
+
+
 @given(schedules())
 @settings(max_examples=500, deadline=None)
 def test_next_time_is_after_now_on_one_of_days_and_the_first_such(schedule):
@@ -182,6 +194,10 @@ def test_next_time_is_after_now_on_one_of_days_and_the_first_such(schedule):
     assert day_number(local.date(), repeat) in days
     start = datetime.fromtimestamp(first, tz)
     assume(local.utcoffset() == start.utcoffset())  # across a DST change the hour moves
+    if not _wall_time_exists(local.date(), start.time(), tz):
+        # Spring forward skipped the wall time that day: the run comes an hour later.
+        assert (local - timedelta(hours=1)).time() == start.time()
+        return
     assert local.time() == start.time()
     # No day between max(now, first) and it would have done.
     after = datetime.fromtimestamp(max(now, first), tz).date()
