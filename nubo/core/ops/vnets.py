@@ -25,6 +25,7 @@ from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vnet_restricted
 from nubo.errors import ApiError, InternalError, NuboError
 from nubo.model.address_range import AddressRange
+from nubo.model.address_range_legacy import LEGACY_TYPES, legacy_ranges
 from nubo.model.address_range_xml import listed_with_leases
 from nubo.model.limits import VNET_NUMBERS, check_numbers
 from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
@@ -82,11 +83,35 @@ def _automatic_vlans(conn: Connection, vnets: leases.Vnets, vnet: VirtualNetwork
         setattr(vnet, field, str(_VXLAN_START + vnet.id))
 
 
+def _legacy_network(template: Template) -> list[dict[str, str]]:
+    """A RANGED or FIXED network of the source documents: its ARs, with the template
+    rewritten as a network of today (``address_range_legacy``). oned 6+ needs VN_MAD;
+    those templates predate it and ran on the hosts' bridges: ``dummy`` stands for that."""
+    kind = (template.get("TYPE") or "").strip().upper()
+    if kind not in LEGACY_TYPES:
+        return []
+    single = {name: template.get(name) or "" for name in template.names()
+              if template.get(name) is not None}
+    ars, network = legacy_ranges(single, [dict(v.items()) for v in
+                                          template.get_vectors("LEASES")], leases.MAC_PREFIX)
+    for name in ("TYPE", "LEASES", "NETWORK_SIZE", "IP_START", "IP_END"):
+        template.remove(name)
+    for key, value in network.items():
+        template.set(key, value)
+    if not template.get("VN_MAD"):
+        template.set("VN_MAD", "dummy")
+    return ars
+
+
 def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: list[int],
                parent: int = -1) -> tuple[VirtualNetwork, list[AddressRange]]:
     """VirtualNetworkPool::allocate + VirtualNetwork::insert: check and build (not insert)."""
     vnets = call.cloud.pools.vnets
     name = template.get("NAME") or ""
+    if (template.get("TYPE") or "").strip().upper() in LEGACY_TYPES:
+        # The documents' "Private<TAB>LAN" (a tab where their text had a space): the
+        # name their VMs and CONTEXT refer to is "Private LAN".
+        name = " ".join(name.split())
     taken = vnets.oid_by_name(conn, name, call.uid) if name else None
     if taken is not None:
         raise InternalError(f"NAME is already taken by NET {taken}.", taken)
@@ -97,6 +122,7 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
     except ApiError as e:
         raise InternalError(e.message) from None
     template.remove("NAME")
+    legacy = _legacy_network(template)
     vn_mad = template.get("VN_MAD") or ""
     if not vn_mad:
         raise InternalError("No VN_MAD in template for Virtual Network.")
@@ -117,8 +143,9 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
     groups = {int(g) for g in (template.get("SECURITY_GROUPS") or "").split(",")
               if g.strip().isdigit()} | {0}
     ars: list[AddressRange] = []
-    for i, vector in enumerate(template.get_vectors("AR")):
-        ars.append(leases.new_range(dict(vector.items()), i, template, ars))
+    vectors = [dict(v.items()) for v in template.get_vectors("AR")]
+    for i, attrs in enumerate([*vectors, *legacy]):
+        ars.append(leases.new_range(attrs, i, template, ars))
     template.remove("AR")
     for key, value in (("VN_MAD", vn_mad), ("PHYDEV", phydev), ("BRIDGE", bridge),
                        ("BRIDGE_TYPE", BRIDGE_TYPES[vn_mad]),
