@@ -10,7 +10,7 @@ created.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sqlalchemy import Connection
 
@@ -104,10 +104,16 @@ def _legacy_network(template: Template) -> list[dict[str, str]]:
 
 
 def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: list[int],
-               parent: int = -1) -> tuple[VirtualNetwork, list[AddressRange]]:
-    """VirtualNetworkPool::allocate + VirtualNetwork::insert: check and build (not insert)."""
+               parent: int = -1, *, unnamed: Callable[[int], str] | None = None
+               ) -> tuple[VirtualNetwork, list[AddressRange]]:
+    """VirtualNetworkPool::allocate + VirtualNetwork::insert: check and build (not insert).
+    ``unnamed`` names a network whose template has no NAME, from its id (instantiate)."""
     vnets = call.cloud.pools.vnets
     name = template.get("NAME") or ""
+    oid = None
+    if not name and unnamed is not None:
+        oid = vnets.next_oid(conn)
+        name = unnamed(oid)
     if (template.get("TYPE") or "").strip().upper() in LEGACY_TYPES:
         # The documents' "Private<TAB>LAN" (a tab where their text had a space): the
         # name their VMs and CONTEXT refer to is "Private LAN".
@@ -138,7 +144,7 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
             raise InternalError(f"{what} is mandatory for driver {vn_mad}")
     if vn_mad not in BRIDGE_TYPES:
         raise InternalError(f'VN_MAD named "{vn_mad}" is not defined in oned.conf')
-    oid = vnets.next_oid(conn)
+    oid = vnets.next_oid(conn) if oid is None else oid
     bridge = bridge or (f"onebr.{vlan}" if vlan else f"onebr{oid}")
     groups = {int(g) for g in (template.get("SECURITY_GROUPS") or "").split(",")
               if g.strip().isdigit()} | {0}
