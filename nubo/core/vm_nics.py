@@ -18,6 +18,8 @@ from sqlalchemy import Connection
 from nubo.core import leases
 from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
+from nubo.model.address_range import AddressRange
+from nubo.model.resources import VirtualNetwork
 from nubo.model.vm import VirtualMachine
 from nubo.template import VectorAttribute
 
@@ -77,16 +79,45 @@ def _leased(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute,
     nic.set("NETWORK_UNAME", vnet.uname)
     if vnet.parent_network_id:
         nic.set("PARENT_NETWORK_ID", vnet.parent_network_id)
-    for key, value in (("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type),
-                       ("VN_MAD", vnet.vn_mad), ("PHYDEV", vnet.phydev),
-                       ("VLAN_ID", vnet.vlan_id), ("OUTER_VLAN_ID", vnet.outer_vlan_id)):
-        if value and not nic.get(key):
+    for key, value in network_attributes(vnet, lease.ar).items():
+        if not nic.get(key):
             nic.set(key, value)
-    sources = {**{k: vnet.template.get(k) for k in INHERITED},
-               **{k: lease.ar.extra.get(k) for k in INHERITED if lease.ar.extra.get(k)}}
-    for key, value in sources.items():
-        if value and not nic.get(key):
+
+
+def network_attributes(vnet: VirtualNetwork, ar: AddressRange | None) -> dict[str, str]:
+    """What a NIC of this network (leased from AR ``ar``) takes from it: the driver's
+    attributes, then INHERIT_VNET_ATTR from the network, overridden by the AR's."""
+    out = {k: v for k, v in (("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type),
+                             ("VN_MAD", vnet.vn_mad), ("PHYDEV", vnet.phydev),
+                             ("VLAN_ID", vnet.vlan_id), ("OUTER_VLAN_ID", vnet.outer_vlan_id))
+           if v}
+    for key in INHERITED:
+        value = (ar.extra.get(key) if ar is not None else None) or vnet.template.get(key)
+        if value:
+            out[key] = value
+    return out
+
+
+def refresh_nic(nic: VectorAttribute, vnet: VirtualNetwork) -> bool:
+    """Bring a leased NIC up to date with its network after one.vn.update; True if it
+    changed. The driver's attributes follow the network (also when it drops one, say
+    PHYDEV); an inherited one the network no longer has stays (the NIC may set it)."""
+    ar_id = nic.get("AR_ID") or ""
+    ar = next((a for a in leases.ranges_of(vnet) if str(a.ar_id) == ar_id), None)
+    wanted = network_attributes(vnet, ar)
+    if nic.name == "NIC_ALIAS":  # an address on its parent, not a device
+        wanted.pop("BRIDGE_TYPE", None)
+    changed = False
+    for key in {*wanted, "PHYDEV", "VLAN_ID", "OUTER_VLAN_ID"}:
+        value = wanted.get(key)
+        if nic.get(key) == value or (value is None and nic.get(key) is None):
+            continue
+        if value is None:
+            nic.remove(key)
+        else:
             nic.set(key, value)
+        changed = True
+    return changed
 
 
 def _name_nic(vm_id: int, nic: VectorAttribute, nic_id: int) -> None:

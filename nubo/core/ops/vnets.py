@@ -21,6 +21,7 @@ from nubo.core.ops.clusters import (VNET, drop_acl_rules, leave_clusters, set_me
                                     target_cluster)
 from nubo.core.ops.common import (authorize, check_lock, check_name, fetch, new_permissions,
                                   object_auth, refuse)
+from nubo.core.ops import generic, vnet_updates
 from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vnet_restricted
 from nubo.errors import ApiError, InternalError, NuboError
@@ -29,6 +30,7 @@ from nubo.model.address_range_legacy import LEGACY_TYPES, legacy_ranges
 from nubo.model.address_range_xml import listed_with_leases
 from nubo.model.limits import VNET_NUMBERS, check_numbers
 from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
+from nubo.store.pools import Pool
 from nubo.template import Template, VectorAttribute, parse_str_or_xml
 
 # oned.conf VN_MAD_CONF: the drivers oned knows and the bridge each one uses.
@@ -83,6 +85,20 @@ def _automatic_vlans(conn: Connection, vnets: leases.Vnets, vnet: VirtualNetwork
         setattr(vnet, field, str(_VXLAN_START + vnet.id))
 
 
+def free_name(conn: Connection, pool: Pool, name: str, uid: int, tag: str, noun: str) -> None:
+    """A new network's (or network template's) NAME: given, valid, free among the owner's,
+    refused with oned's INTERNAL messages otherwise."""
+    taken = pool.oid_by_name(conn, name, uid) if name else None
+    if taken is not None:
+        raise InternalError(f"NAME is already taken by {tag} {taken}.", taken)
+    if not name:
+        raise InternalError(f"No NAME in template for {noun}.")
+    try:
+        check_name(name)
+    except ApiError as e:
+        raise InternalError(e.message) from None
+
+
 def _legacy_network(template: Template) -> list[dict[str, str]]:
     """A RANGED or FIXED network of the source documents: its ARs, with the template
     rewritten as a network of today (``address_range_legacy``). oned 6+ needs VN_MAD;
@@ -118,15 +134,7 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
         # The documents' "Private<TAB>LAN" (a tab where their text had a space): the
         # name their VMs and CONTEXT refer to is "Private LAN".
         name = " ".join(name.split())
-    taken = vnets.oid_by_name(conn, name, call.uid) if name else None
-    if taken is not None:
-        raise InternalError(f"NAME is already taken by NET {taken}.", taken)
-    if not name:
-        raise InternalError("No NAME in template for Virtual Network.")
-    try:
-        check_name(name)
-    except ApiError as e:
-        raise InternalError(e.message) from None
+    free_name(conn, vnets, name, call.uid, "NET", "Virtual Network")
     template.remove("NAME")
     legacy = _legacy_network(template)
     vn_mad = template.get("VN_MAD") or ""
@@ -419,6 +427,14 @@ def post_update(call: Call, vnet: VirtualNetwork, template: Template) -> None:
     for key, value in (("VN_MAD", vnet.vn_mad), ("PHYDEV", vnet.phydev),
                        ("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type or "")):
         template.set(key, value)
+
+
+def update_vnet(call: Call, oid: int, text: str, update_type: int) -> int:
+    """one.vn.update, then the change pushed to the VMs using the network."""
+    generic.update(call, VNET, oid, text, update_type, validate=post_update,
+                   restricted=restricted_attributes, numbers=VNET_NUMBERS)
+    vnet_updates.propagate(call, oid)
+    return oid
 
 
 def restricted_attributes(call: Call, vnet: VirtualNetwork) -> Sequence[str]:

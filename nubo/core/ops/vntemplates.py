@@ -15,9 +15,8 @@ from nubo.auth.acl import ObjectType
 from nubo.core.ops import vnets
 from nubo.core.ops.call import Call
 from nubo.core.ops.clusters import DEFAULT_CLUSTER, drop_acl_rules
-from nubo.core.ops.common import (Kind, authorize_create, check_lock, check_name, fetch,
-                                  new_permissions)
-from nubo.errors import ApiError, InternalError
+from nubo.core.ops.common import Kind, authorize_create, check_lock, fetch, new_permissions
+from nubo.errors import InternalError
 from nubo.model.limits import VNET_NUMBERS, check_numbers
 from nubo.model.vntemplate import VnTemplate
 from nubo.template import Template
@@ -28,15 +27,7 @@ VNTEMPLATE = Kind(lambda c: c.cloud.pools.vntemplates, ObjectType.VNTEMPLATE, "V
 def _insert(call: Call, conn: Connection, body: Template, name: str) -> int:
     pool = call.cloud.pools.vntemplates
     session = call.session
-    if not name:
-        raise InternalError("No NAME in template for Virtual Network Template.")
-    try:
-        check_name(name)
-    except ApiError as e:
-        raise InternalError(e.message) from None
-    taken = pool.oid_by_name(conn, name, session.uid)
-    if taken is not None:
-        raise InternalError(f"NAME is already taken by VNTEMPLATE {taken}.", taken)
+    vnets.free_name(conn, pool, name, session.uid, "VNTEMPLATE", "Virtual Network Template")
     body = body.copy()
     body.remove("NAME")
     tmpl = VnTemplate(id=pool.next_oid(conn), uid=session.uid, gid=session.gid,
