@@ -82,6 +82,12 @@ class Image:
     TAG = "IMAGE"
 
 
+# VirtualNetwork::VirtualNetworkState of oned 6.10 (the first six are defined above).
+VNET_UPDATE_FAILURE = 6
+VNET_STATE_NAMES = ("INIT", "READY", "LOCK_CREATE", "LOCK_DELETE", "DONE", "ERROR",
+                    "UPDATE_FAILURE")
+
+
 @dataclass
 class VirtualNetwork:
     id: int

@@ -12,7 +12,7 @@ from nubo.api.methods.generic import (register_chmod, register_chown, register_l
                                       register_rename)
 from nubo.api.method_table import Bool, Int, Str, api
 from nubo.api.methods.listing_wire import wire_object_xml, wire_pool_xml
-from nubo.core.ops import vnets as ops
+from nubo.core.ops import vnet_states, vnets as ops
 from nubo.core.ops.clusters import VNET
 from nubo.core.ops.generic import info
 from nubo.core.ops.call import Call
@@ -68,6 +68,11 @@ def vn_release(call: Call, oid: int, text: str) -> int:
 @api("one.vn.reserve", Int("id"), Str("template"))
 def vn_reserve(call: Call, oid: int, text: str) -> int:
     return ops.reserve(call, oid, text)
+
+
+@api("one.vn.recover", Int("id"), Int("operation"))
+def vn_recover(call: Call, oid: int, operation: int) -> int:
+    return vnet_states.recover(call, oid, operation)
 
 
 @api("one.vnpool.info", Int("filter", -2), Int("start", -1), Int("end", -1))

@@ -5,7 +5,8 @@ VLAN_ID, PHYDEV, MTU and the other inherited attributes) gets its NICs rewritten
 listed in the network's OUTDATED_VMS, in one transaction. Then each VM running on a
 host moves to UPDATING_VMS while its host's virtualization driver applies the change
 (UPDATESG: the dummy driver answers it for a VM it runs; real network drivers are not
-part of nubo yet) and to UPDATED_VMS, or ERROR_VMS with a failure; a VM on no host has
+part of nubo yet) and to UPDATED_VMS, or to ERROR_VMS with a failure, which puts the
+network in UPDATE_FAILURE (one.vn.recover retries or accepts it); a VM on no host has
 nothing to apply and is UPDATED at once. The lists are sorted sets of VM ids, so a
 second update while one runs moves the VMs back to OUTDATED and they are sent again.
 """
@@ -16,10 +17,11 @@ import logging
 from sqlalchemy import Connection
 
 from nubo.core import leases
+from nubo.core.ops import vnet_states
 from nubo.core.ops.call import Call
 from nubo.core.vm_nics import refresh_nic
 from nubo.lifecycle import LcmState, VmState
-from nubo.model.resources import VirtualNetwork
+from nubo.model.resources import VNET_UPDATE_FAILURE, VirtualNetwork
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,22 @@ def propagate(call: Call, vnet_id: int) -> list[int]:
     return changed
 
 
+def resend(call: Call, vnet_id: int) -> None:
+    """Send the network's OUTDATED_VMS their update again (one.vn.recover retry)."""
+    sends: list[tuple[int, str, str]] = []
+    with call.cloud.db.write() as conn:
+        vnet = call.cloud.pools.vnets.get(conn, vnet_id)
+        for vm_id in list(vnet.outdated_vms):
+            vm = call.cloud.pools.vms.find(conn, vm_id)
+            target = _host_driver(call, conn, vm) if vm is not None else None
+            _move(vnet, vm_id, "updated_vms" if target is None else "updating_vms")
+            if target is not None:
+                sends.append((vm_id, *target))
+        call.cloud.pools.vnets.update(conn, vnet)
+    for vm_id, driver, host in sends:
+        _send(call, vnet_id, vm_id, driver, host)
+
+
 def _host_driver(call: Call, conn: Connection, vm) -> tuple[str, str] | None:  # noqa: ANN001
     """(driver, host name) of a VM running on a host, None for one on no host."""
     lifecycle = call.cloud.lifecycle
@@ -88,14 +106,17 @@ def _send(call: Call, vnet_id: int, vm_id: int, driver: str, host: str) -> None:
         body = call.cloud.pools.vms.body(conn, vm_id)
 
     def answered(result) -> None:  # noqa: ANN001  (a DriverResult, on a driver thread)
-        if not result.success:
-            log.warning("network %d: %s of VM %d failed: %s", vnet_id, ACTION, vm_id,
-                        result.message)
         try:
+            if not result.success:
+                log.warning("network %d: %s of VM %d failed: %s", vnet_id, ACTION, vm_id,
+                            result.info)
             with call.cloud.db.write() as conn:
                 vnet = call.cloud.pools.vnets.find(conn, vnet_id)
                 if vnet is not None and vm_id in vnet.updating_vms:
                     _move(vnet, vm_id, "updated_vms" if result.success else "error_vms")
+                    if not result.success:  # one.vn.recover retries or accepts it
+                        vnet_states.set_state(vnet, VNET_UPDATE_FAILURE,
+                                              f"Error updating VM {vm_id}: {result.info}")
                     call.cloud.pools.vnets.update(conn, vnet)
         except Exception:  # a driver thread must not die; the VM stays UPDATING
             log.exception("network %d: recording the update of VM %d", vnet_id, vm_id)

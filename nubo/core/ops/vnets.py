@@ -204,19 +204,24 @@ def allocate_vnet(call: Call, template: Template, cluster_id: int) -> int:
 
 def delete_vnet(call: Call, oid: int) -> int:
     """Refused while VMs, routers or reservations lease addresses; held ones are freed."""
-    pools = call.cloud.pools
     with call.cloud.db.write() as conn:
-        vnet = managed(call, conn, oid)
-        if leases.count(conn, oid, exclude=leases.HOLD):
-            raise refuse("Cannot delete virtual network. Can not remove a virtual network "
-                         "with leases in use", oid)
-        leases.free_rows(conn, oid)
-        if vnet.parent_network_id:  # a reservation gives its addresses back
-            leases.free_owner(conn, pools.vnets, ("VNET", oid), int(vnet.parent_network_id))
-        leave_clusters(call, conn, vnet.clusters, "vnets", oid)
-        pools.vnets.delete(conn, oid)
-        drop_acl_rules(call, conn, ObjectType.NET, oid)
+        remove_vnet(call, conn, managed(call, conn, oid))
     return oid
+
+
+def remove_vnet(call: Call, conn: Connection, vnet: VirtualNetwork, force: bool = False) -> None:
+    """Drop a network, its leases and the ACL rules naming it; without ``force`` (one.vn.
+    recover delete) only when no VM, router or reservation leases an address of it."""
+    pools, oid = call.cloud.pools, vnet.id
+    if not force and leases.count(conn, oid, exclude=leases.HOLD):
+        raise refuse("Cannot delete virtual network. Can not remove a virtual network "
+                     "with leases in use", oid)
+    leases.free_rows(conn, oid)
+    if vnet.parent_network_id:  # a reservation gives its addresses back
+        leases.free_owner(conn, pools.vnets, ("VNET", oid), int(vnet.parent_network_id))
+    leave_clusters(call, conn, vnet.clusters, "vnets", oid)
+    pools.vnets.delete(conn, oid)
+    drop_acl_rules(call, conn, ObjectType.NET, oid)
 
 
 def managed(call: Call, conn: Connection, oid: int, op: int = A.MANAGE) -> VirtualNetwork:
