@@ -15,11 +15,13 @@ from nubo.core.ops import vnet_updates, vnets
 from nubo.core.ops.call import Call
 from nubo.errors import ActionError, InternalError
 from nubo.model.resources import (VNET_ERROR, VNET_INIT, VNET_LOCK_CREATE,
-                                  VNET_LOCK_DELETE, VNET_READY, VNET_STATE_NAMES,
+                                  VNET_LOCK_DELETE, VNET_READY, VNET_RECOVER_OPERATIONS,
+                                  VNET_STATE_NAMES,
                                   VNET_UPDATE_FAILURE, VirtualNetwork)
 
-FAILURE, SUCCESS, DELETE, RETRY = 0, 1, 2, 3
-_NAMES = {FAILURE: "failure", SUCCESS: "success", DELETE: "delete", RETRY: "retry"}
+_NAMES = {code: name for name, code in VNET_RECOVER_OPERATIONS.items()}
+FAILURE, SUCCESS, DELETE, RETRY = (VNET_RECOVER_OPERATIONS[n]
+                                   for n in ("failure", "success", "delete", "retry"))
 # The states each operation applies to (VirtualNetworkRecover::request_execute).
 ALLOWED = {
     FAILURE: {VNET_INIT, VNET_LOCK_CREATE, VNET_LOCK_DELETE},

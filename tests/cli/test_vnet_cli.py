@@ -1,4 +1,4 @@
-"""``nubo vntemplate`` against a live core: create, the owned verbs, clone, instantiate."""
+"""``nubo vntemplate`` and ``nubo vnet recover`` against a live core."""
 from __future__ import annotations
 
 from conftest import Cli
@@ -20,3 +20,12 @@ def test_vntemplates(cli: Cli, unique) -> None:
     cli("vnet", "delete", vid)
     cli("vntemplate", "delete", copy)
     cli("vntemplate", "delete", tid)
+
+
+def test_vnet_recover_says_why_it_cannot(cli: Cli, unique) -> None:
+    vid = str(cli.id("vnet", "create", "-", input=(
+        f'NAME={unique("rec")}\nVN_MAD=bridge\nAR=[TYPE=ETHER, SIZE=2]\n')))
+    assert field(cli, "vnet", vid, "VNET", "STATE") == "1"
+    proc = cli("vnet", "recover", vid, "--failure", ok=None)
+    assert proc.returncode != 0 and "wrong state READY" in proc.stderr
+    cli("vnet", "delete", vid)
