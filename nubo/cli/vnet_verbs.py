@@ -14,6 +14,7 @@ from nubo.cli.show import GROUP, ID, NAME, USER, Section, col, owner_rows, permi
     template, text
 from nubo.cli.tables import Column
 from nubo.cli.verbs import Noun, Verb, arg, flag, ref
+from nubo.model.resources import VNET_RECOVER_OPERATIONS, VNET_STATE_NAMES
 
 Element = etree._Element
 
@@ -57,6 +58,7 @@ def sections(el: Element) -> list[Section]:
             ("ID", nid), ("NAME", text(el, "NAME")), *owner_rows(el),
             ("CLUSTERS", ",".join(i.text or "" for i in el.findall("CLUSTERS/ID"))),
             ("BRIDGE", text(el, "BRIDGE")), ("VN_MAD", text(el, "VN_MAD")),
+            ("STATE", _state(el)),
             ("PARENT NETWORK", text(el, "PARENT_NETWORK_ID") or "-"),
             ("USED LEASES", text(el, "USED_LEASES", "0"))]),
         permissions(el),
@@ -64,6 +66,22 @@ def sections(el: Element) -> list[Section]:
         table("ADDRESS RANGE POOL", el.findall("AR_POOL/AR"), _ARS),
         table("LEASES", _all_leases(el), _LEASE_COLS),
     ]
+
+
+def _state(el: Element) -> str:
+    value = text(el, "STATE", "")
+    return (VNET_STATE_NAMES[int(value)] if value.isdigit() and int(value) < len(
+        VNET_STATE_NAMES) else value)
+
+
+_RECOVER = VNET_RECOVER_OPERATIONS
+
+
+def _recover(ctx: Context, a: argparse.Namespace) -> None:
+    chosen = [k for k in _RECOVER if getattr(a, k)]
+    if len(chosen) != 1:
+        raise UsageError("recover needs exactly one of --failure, --success, --delete, --retry")
+    ctx.conn.call("one.vn.recover", ctx.resolve.one(VNET, a.id), _RECOVER[chosen[0]])
 
 
 def _addar(ctx: Context, a: argparse.Namespace) -> None:
@@ -125,6 +143,10 @@ NOUN = Noun("vnet", VNET, (
                                             help="the address range's id"),
           flag("--force", help="even if it has leases"))),
     _lease("hold"), _lease("release"),
+    Verb("recover", "force a network out of a stuck or failed state",
+         "{cmd} recover private --success", _recover,
+         (ref("id", "virtual network"), *(flag(f"--{k}", help=f"recover {k}")
+                                          for k in _RECOVER))),
     Verb("reserve", "reserve addresses into a new (or existing) network",
          "{cmd} reserve private mine --size 10", _reserve,
          (ref("id", "virtual network"), arg("name", nargs="?", help="the reservation's name"),

@@ -9,6 +9,7 @@ from nubo.model.user import Group, User
 from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
 from nubo.model.vmgroup import VmGroup
+from nubo.model.vntemplate import VnTemplate
 from nubo.store import schema
 from nubo.store.image_vms import ImagePool
 from nubo.store.last_poll import PolledPool
@@ -33,6 +34,7 @@ class Pools:
     images: ImagePool
     vnets: Pool[VirtualNetwork]
     vmgroups: Pool[VmGroup]
+    vntemplates: Pool[VnTemplate]
 
 
 def make_pools() -> Pools:
@@ -56,4 +58,6 @@ def make_pools() -> Pools:
                    lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)},
                    short=vnet_short_body),
         vmgroups=Pool(schema.vmgroup_pool, VmGroup, "VM group", owner_columns),
+        vntemplates=Pool(schema.vntemplate_pool, VnTemplate, "virtual network template",
+                         owner_columns),
     )

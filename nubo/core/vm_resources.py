@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.core import leases
-from nubo.core.vm_nics import lease_nic
+from nubo.core.vm_nics import lease_nics
 from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
 from nubo.model.resources import (IMAGE_READY, IMAGE_TYPE_NAMES, IMAGE_USED, IMAGE_USED_PERS,
@@ -45,10 +45,8 @@ def acquire(conn: Connection, pools: Pools, vm: VirtualMachine, uid: int) -> Non
         image_id = _referenced(conn, pools, pools.images, disk, "IMAGE", uid)
         if image_id is not None:
             take_image(conn, pools, vm.id, disk, pools.images.get(conn, image_id))  # a missing id: NoExistsError
-    for nic_id, nic in enumerate(vm.template.get_vectors("NIC")):
-        vnet_id = _referenced(conn, pools, pools.vnets, nic, "NETWORK", uid)
-        if vnet_id is not None:
-            lease_nic(conn, pools, vm.id, nic, vnet_id, nic_id)
+    lease_nics(conn, pools, vm, lambda nic: _referenced(conn, pools, pools.vnets, nic,
+                                                        "NETWORK", uid))
     vm.template = order_system_template(vm.template)
 
 

@@ -82,6 +82,14 @@ class Image:
     TAG = "IMAGE"
 
 
+# VirtualNetwork::VirtualNetworkState of oned 6.10 (the first six are defined above).
+VNET_UPDATE_FAILURE = 6
+VNET_STATE_NAMES = ("INIT", "READY", "LOCK_CREATE", "LOCK_DELETE", "DONE", "ERROR",
+                    "UPDATE_FAILURE")
+# one.vn.recover's operation codes (VirtualNetworkRecover).
+VNET_RECOVER_OPERATIONS = {"failure": 0, "success": 1, "delete": 2, "retry": 3}
+
+
 @dataclass
 class VirtualNetwork:
     id: int

@@ -97,6 +97,8 @@ vm_pool = _owned(
 Index("ix_vm_pool_state", vm_pool.c.state)
 # VM groups (one.vmgroup.*): names unique per owner, as oned's VMGroupPool::exist.
 vmgroup_pool = _owned("vmgroup_pool")
+# Virtual network templates (one.vntemplate.*): names unique per owner.
+vntemplate_pool = _owned("vntemplate_pool")
 
 acl = Table(
     "acl", metadata,

@@ -47,6 +47,8 @@ ALLOCATE = {
         f'NAME = "{name}"\nVN_MAD = dummy\nBRIDGE = br0\nNOTE = "{name}"', -1),
     "datastore": lambda one, name: one.datastore.allocate(
         f'NAME = "{name}"\nDS_MAD = dummy\nTM_MAD = dummy\nNOTE = "{name}"', -1),
+    "vntemplate": lambda one, name: one.vntemplate.allocate(
+        f'NAME = "{name}"\nVN_MAD = dummy\nBRIDGE = br0\nNOTE = "{name}"'),
 }
 ACL_NAMES = {"vn": "NET"}  # as in "Not authorized to perform ADMIN NET [3]"
 OWNED = sorted(n.split(".")[1] for n in METHODS if n.endswith(".chown"))

@@ -30,6 +30,8 @@ TINY = {
     "monitoring_round.py": (["--hosts", "5", "--vms", "50", "--rounds", "2"],
                             "per monitoring round"),
     "leases.py": (["--size", "200"], "per lease, last 200"),
+    "leases_concurrent.py": (["--leases", "200", "--processes", "2", "--threads", "2"],
+                             "no duplicate"),
 }
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from nubo.core.ops.listing import listing
 from nubo.api.methods.generic import (register_chmod, register_chown, register_lock,
-                                      register_rename, register_update)
+                                      register_rename)
 from nubo.api.method_table import Bool, Int, Str, api
 from nubo.api.methods.listing_wire import wire_object_xml, wire_pool_xml
-from nubo.core.ops import vnets as ops
+from nubo.core.ops import vnet_states, vnets as ops
 from nubo.core.ops.clusters import VNET
 from nubo.core.ops.generic import info
 from nubo.core.ops.call import Call
-from nubo.model.limits import VNET_NUMBERS
 from nubo.template import parse_str_or_xml
 
 
@@ -71,6 +70,11 @@ def vn_reserve(call: Call, oid: int, text: str) -> int:
     return ops.reserve(call, oid, text)
 
 
+@api("one.vn.recover", Int("id"), Int("operation"))
+def vn_recover(call: Call, oid: int, operation: int) -> int:
+    return vnet_states.recover(call, oid, operation)
+
+
 @api("one.vnpool.info", Int("filter", -2), Int("start", -1), Int("end", -1))
 def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
     """The short bodies (ARs with ALLOCATED, without LEASES) of vnet_pool.xsd."""
@@ -81,8 +85,11 @@ def vnpool_info(call: Call, flag: int, start: int, end: int) -> str:
                          render=ops.pool_entries)
 
 
-register_update("vn", VNET, validate=ops.post_update, numbers=VNET_NUMBERS,
-                restricted=ops.restricted_attributes)
+@api("one.vn.update", Int("id"), Str("template"), Int("type", 0))
+def vn_update(call: Call, oid: int, text: str, update_type: int) -> int:
+    return ops.update_vnet(call, oid, text, update_type)
+
+
 register_rename("vn", VNET)
 register_chown("vn", VNET)
 register_chmod("vn", VNET)

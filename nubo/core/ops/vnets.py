@@ -10,7 +10,7 @@ created.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sqlalchemy import Connection
 
@@ -21,13 +21,16 @@ from nubo.core.ops.clusters import (VNET, drop_acl_rules, leave_clusters, set_me
                                     target_cluster)
 from nubo.core.ops.common import (authorize, check_lock, check_name, fetch, new_permissions,
                                   object_auth, refuse)
+from nubo.core.ops import generic, vnet_updates
 from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vnet_restricted
 from nubo.errors import ApiError, InternalError, NuboError
 from nubo.model.address_range import AddressRange
+from nubo.model.address_range_legacy import LEGACY_TYPES, legacy_ranges
 from nubo.model.address_range_xml import listed_with_leases
 from nubo.model.limits import VNET_NUMBERS, check_numbers
 from nubo.model.resources import VNET_READY, VirtualNetwork, set_address_ranges, vnet_info_body
+from nubo.store.pools import Pool
 from nubo.template import Template, VectorAttribute, parse_str_or_xml
 
 # oned.conf VN_MAD_CONF: the drivers oned knows and the bridge each one uses.
@@ -82,21 +85,58 @@ def _automatic_vlans(conn: Connection, vnets: leases.Vnets, vnet: VirtualNetwork
         setattr(vnet, field, str(_VXLAN_START + vnet.id))
 
 
-def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: list[int],
-               parent: int = -1) -> tuple[VirtualNetwork, list[AddressRange]]:
-    """VirtualNetworkPool::allocate + VirtualNetwork::insert: check and build (not insert)."""
-    vnets = call.cloud.pools.vnets
-    name = template.get("NAME") or ""
-    taken = vnets.oid_by_name(conn, name, call.uid) if name else None
+def free_name(conn: Connection, pool: Pool, name: str, uid: int, tag: str, noun: str) -> None:
+    """A new network's (or network template's) NAME: given, valid, free among the owner's,
+    refused with oned's INTERNAL messages otherwise."""
+    taken = pool.oid_by_name(conn, name, uid) if name else None
     if taken is not None:
-        raise InternalError(f"NAME is already taken by NET {taken}.", taken)
+        raise InternalError(f"NAME is already taken by {tag} {taken}.", taken)
     if not name:
-        raise InternalError("No NAME in template for Virtual Network.")
+        raise InternalError(f"No NAME in template for {noun}.")
     try:
         check_name(name)
     except ApiError as e:
         raise InternalError(e.message) from None
+
+
+def _legacy_network(template: Template) -> list[dict[str, str]]:
+    """A RANGED or FIXED network of the source documents: its ARs, with the template
+    rewritten as a network of today (``address_range_legacy``). oned 6+ needs VN_MAD;
+    those templates predate it and ran on the hosts' bridges: ``dummy`` stands for that."""
+    kind = (template.get("TYPE") or "").strip().upper()
+    if kind not in LEGACY_TYPES:
+        return []
+    single = {name: template.get(name) or "" for name in template.names()
+              if template.get(name) is not None}
+    ars, network = legacy_ranges(single, [dict(v.items()) for v in
+                                          template.get_vectors("LEASES")], leases.MAC_PREFIX)
+    for name in ("TYPE", "LEASES", "NETWORK_SIZE", "IP_START", "IP_END"):
+        template.remove(name)
+    for key, value in network.items():
+        template.set(key, value)
+    if not template.get("VN_MAD"):
+        template.set("VN_MAD", "dummy")
+    return ars
+
+
+def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: list[int],
+               parent: int = -1, *, unnamed: Callable[[int], str] | None = None
+               ) -> tuple[VirtualNetwork, list[AddressRange]]:
+    """VirtualNetworkPool::allocate + VirtualNetwork::insert: check and build (not insert).
+    ``unnamed`` names a network whose template has no NAME, from its id (instantiate)."""
+    vnets = call.cloud.pools.vnets
+    name = template.get("NAME") or ""
+    oid = None
+    if not name and unnamed is not None:
+        oid = vnets.next_oid(conn)
+        name = unnamed(oid)
+    if (template.get("TYPE") or "").strip().upper() in LEGACY_TYPES:
+        # The documents' "Private<TAB>LAN" (a tab where their text had a space): the
+        # name their VMs and CONTEXT refer to is "Private LAN".
+        name = " ".join(name.split())
+    free_name(conn, vnets, name, call.uid, "NET", "Virtual Network")
     template.remove("NAME")
+    legacy = _legacy_network(template)
     vn_mad = template.get("VN_MAD") or ""
     if not vn_mad:
         raise InternalError("No VN_MAD in template for Virtual Network.")
@@ -112,13 +152,14 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
             raise InternalError(f"{what} is mandatory for driver {vn_mad}")
     if vn_mad not in BRIDGE_TYPES:
         raise InternalError(f'VN_MAD named "{vn_mad}" is not defined in oned.conf')
-    oid = vnets.next_oid(conn)
+    oid = vnets.next_oid(conn) if oid is None else oid
     bridge = bridge or (f"onebr.{vlan}" if vlan else f"onebr{oid}")
     groups = {int(g) for g in (template.get("SECURITY_GROUPS") or "").split(",")
               if g.strip().isdigit()} | {0}
     ars: list[AddressRange] = []
-    for i, vector in enumerate(template.get_vectors("AR")):
-        ars.append(leases.new_range(dict(vector.items()), i, template, ars))
+    vectors = [dict(v.items()) for v in template.get_vectors("AR")]
+    for i, attrs in enumerate([*vectors, *legacy]):
+        ars.append(leases.new_range(attrs, i, template, ars))
     template.remove("AR")
     for key, value in (("VN_MAD", vn_mad), ("PHYDEV", phydev), ("BRIDGE", bridge),
                        ("BRIDGE_TYPE", BRIDGE_TYPES[vn_mad]),
@@ -163,19 +204,24 @@ def allocate_vnet(call: Call, template: Template, cluster_id: int) -> int:
 
 def delete_vnet(call: Call, oid: int) -> int:
     """Refused while VMs, routers or reservations lease addresses; held ones are freed."""
-    pools = call.cloud.pools
     with call.cloud.db.write() as conn:
-        vnet = managed(call, conn, oid)
-        if leases.count(conn, oid, exclude=leases.HOLD):
-            raise refuse("Cannot delete virtual network. Can not remove a virtual network "
-                         "with leases in use", oid)
-        leases.free_rows(conn, oid)
-        if vnet.parent_network_id:  # a reservation gives its addresses back
-            leases.free_owner(conn, pools.vnets, ("VNET", oid), int(vnet.parent_network_id))
-        leave_clusters(call, conn, vnet.clusters, "vnets", oid)
-        pools.vnets.delete(conn, oid)
-        drop_acl_rules(call, conn, ObjectType.NET, oid)
+        remove_vnet(call, conn, managed(call, conn, oid))
     return oid
+
+
+def remove_vnet(call: Call, conn: Connection, vnet: VirtualNetwork, force: bool = False) -> None:
+    """Drop a network, its leases and the ACL rules naming it; without ``force`` (one.vn.
+    recover delete) only when no VM, router or reservation leases an address of it."""
+    pools, oid = call.cloud.pools, vnet.id
+    if not force and leases.count(conn, oid, exclude=leases.HOLD):
+        raise refuse("Cannot delete virtual network. Can not remove a virtual network "
+                     "with leases in use", oid)
+    leases.free_rows(conn, oid)
+    if vnet.parent_network_id:  # a reservation gives its addresses back
+        leases.free_owner(conn, pools.vnets, ("VNET", oid), int(vnet.parent_network_id))
+    leave_clusters(call, conn, vnet.clusters, "vnets", oid)
+    pools.vnets.delete(conn, oid)
+    drop_acl_rules(call, conn, ObjectType.NET, oid)
 
 
 def managed(call: Call, conn: Connection, oid: int, op: int = A.MANAGE) -> VirtualNetwork:
@@ -386,6 +432,14 @@ def post_update(call: Call, vnet: VirtualNetwork, template: Template) -> None:
     for key, value in (("VN_MAD", vnet.vn_mad), ("PHYDEV", vnet.phydev),
                        ("BRIDGE", vnet.bridge), ("BRIDGE_TYPE", vnet.bridge_type or "")):
         template.set(key, value)
+
+
+def update_vnet(call: Call, oid: int, text: str, update_type: int) -> int:
+    """one.vn.update, then the change pushed to the VMs using the network."""
+    generic.update(call, VNET, oid, text, update_type, validate=post_update,
+                   restricted=restricted_attributes, numbers=VNET_NUMBERS)
+    vnet_updates.propagate(call, oid)
+    return oid
 
 
 def restricted_attributes(call: Call, vnet: VirtualNetwork) -> Sequence[str]:

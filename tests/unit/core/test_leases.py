@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 from lxml import etree
 
 from nubo.core import leases
@@ -395,3 +397,140 @@ def test_concurrent_allocations_on_postgresql_take_distinct_addresses(tmp_path):
     finally:
         db.close()
         drop_database("postgresql", url)
+
+
+# -- a state machine across every AR type: no address leased twice, each freed once ---------------
+
+def _every_type() -> list[AddressRange]:
+    specs = [{"TYPE": "IP4", "IP": "198.18.0.1", "SIZE": "5"},
+             {"TYPE": "IP6", "MAC": "02:01:00:00:00:00", "SIZE": "4",
+              "GLOBAL_PREFIX": "2001:db8:1::", "ULA_PREFIX": "fd00:1::"},
+             {"TYPE": "IP6_STATIC", "MAC": "02:02:00:00:00:00", "IP6": "2001:db8:2::10",
+              "PREFIX_LENGTH": "64", "SIZE": "4"},
+             {"TYPE": "IP4_6", "IP": "198.18.1.1", "SIZE": "3", "GLOBAL_PREFIX": "2001:db8:3::"},
+             {"TYPE": "ETHER", "MAC": "02:03:00:00:00:00", "SIZE": "3"}]
+    return [AddressRange.from_attributes(i, s) for i, s in enumerate(specs)]
+
+
+class LeaseMachine(RuleBasedStateMachine):
+    """Random allocate/hold/release/free/reserve/give-back sequences on one network with
+    an AR of each type, checked against a model after every step: the table holds what
+    the model says, no MAC is leased twice, and each free frees exactly what was held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.db, self.pools = LeaseMachine.store
+        self.ars = _every_type()
+        self.oid = new_vnet(self.db, self.pools, self.ars)
+        self.model: dict[tuple[int, int], tuple[str, int]] = {}
+        self.reserved: dict[int, AddressRange] = {}
+        self.next_rid = 0
+
+    def _address(self, ar_id: int, index: int, kind: str) -> dict[str, str]:
+        ar = self.ars[ar_id]
+        lease = ar.address(index % ar.size)
+        if kind == "ip" and lease.ip:
+            return {"ip": lease.ip}
+        if kind == "ip6" and ar.ip6 is not None:
+            return {"ip6": lease.ip6 or ""}
+        return {"mac": lease.mac}
+
+    @rule(owner=st.integers(0, 3))
+    def allocate_next(self, owner: int) -> None:
+        full = len(self.model) == sum(a.size for a in self.ars)
+        with self.db.write() as conn:
+            try:
+                got = leases.allocate(conn, self.pools.vnets, self.oid, ("VM", owner))
+            except leases.LeaseError:
+                assert full
+                return
+        assert not full and (got.ar_id, got.index) not in self.model
+        self.model[(got.ar_id, got.index)] = ("VM", owner)
+
+    @rule(owner=st.integers(-1, 3), ar_id=st.integers(0, 4), index=st.integers(0, 4),
+          kind=st.sampled_from(["ip", "ip6", "mac"]))
+    def take_address(self, owner: int, ar_id: int, index: int, kind: str) -> None:
+        """A NIC asking for an address (owner -1: one.vn.hold)."""
+        index %= self.ars[ar_id].size
+        free = (ar_id, index) not in self.model
+        address = self._address(ar_id, index, kind)
+        with self.db.write() as conn:
+            try:
+                if owner < 0:
+                    leases.hold(conn, self.pools.vnets, self.oid, **address)
+                else:
+                    got = leases.allocate(conn, self.pools.vnets, self.oid, ("VM", owner),
+                                          **address)
+                    assert (got.ar_id, got.index) == (ar_id, index)
+            except leases.LeaseError:
+                assert not free
+                return
+        assert free
+        self.model[(ar_id, index)] = leases.HOLD if owner < 0 else ("VM", owner)
+
+    @rule(ar_id=st.integers(0, 4), index=st.integers(0, 4),
+          kind=st.sampled_from(["ip", "ip6", "mac"]))
+    def release(self, ar_id: int, index: int, kind: str) -> None:
+        index %= self.ars[ar_id].size
+        held = self.model.get((ar_id, index)) == leases.HOLD
+        with self.db.write() as conn:
+            freed = leases.release(conn, self.pools.vnets, self.oid,
+                                   **self._address(ar_id, index, kind))
+        assert freed == int(held)
+        if held:
+            del self.model[(ar_id, index)]
+
+    @rule(owner=st.integers(0, 3))
+    def free_owner(self, owner: int) -> None:
+        mine = [k for k, v in self.model.items() if v == ("VM", owner)]
+        for _ in range(2):  # a second free (a release run again after a crash) frees nothing
+            with self.db.write() as conn:
+                freed = leases.free_owner(conn, self.pools.vnets, ("VM", owner), self.oid)
+            assert freed == len(mine)
+            mine = []
+        for key in [k for k, v in self.model.items() if v == ("VM", owner)]:
+            del self.model[key]
+
+    @rule(size=st.integers(1, 3))
+    def reserve(self, size: int) -> None:
+        rid = 5000 + self.next_rid
+        self.next_rid += 1
+        with self.db.write() as conn:
+            try:
+                ar = leases.reserve(conn, self.pools.vnets, self.oid, rid, size, 0)
+            except ActionError:
+                for a in self.ars:  # refused: no AR has `size` free addresses in a row
+                    assert not any(all((a.ar_id, i + k) not in self.model for k in range(size))
+                                   for i in range(a.size - size + 1))
+                return
+        source = self.ars[ar.parent_network_ar_id]
+        first = source.index_of_mac(ar.address(0).mac)
+        for i in range(first, first + size):
+            assert (source.ar_id, i) not in self.model
+            self.model[(source.ar_id, i)] = ("VNET", rid)
+        self.reserved[rid] = ar
+
+    @precondition(lambda self: self.reserved)
+    @rule(data=st.data())
+    def give_back(self, data: st.DataObject) -> None:
+        rid = data.draw(st.sampled_from(sorted(self.reserved)))
+        ar = self.reserved.pop(rid)
+        with self.db.write() as conn:
+            assert leases.give_back(conn, self.pools.vnets, self.oid, rid, ar) == ar.size
+            assert leases.give_back(conn, self.pools.vnets, self.oid, rid, ar) == 0
+        for key in [k for k, v in self.model.items() if v == ("VNET", rid)]:
+            del self.model[key]
+
+    @invariant()
+    def table_matches_model(self) -> None:
+        rows = table(self.db, self.oid)
+        assert rows == {(a, i, *owner) for (a, i), owner in self.model.items()}
+        macs = [self.ars[a].address(i).mac for a, i, *_ in rows]
+        assert len(macs) == len(set(macs))
+
+
+def test_lease_state_machine_across_ar_types(store):
+    LeaseMachine.store = store
+    run_state_machine_as_test(LeaseMachine, settings=settings(
+        max_examples=30, stateful_step_count=25, deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture]))
