@@ -24,6 +24,7 @@ from nubo.template import VectorAttribute, parse_xml
 LABEL = "CONTEXT"
 _JOLIET_MAX = 64
 _BAD = re.compile(r"[^A-Z0-9_]")
+_FILES_DS_WORD = re.compile(r"(.+?):'([^']*)'")
 
 
 class ContextIsoError(RuntimeError):
@@ -51,9 +52,8 @@ def write_context_iso(vm_xml: str, dest: Path, files: list[Path]) -> None:
     tree = _Tree(iso)
     script = render_context_sh(context).encode()
     tree.add_bytes("/", SCRIPT_NAME, script)
-    for path in files:
-        path = Path(path)
-        name = names.get(os.path.normpath(str(path)), path.name)
+    for given in files:
+        path, name = _source_and_name(str(given), names)
         if path.is_dir():
             tree.add_tree("/", name, path)
         elif path.is_file():
@@ -68,6 +68,16 @@ def write_context_iso(vm_xml: str, dest: Path, files: list[Path]) -> None:
     finally:
         iso.close()
         partial.unlink(missing_ok=True)
+
+
+def _source_and_name(word: str, names: dict[str, str]) -> tuple[Path, str]:
+    """A file of the CONTEXT line: a FILES_DS entry ``SOURCE:'name'`` or a path (named
+    as CONTEXT's FILES / FILES_DS name it, else by its last component)."""
+    entry = _FILES_DS_WORD.fullmatch(word)
+    if entry is not None:
+        return Path(entry.group(1)), entry.group(2)
+    path = Path(word)
+    return path, names.get(os.path.normpath(word), path.name)
 
 
 class _Tree:

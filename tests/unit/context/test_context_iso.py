@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nubo.context.iso import ContextIsoError, context_of, write_context_iso
-from nubo.context.script import HEADER, context_files, render_context_sh
+from nubo.context.script import HEADER, render_context_sh
 from nubo.context.transfer_line import context_line, parse_context_line
 from nubo.template import Template, VectorAttribute
 
@@ -86,8 +86,11 @@ def made(tmp_path):
     context = dict(TRICKY, FILES=f"{src}/init.sh {src}/certificates",
                    FILES_DS=f"{image}:'service.conf' ")
     dest = tmp_path / "disk.1"
-    files = [Path(f.source) for f in context_files(VectorAttribute("CONTEXT", context))]
-    write_context_iso(vm_xml(context), dest, files)
+    # The words of the CONTEXT transfer line, FILES_DS's "SOURCE:'name'" included.
+    template = Template([VectorAttribute("CONTEXT", context)])
+    files = parse_context_line(context_line(template, "ssh", "h", "/d", 12, 0)).files
+    assert len(files) == 3
+    write_context_iso(vm_xml(context), dest, [Path(f) for f in files])
     return dest, context
 
 
@@ -160,10 +163,10 @@ def test_the_transfer_line_round_trips():
                          VectorAttribute("CONTEXT", {"DISK_ID": "1", "FILES": "/srv/a /srv/b",
                                                      "FILES_DS": "/ds/2/x:'conf' "})])
     line = context_line(template, "ssh", "node1", "/var/lib/one/datastores/0/12/", 12, 0)
-    assert line == ("CONTEXT ssh context.sh /srv/a /srv/b /ds/2/x "
+    assert line == ("CONTEXT ssh /ds/2/x:'conf' /srv/a /srv/b "
                     "node1:/var/lib/one/datastores/0/12/disk.1 12 0")
     parsed = parse_context_line(line)
-    assert parsed.files == ["/srv/a", "/srv/b", "/ds/2/x"]
+    assert parsed.files == ["/ds/2/x:'conf'", "/srv/a", "/srv/b"]
     assert (parsed.host, parsed.path, parsed.vm_id, parsed.ds_id) == (
         "node1", "/var/lib/one/datastores/0/12/disk.1", 12, 0)
     assert context_line(Template(), "ssh", "n", "/d", 1, 0) is None
