@@ -136,3 +136,16 @@ def test_nic_hotplug_and_updateconf_regenerate_the_context(one, host):
     with pytest.raises(pyone.OneException, match="CONTEXT/BAD"):
         one.vm.updateconf(vm_id, 'CONTEXT = [ BAD = "$NIC[IP, NETWORK_ID=999]" ]', 1)
     assert context_of(one, vm_id)["GREETING"] == "hello oneadmin"
+
+
+def test_a_failed_attach_leaves_no_variables_of_its_nic(one, host):
+    vnet, net = new_net(one)
+    other, _ = new_net(one)
+    vm_id = one.vm.allocate(vm_text('NETWORK = "YES"', f'NIC = [ NETWORK_ID = "{vnet}" ]\n'
+                                    'DUMMY_FAIL = "ATTACHNIC"'), False)
+    one.vm.deploy(vm_id, host)
+    wait_state(one, vm_id, (ACTIVE, RUNNING))
+    one.vm.attachnic(vm_id, f'NIC = [ NETWORK_ID = "{other}" ]')
+    wait_state(one, vm_id, (ACTIVE, RUNNING))
+    ctx = context_of(one, vm_id)
+    assert ctx["ETH0_IP"] == f"{net}.10" and "ETH1_IP" not in ctx

@@ -14,78 +14,16 @@ from sqlalchemy import Connection
 
 from nubo.auth import acl as A
 from nubo.context.network import apply_network
-from nubo.context.resolve import (ContextError, FileImage, Resolver, b64, nics_of,
-                                  parse_context)
+from nubo.context.resolve import ContextError, Resolver, nics_of, parse_context
+from nubo.core import context_sources
+from nubo.core.context_sources import CloudSources
 from nubo.core.ops.call import Call
 from nubo.core.ops.common import authorize, object_auth
 from nubo.core.ops.images import IMAGE
-from nubo.model import xmlobj
-from nubo.model.resources import IMAGE_STATE_NAMES, IMAGE_TYPE_NAMES, address_ranges
+from nubo.model.resources import Image
 from nubo.model.vm import VirtualMachine
 from nubo.model.vm_template import VmTemplateError
 from nubo.template import VectorAttribute
-
-
-class CloudSources:
-    """nubo.context.resolve.Sources read in the caller's transaction."""
-
-    def __init__(self, call: Call, conn: Connection, vm: VirtualMachine) -> None:
-        self.call, self.conn, self.vm = call, conn, vm
-        self.pools = call.cloud.pools
-
-    def vm_xml(self) -> str:
-        return xmlobj.render(self.vm, "VM")
-
-    def network_attribute(self, vnet_id: int, ar_id: int | None, name: str) -> str:
-        vnet = self.pools.vnets.find(self.conn, vnet_id)
-        if vnet is None:
-            return ""
-        if name == "TEMPLATE":
-            return b64(self.pools.vnets.body(self.conn, vnet_id))
-        for ar, _ in address_ranges(vnet):
-            if ar.ar_id == ar_id:
-                value = ar.attributes().get(name)
-                if value:
-                    return value
-        if name == "VLAN_ID" and vnet.vlan_id:
-            return vnet.vlan_id
-        return vnet.template.get(name) or ""
-
-    def image_attribute(self, image_id: int, name: str) -> str:
-        if name == "TEMPLATE":
-            return b64(self.pools.images.body(self.conn, image_id)) \
-                if self.pools.images.exists(self.conn, image_id) else ""
-        image = self.pools.images.find(self.conn, image_id)
-        return (image.template.get(name) or "") if image is not None else ""
-
-    def user_attribute(self, name: str) -> str:
-        if name == "TEMPLATE":
-            return b64(self.pools.users.body(self.conn, self.vm.uid))
-        user = self.pools.users.find(self.conn, self.vm.uid)
-        return (user.template.get(name) or "") if user is not None else ""
-
-    def file_image(self, ref: dict[str, str]) -> FileImage:
-        pools, conn = self.pools, self.conn
-        oid: int | None
-        if ref.get("IMAGE_ID", "").isdigit():
-            oid = int(ref["IMAGE_ID"])
-        else:
-            owner: int | None = self.vm.uid
-            if ref.get("IMAGE_UID", "").isdigit():
-                owner = int(ref["IMAGE_UID"])
-            elif ref.get("IMAGE_UNAME"):
-                owner = pools.users.oid_by_name(conn, ref["IMAGE_UNAME"])
-            oid = None if owner is None else pools.images.oid_by_name(conn, ref.get("IMAGE", ""),
-                                                                    owner)
-        image = None if oid is None else pools.images.find(conn, oid)
-        if image is None:
-            named = ref.get("IMAGE_ID") or ref.get("IMAGE")
-            raise ContextError(f"Cannot parse CONTEXT/FILES_DS: image {named} does not exist")
-        authorize(self.call, A.USE, object_auth(IMAGE, image), IMAGE.acl_name)
-        return FileImage(image.id, image.name, image.source,
-                         IMAGE_TYPE_NAMES.get(image.type, "OS"),
-                         IMAGE_STATE_NAMES[image.state] if image.state < len(IMAGE_STATE_NAMES)
-                         else str(image.state))
 
 
 def check_files(call: Call, context: VectorAttribute) -> None:
@@ -107,7 +45,7 @@ def contextualize(call: Call, conn: Connection, vm: VirtualMachine) -> None:
         return
     check_files(call, context)
     try:
-        parse_context(vm, CloudSources(call, conn, vm),
+        parse_context(vm, sources(call, conn, vm),
                       getattr(call.cloud.config, "onegate_endpoint", ""))
     except ContextError as e:
         raise VmTemplateError(str(e)) from None
@@ -116,16 +54,14 @@ def contextualize(call: Call, conn: Connection, vm: VirtualMachine) -> None:
 def refresh_network(call: Call, conn: Connection, vm: VirtualMachine,
                     leaving: VectorAttribute | None = None) -> None:
     """The ETHn_* of a VM whose NICs changed (``leaving``: a NIC being detached)."""
-    context = vm.template.get_vector("CONTEXT")
-    if context is None:
-        return
-    nics = [n for n in nics_of(vm) if n is not leaving and not _child_of(n, leaving)]
-    apply_network(context, nics, Resolver(vm, CloudSources(call, conn, vm)).network_of_nic)
+    context_sources.refresh_network(call.cloud.pools, conn, vm, leaving)
 
 
-def _child_of(nic: VectorAttribute, parent: VectorAttribute | None) -> bool:
-    return (parent is not None and nic.name == "NIC_ALIAS"
-            and nic.get("PARENT_ID") == parent.get("NIC_ID"))
+def sources(call: Call, conn: Connection, vm: VirtualMachine) -> CloudSources:
+    """The cloud as the caller's CONTEXT sees it: USE needed on FILES_DS images."""
+    def check_use(image: Image) -> None:
+        authorize(call, A.USE, object_auth(IMAGE, image), IMAGE.acl_name)
+    return CloudSources(call.cloud.pools, conn, vm, check_use)
 
 
 def update_context(call: Call, conn: Connection, vm: VirtualMachine,
@@ -141,8 +77,7 @@ def update_context(call: Call, conn: Connection, vm: VirtualMachine,
             if before.get(key):
                 context.set(key, before.get(key) or "")
     check_files(call, context)
-    sources = CloudSources(call, conn, vm)
-    resolver = Resolver(vm, sources)
+    resolver = Resolver(vm, sources(call, conn, vm))
     try:
         for key, value in list(context.items()):
             if "$" in value and (before is None or before.get(key) != value):
