@@ -72,10 +72,6 @@ def parse_value(text: str) -> list[Part]:
     return parts
 
 
-def has_variables(text: str) -> bool:
-    return "$" in text
-
-
 def _expect(pattern: re.Pattern[str], text: str, pos: int, what: str) -> re.Match[str]:
     found = pattern.match(text, pos)
     if found is None:
