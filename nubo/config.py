@@ -103,6 +103,12 @@ class Config:
     # DATASTORE_LOCATION): a datastore's BASE_PATH is this plus its id, a VM's system
     # directory BASE_PATH/VM_ID; empty: DATA_DIR/datastores.
     datastore_location: str = ""
+    # Directories whose files a VM's CONTEXT/FILES may put on its context CD-ROM (a
+    # restricted attribute besides); empty: none, FILES is refused (docs/context.md).
+    context_files_dirs: list = field(default_factory=list)
+    # OneGate's URL, given to VMs whose CONTEXT has TOKEN = "YES" (oned.conf's
+    # ONEGATE_ENDPOINT); empty: such VMs are refused, as oned does.
+    onegate_endpoint: str = ""
     # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
     # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.
     sched_timezone: str = ""

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection
 
 from nubo.core import leases, vm_resources
+from nubo.core.context_sources import refreshing
 from nubo.core.pool_set import Pools
 from nubo.lifecycle.tasks import Task
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_INIT, IMAGE_LOCKED, IMAGE_LOCKED_USED,
@@ -242,8 +243,8 @@ HANDLERS: dict[Task, Handler] = {
     Task.RECHECK_IMAGES: _recheck_images,
     Task.CLEAR_ATTACH_DISK: _clear_flag("DISK", "ATTACH"),
     Task.DELETE_ATTACH_DISK: _delete_marked("DISK", "ATTACH"),
-    Task.CLEAR_ATTACH_NIC: _clear_flag("NIC", "ATTACH"),
-    Task.DELETE_ATTACH_NIC: _delete_marked("NIC", "ATTACH"),
+    Task.CLEAR_ATTACH_NIC: refreshing(_clear_flag("NIC", "ATTACH")),  # ctx: ETHn_* in step
+    Task.DELETE_ATTACH_NIC: refreshing(_delete_marked("NIC", "ATTACH")),
     Task.CLEAR_ACTIVE_SNAPSHOT: _clear_flag("SNAPSHOT", "ACTIVE"),
     Task.DELETE_ACTIVE_SNAPSHOT: _delete_marked("SNAPSHOT", "ACTIVE"),
     Task.CLEAR_SAVEAS_DISK: _clear_disk_marks(

@@ -8,6 +8,9 @@ allocate.  It follows OpenNebula's lexer where that lexer is well defined:
 * whitespace (including newlines) and ``#`` comments may separate any tokens,
   so several attributes may share a line; the value must start on the line of
   its ``=``, and ``NAME =`` followed by the end of the line is an empty value;
+* values in single quotes (``'...'``, as OpenNebula 1.x and the source documents'
+  CONTEXT example write them) are taken verbatim up to the next ``'``, which
+  cannot be escaped; an unterminated one is an unquoted value;
 * quoted values may span lines; the only escape is ``\\"`` (a quote); any
   other backslash is literal.  A quote preceded by a backslash does not close
   the value, unless no unescaped quote follows anywhere (OpenNebula's
@@ -36,6 +39,7 @@ _NAME = re.compile(r"[A-Za-z0-9_]++")
 # A quoted value: every '"' inside must follow a backslash.  The loop may give
 # back its last escaped quote to close the value (longest match in OpenNebula).
 _QUOTED = re.compile(r'"([^"]*+(?:(?<=\\)"[^"]*+)*)"')
+_SINGLE_QUOTED = re.compile(r"'([^']++)'")
 _UNQUOTED = re.compile(r"[^ \t\r\n=#,\[\]]++")
 _STOP = frozenset(" \t\r\n=#,[]")
 _END_OF_LINE = frozenset("\r\n")
@@ -93,6 +97,12 @@ def _value(text: str, pos: int) -> tuple[str, int]:
             if run is not None and run.end() > end:
                 return run.group(), run.end()
         return quoted.group(1).replace('\\"', '"'), end
+    if text[pos] == "'":
+        single = _SINGLE_QUOTED.match(text, pos)
+        if single is not None:
+            run = _UNQUOTED.match(text, pos)
+            if run is None or run.end() <= single.end():
+                return single.group(1), single.end()
     run = _UNQUOTED.match(text, pos)
     if run is None:
         _fail(text, pos, f"expected a value after '=', found {_describe(text, pos)}")

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 
 from nubo.template.attributes import Attribute, SingleAttribute
 
-# Empty values, values starting with a quote, and values holding a blank or a
+# Empty values, values starting with a quote (double or single), and values holding a blank or a
 # character that ends an unquoted value must be quoted.
-_NEEDS_QUOTES = re.compile(r'\A(?:"|\Z)|[\s=#,\[\]]')
+_NEEDS_QUOTES = re.compile(r'\A(?:["\']|\Z)|[\s=#,\[\]]')
 
 
 def format_value(value: str) -> str:

@@ -46,7 +46,7 @@ def test_what_the_core_uses_never_imports_the_api(package):
     assert offenders(package, ("nubo.api",)) == []
 
 
-@pytest.mark.parametrize("package", ["model", "expr", "template", "lifecycle"])
+@pytest.mark.parametrize("package", ["model", "expr", "template", "lifecycle", "context"])
 def test_the_pure_parts_import_neither_a_front_nor_the_store_nor_the_core(package):
     assert offenders(package, ("nubo.api", "nubo.store", "nubo.core")) == []
 

@@ -11,7 +11,7 @@ state) changes nothing. The driver's answer keeps or drops the marked element
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Connection
 
@@ -21,6 +21,7 @@ from nubo.core.ops.common import fetch, parse_template
 from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
 from nubo.core.ops.vm_actions import act, life_cycle, usable_vm
+from nubo.core.ops.vm_context import refresh_network, update_context
 from nubo.core.ops.clusters import VNET
 from nubo.core.ops.images import IMAGE
 from nubo.core.vm_commit import Loaded
@@ -28,7 +29,7 @@ from nubo.core.vm_resources import vm_size
 from nubo.errors import ActionError, ApiError, NoExistsError
 from nubo.lifecycle import Decision, LcmState
 from nubo.model.limits import VM_NUMBERS, check_numbers
-from nubo.model.vm import order_system_template
+from nubo.model.vm import VirtualMachine, order_system_template
 from nubo.template import Template
 from nubo.template.attributes import VectorAttribute
 
@@ -127,13 +128,18 @@ def update_vm_conf(call: Call, vm_id: int, template: str, update_type: int) -> i
     live = context(updated(vm.template)) != context(vm.template)
 
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
+        before = loaded.vm.template.get_vector("CONTEXT")
         loaded.vm.template = order_system_template(updated(loaded.vm.template))
+        update_context(call, conn, loaded.vm, before)  # ctx: variables, ETHn_*, TOKEN
 
     act(call, vm_id, "updateconf", prepare=prepare, live=live)
     return vm_id
 
 
 # ------------------------------------------------------------------------- disks
+
+#: What runs on the vector ``_on_marked`` marked, in the same transaction.
+Marked = Callable[[Connection, VirtualMachine, VectorAttribute], None]
 
 def _next_id(vectors: list[VectorAttribute], key: str) -> int:
     ids = [int(v.get(key) or -1) for v in vectors if (v.get(key) or "").lstrip("-").isdigit()]
@@ -183,9 +189,10 @@ def attach_disk(call: Call, vm_id: int, template: str) -> int:
 
 
 def _on_marked(call: Call, vm_id: int, action: str, name: str, key: str, wanted: int,
-               flag: str, missing: str, **params: Any) -> int:
+               flag: str, missing: str, then: Marked | None = None, **params: Any) -> int:
     """Do ``action`` on the VM's ``name`` vector whose ``key`` is ``wanted``, marked with
-    ``flag`` until the driver answers (``missing`` if the VM has none such)."""
+    ``flag`` until the driver answers (``missing`` if the VM has none such); ``then``
+    sees the marked vector."""
     life_cycle(call)
     usable_vm(call, vm_id, A.MANAGE)
 
@@ -193,6 +200,8 @@ def _on_marked(call: Call, vm_id: int, action: str, name: str, key: str, wanted:
         for vector in loaded.vm.template.get_vectors(name):
             if vector.get(key) == str(wanted):
                 vector.set(flag, "YES")
+                if then is not None:
+                    then(conn, loaded.vm, vector)
                 return
         raise ActionError(missing, vm_id)
 
@@ -237,6 +246,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
         loaded.vm.template = order_system_template(loaded.vm.template)
+        refresh_network(call, conn, loaded.vm)  # ctx: the new NIC's ETHn_*
 
     act(call, vm_id, "nic-attach", prepare=prepare)
     return vm_id
@@ -244,8 +254,12 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
 
 def detach_nic(call: Call, vm_id: int, nic_id: int) -> int:
     """Detach a NIC (VM:MANAGE); its lease is freed when the detach succeeds."""
+    def context(conn: Connection, vm: VirtualMachine, nic: VectorAttribute) -> None:
+        refresh_network(call, conn, vm, leaving=nic)  # ctx: its ETHn_* go
+
     return _on_marked(call, vm_id, "nic-detach", "NIC", "NIC_ID", nic_id, "ATTACH",
-                      f"Could not detach NIC with NIC_ID {nic_id}, it does not exist.")
+                      f"Could not detach NIC with NIC_ID {nic_id}, it does not exist.",
+                      then=context)
 
 
 # ---------------------------------------------------------------------- snapshots

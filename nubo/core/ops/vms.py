@@ -21,6 +21,7 @@ from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
 from nubo.core.ops.clusters import VNET
 from nubo.core.ops.images import IMAGE
 from nubo.core.ops.vmgroups import join_vm_group
+from nubo.core.ops.vm_context import contextualize
 from nubo.errors import ApiError
 from nubo.model.vm import PENDING
 from nubo.model.vm_template import Ref, VmTemplateError, build_vm, references
@@ -79,6 +80,7 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
     except ApiError as e:  # OpenNebula's name rules, reported as a template error
         raise VmTemplateError(e.message) from None
     vm_resources.acquire(conn, pools, vm, session.uid)
+    contextualize(call, conn, vm)  # ctx: CONTEXT variables, ETHn_*, FILES_DS, TARGET
     join_vm_group(call, conn, vm)  # vmgroup: VMGROUP = [ VMGROUP_ID, ROLE ]
     if sched_actions.take_from_template(conn, vm):  # vmgroup branch: SCHED_ACTION vectors
         sched_timer.changed(call.cloud, oid, conn)

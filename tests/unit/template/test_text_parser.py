@@ -213,3 +213,28 @@ def test_syntax_error_is_an_api_error_with_code_0x2000() -> None:
 def test_parse_rejects_non_strings() -> None:
     with pytest.raises(TypeError):
         parse(b"A = 1")  # type: ignore[arg-type]
+
+
+# -- single-quoted values (OpenNebula 1.x, the source documents' CONTEXT example) --------
+
+@pytest.mark.parametrize("text, value", [
+    ("""A = '$NIC[IP, NETWORK="Private LAN"]'""", '$NIC[IP, NETWORK="Private LAN"]'),
+    ("A = 'two words'", "two words"),
+    ("A = 'x'y", "'x'y"),          # a longer unquoted run wins, as for double quotes
+    ("A = 'open", "'open"),        # unterminated: an unquoted value
+    ("A = a'b'", "a'b'"),
+])
+def test_single_quoted_values(text, value):
+    assert parse(text).get("A") == value
+
+
+def test_single_quoted_value_in_a_vector():
+    tmpl = parse("""CONTEXT = [ hostname = "$NAME",\n  ip = '$NIC[IP, NETWORK="Private LAN"]',\n"""
+                 """  target = "sdc" ]""")
+    assert tmpl.get_vector("CONTEXT").get("IP") == '$NIC[IP, NETWORK="Private LAN"]'
+    assert tmpl.get_vector("CONTEXT").get("TARGET") == "sdc"
+
+
+def test_a_value_starting_with_a_single_quote_renders_quoted():
+    tmpl = Template([S("A", "'x'")])
+    assert parse(tmpl.render()).get("A") == "'x'"
