@@ -74,17 +74,16 @@ def has_room(host: Host, cluster: Cluster | None, vm: VirtualMachine) -> bool:
 
 
 def available_mb(ds: Datastore) -> int | None:
-    """Room left on a datastore for new disks (FREE_MB, below LIMIT_MB), or None when
-    its capacity is not checked: DATASTORE_CAPACITY_CHECK = NO, or not monitored yet."""
+    """Room left on a datastore for new disks: FREE_MB, and below LIMIT_MB (Datastore::
+    get_avail_mb); None when not checked: DATASTORE_CAPACITY_CHECK = NO, or neither
+    monitored yet nor limited."""
     if (ds.template.get("DATASTORE_CAPACITY_CHECK") or "YES").strip().upper() in ("NO", "FALSE"):
         return None
-    if ds.total_mb <= 0:
-        return None
-    avail = ds.free_mb
     limit = (ds.template.get("LIMIT_MB") or "").strip()
-    if limit.isdigit():
-        avail = min(avail, int(limit) - ds.used_mb)
-    return avail
+    limited = int(limit) - ds.used_mb if limit.isdigit() else None
+    if ds.total_mb <= 0:
+        return limited
+    return ds.free_mb if limited is None else min(ds.free_mb, limited)
 
 
 def check_disk_room(call: Call, vm: VirtualMachine, system: Datastore) -> None:
