@@ -66,6 +66,26 @@ def acquire(conn: Connection, pools: Pools, vm: VirtualMachine, uid: int) -> Non
     vm.template = order_system_template(vm.template)
 
 
+def attach_disk(conn: Connection, pools: Pools, vm: VirtualMachine, disk: VectorAttribute
+                ) -> None:
+    """Complete a DISK being attached (its DISK_ID set) like those of allocate, with a
+    TARGET no other disk or the context uses (VirtualMachineDisks::set_up_attach)."""
+    disk_id = int(disk.get("DISK_ID") or 0)
+    image_id = (disk.get("IMAGE_ID") or "").strip()
+    if image_id.isdigit():
+        take_image(conn, pools, vm.id, disk, pools.images.get(conn, int(image_id)),
+                   (vm.template.get("TM_MAD_SYSTEM") or "").strip(), disk_id)
+    else:
+        vm_disks.complete_unmanaged(disk, disk_id)
+    used = {(v.get("TARGET") or "").strip()
+            for v in (*vm.template.get_vectors("DISK"), *vm.template.get_vectors("CONTEXT"))}
+    target = (disk.get("TARGET") or "").strip()
+    if target and target in used:
+        raise ActionError(f"Target {target} is already in use.", vm.id)
+    if not target:
+        vm_disks.give_target(disk, used)
+
+
 def place(conn: Connection, pools: Pools, template: Template) -> None:
     """Recompute the VM's AUTOMATIC_* requirements from its DISKs and NICs, refreshing
     their CLUSTER_ID first (oned does it at allocate, disk/NIC attach and update)."""

@@ -132,13 +132,18 @@ def assign_targets(disks: list[tuple[VectorAttribute, str]],
         context.set("DISK_ID", str(len(disks)))  # disks are 0..n-1, the context disk n
     for queue in (OS, CDROM, DATABLOCK):
         for vector in queues[queue]:
-            prefix = (vector.get("DEV_PREFIX") or DEV_PREFIX).strip()
-            free = next((prefix + chr(ord("a") + i) for i in range(26)
-                         if prefix + chr(ord("a") + i) not in used), None)
-            if free is None:
-                raise VmTemplateError(f"No free TARGET left for DEV_PREFIX {prefix}")
-            used.add(free)
-            vector.set("TARGET", free)
+            give_target(vector, used)
+
+
+def give_target(vector: VectorAttribute, used: set[str]) -> None:
+    """The first device of the vector's DEV_PREFIX not in ``used`` (which takes it)."""
+    prefix = (vector.get("DEV_PREFIX") or DEV_PREFIX).strip()
+    free = next((prefix + chr(ord("a") + i) for i in range(26)
+                 if prefix + chr(ord("a") + i) not in used), None)
+    if free is None:
+        raise VmTemplateError(f"No free TARGET left for DEV_PREFIX {prefix}")
+    used.add(free)
+    vector.set("TARGET", free)
 
 
 def _int(text: str | None) -> int:

@@ -142,3 +142,21 @@ def test_deploy_checks_the_system_datastore_has_room_for_the_disks(one) -> None:
     wait_state(one, small, (ACTIVE, RUNNING))
     for v in (vm, small):
         one.vm.action("terminate-hard", v)
+
+
+def test_an_attached_disk_gets_a_free_target_and_a_taken_one_is_refused(one) -> None:
+    host = one.host.allocate(uniq("h"), "dummy", "dummy", -1)
+    vm = one.vm.allocate(f'NAME = "{uniq("att")}"\nCPU = 0.1\nMEMORY = 64\n'
+                         'DISK = [ TYPE = swap, SIZE = 8 ]\nCONTEXT = [ A = "1" ]', False)
+    one.vm.deploy(vm, host)
+    wait_state(one, vm, (ACTIVE, RUNNING))
+    with pytest.raises(pyone.OneException, match="Target sda is already in use."):
+        one.vm.attach(vm, 'DISK = [ TYPE = fs, SIZE = 4, TARGET = "sda" ]')
+    with pytest.raises(pyone.OneException, match="DISK 1: unknown disk TYPE 'tape'"):
+        one.vm.attach(vm, 'DISK = [ TYPE = tape, SOURCE = "/dev/st0" ]')
+    assert len(disks(one, vm)) == 1
+    one.vm.attach(vm, 'DISK = [ TYPE = fs, SIZE = 4 ]')
+    wait_state(one, vm, (ACTIVE, RUNNING))
+    attached = disks(one, vm)[1]
+    assert (attached["DISK_ID"], attached["TARGET"], attached["TYPE"]) == ("1", "sdb", "FS")
+    one.vm.action("terminate-hard", vm)
