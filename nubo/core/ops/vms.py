@@ -79,6 +79,8 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
     except ApiError as e:  # OpenNebula's name rules, reported as a template error
         raise VmTemplateError(e.message) from None
     vm_resources.acquire(conn, pools, vm, session.uid)
+    # CONTEXT substitution belongs here: NIC leases, DISK TARGETs and the CONTEXT's own
+    # DISK_ID/TARGET are known, and a refusal still leaves nothing behind.
     join_vm_group(call, conn, vm)  # vmgroup: VMGROUP = [ VMGROUP_ID, ROLE ]
     if sched_actions.take_from_template(conn, vm):  # vmgroup branch: SCHED_ACTION vectors
         sched_timer.changed(call.cloud, oid, conn)
