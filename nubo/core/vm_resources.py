@@ -155,6 +155,7 @@ def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute
         _datastore_attributes(disk, ds, tm_mad_system)
     image_vms.add(conn, image.id, vm_id)
     image.state = IMAGE_USED_PERS if persistent else IMAGE_USED
+    disk.set("IMAGE_STATE", str(image.state))  # as oned: the state once taken
     pools.images.update(conn, image)  # its version moves with its VMS: listings see them
     return _QUEUES[kind]
 

@@ -108,6 +108,7 @@ class _Cycle:
         self.placeable = sum(1 << i for i, h in enumerate(hosts) if F.placeable(h))
         self.system_ds = [d for d in datastores if d.type == DS_SYSTEM and d.state == DS_READY]
         self.ds_table = Table(self.system_ds)
+        self.image_ds = {d.id: d for d in datastores if d.type != DS_SYSTEM}
         self.config = config
         self.vmgroups = groups or GroupPlacements({})
         self.groups: dict[tuple, _Group] = {}
@@ -116,6 +117,7 @@ class _Cycle:
         self.changes: list[int] = []
         self.rank_scores: dict[object, dict[int, tuple[int, float]]] = {}
         self.per_host: Counter[int] = Counter()
+        self.no_image_room: set[int] = set()
         self.result = CycleResult()
 
     # -- groups ------------------------------------------------------------------
@@ -206,6 +208,9 @@ class _Cycle:
         return best
 
     def place(self, vm: VmRecord, group: _Group) -> Placement | None:
+        if vm.image_ds_mb and not F.images_fit(self.image_ds, vm.image_ds_mb):
+            self.no_image_room.add(vm.id)  # the VM's own: its group's hosts stay
+            return None
         heap = self.heap(group)
         aside: list[tuple[Entry, DatastoreRecord, bool]] = []
         chosen: tuple[Entry, DatastoreRecord] | None = None
@@ -248,6 +253,10 @@ class _Cycle:
         host.add(group.cpu, group.mem)
         if ds.monitored:
             ds.free_mb -= group.disk
+        for ds_id, mb in vm.image_ds_mb:
+            image_ds = self.image_ds.get(ds_id)
+            if image_ds is not None and image_ds.monitored:
+                image_ds.free_mb -= mb
         self.per_host[host.id] += 1
         if vm.vmgroup is not None:
             self.vmgroups.add(vm.vmgroup, host.id)
@@ -270,6 +279,8 @@ class _Cycle:
     def message(self, vm: VmRecord, group: _Group) -> str | None:
         if group.empty_reason is not None:
             return group.empty_reason
+        if vm.id in self.no_image_room:
+            return F.NO_IMAGE_DS
         if "limit" in group.dropped:
             return None  # it may fit on those hosts in the next cycle
         if vm.vmgroup is not None and group.heap:

@@ -11,7 +11,7 @@ from lxml import etree
 
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.host_capacity import capacity
-from nubo.model.vm_disks import system_ds_mb
+from nubo.model.vm_disks import image_ds_mb, system_ds_mb
 from nubo.sched.records import DatastoreRecord, HostRecord, Values, VmRecord
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -154,6 +154,14 @@ def _disk_mb(template: etree._Element | None) -> int:
     return system_ds_mb(disk.findtext for disk in template.iterfind("DISK"))
 
 
+def _image_ds_mb(template: etree._Element | None) -> tuple[tuple[int, int], ...]:
+    """What the VM's clones made in their own image datastore (CLONE_TARGET = SELF) take."""
+    if template is None:
+        return ()
+    return tuple(sorted(image_ds_mb(disk.findtext for disk in template.iterfind("DISK"))
+                        .items()))
+
+
 def _vm_values(el: etree._Element, template: etree._Element | None,
                user: etree._Element | None) -> dict[str, str]:
     """What ``$`` references read: TEMPLATE, then USER_TEMPLATE, then the top level."""
@@ -227,6 +235,7 @@ def _vm_record(el: etree._Element) -> VmRecord:
     return VmRecord(
         id=vid, cpu=int(round(float(cpu) * 100)) if _number(cpu) else 0,
         mem=_int(text("MEMORY", system)) * 1024, disk_mb=_disk_mb(template),
+        image_ds_mb=_image_ds_mb(template),
         requirements=req, automatic_requirements=text("AUTOMATIC_REQUIREMENTS", system),
         rank=rank, ds_requirements=ds_req,
         automatic_ds_requirements=text("AUTOMATIC_DS_REQUIREMENTS", system),

@@ -245,3 +245,18 @@ def result_hosts(flagged: VmRecord) -> list[HostRecord]:
     pool[0].add(flagged.cpu, flagged.mem)
     run_cycle(pool, SYSTEM, [VmRecord(8, 100, GB)], SchedConfig(), resched=[flagged])
     return pool
+
+
+def test_clones_in_their_image_datastore_need_room_there() -> None:
+    images = DatastoreRecord(1, "default", 0, 0, frozenset({0}), 1000, 100)
+    vms = [VmRecord(i, 100, GB, image_ds_mb=((1, 60),)) for i in range(2)]
+    result = run_cycle(hosts(2), SYSTEM + [images], vms, SchedConfig())
+    assert [p.vm_id for p in result.placements] == [0]
+    assert result.messages == {1: F.NO_IMAGE_DS} and images.free_mb == 40
+    [parsed] = parse_vms(
+        "<VM_POOL><VM><ID>3</ID><TEMPLATE><CPU>1</CPU><MEMORY>64</MEMORY>"
+        "<DISK><IMAGE_ID>4</IMAGE_ID><CLONE>YES</CLONE><CLONE_TARGET>SELF</CLONE_TARGET>"
+        "<DATASTORE_ID>1</DATASTORE_ID><SIZE>60</SIZE></DISK>"
+        "<DISK><TYPE>SWAP</TYPE><SIZE>30</SIZE></DISK></TEMPLATE><USER_TEMPLATE/></VM>"
+        "</VM_POOL>")
+    assert (parsed.disk_mb, parsed.image_ds_mb) == (30, ((1, 60),))
