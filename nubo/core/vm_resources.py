@@ -88,7 +88,7 @@ def attach_disk(conn: Connection, pools: Pools, vm: VirtualMachine, disk: Vector
 
 def place(conn: Connection, pools: Pools, template: Template) -> None:
     """Recompute the VM's AUTOMATIC_* requirements from its DISKs and NICs, refreshing
-    their CLUSTER_ID first (oned does it at allocate, disk/NIC attach and update)."""
+    their CLUSTER_ID first (at allocate, and on disk and NIC attach)."""
     compatible: list[set[int]] = []
     for disk in template.get_vectors("DISK"):
         ds_id = (disk.get("DATASTORE_ID") or "").strip()
