@@ -19,6 +19,7 @@ from nubo.errors import InternalError
 from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.permissions import Permissions, apply_umask
 from nubo.model.resources import VmTemplate
+from nubo.model.vm_placement import host_requirements
 from nubo.model.vm import (DERIVED, HOLD, LCM_LCM_INIT, PENDING, REPEATABLE, SCALARS,
                            STRUCTURED, SYSTEM_ATTRIBUTES, VECTORS, VirtualMachine,
                            order_system_template)
@@ -201,11 +202,10 @@ def _vectors(moved: dict[str, list[Attribute]], name: str) -> list[VectorAttribu
 
 
 def _automatic_requirements(moved: dict[str, list[Attribute]]) -> str:
-    """Where the scheduler may place the VM (no cluster constraints known yet)."""
+    """Where the scheduler may place the VM before its resources are known (the clusters
+    of its DISKs and NICs are added when they are taken: nubo.model.vm_placement)."""
     policy = next((t.get("PIN_POLICY") for t in _vectors(moved, "TOPOLOGY")), None)
-    pinned = (policy or "NONE").upper() != "NONE"
-    return "!(PUBLIC_CLOUD = YES) & " + ("(PIN_POLICY = PINNED)" if pinned
-                                         else "!(PIN_POLICY = PINNED)")
+    return host_requirements((), (policy or "NONE").upper() != "NONE")
 
 
 def split(template: Template, oid: int) -> Split:

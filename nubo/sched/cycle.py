@@ -108,6 +108,7 @@ class _Cycle:
         self.placeable = sum(1 << i for i, h in enumerate(hosts) if F.placeable(h))
         self.system_ds = [d for d in datastores if d.type == DS_SYSTEM and d.state == DS_READY]
         self.ds_table = Table(self.system_ds)
+        self.image_ds = {d.id: d for d in datastores if d.type != DS_SYSTEM}
         self.config = config
         self.vmgroups = groups or GroupPlacements({})
         self.groups: dict[tuple, _Group] = {}
@@ -116,6 +117,7 @@ class _Cycle:
         self.changes: list[int] = []
         self.rank_scores: dict[object, dict[int, tuple[int, float]]] = {}
         self.per_host: Counter[int] = Counter()
+        self.no_image_room: set[int] = set()
         self.result = CycleResult()
 
     # -- groups ------------------------------------------------------------------
@@ -206,6 +208,9 @@ class _Cycle:
         return best
 
     def place(self, vm: VmRecord, group: _Group) -> Placement | None:
+        if vm.image_ds_mb and not F.images_fit(self.image_ds, vm.image_ds_mb):
+            self.no_image_room.add(vm.id)  # the VM's own: its group's hosts stay
+            return None
         heap = self.heap(group)
         aside: list[tuple[Entry, DatastoreRecord, bool]] = []
         chosen: tuple[Entry, DatastoreRecord] | None = None
@@ -248,6 +253,10 @@ class _Cycle:
         host.add(group.cpu, group.mem)
         if ds.monitored:
             ds.free_mb -= group.disk
+        for ds_id, mb in vm.image_ds_mb:
+            image_ds = self.image_ds.get(ds_id)
+            if image_ds is not None and image_ds.monitored:
+                image_ds.free_mb -= mb
         self.per_host[host.id] += 1
         if vm.vmgroup is not None:
             self.vmgroups.add(vm.vmgroup, host.id)
@@ -270,6 +279,8 @@ class _Cycle:
     def message(self, vm: VmRecord, group: _Group) -> str | None:
         if group.empty_reason is not None:
             return group.empty_reason
+        if vm.id in self.no_image_room:
+            return F.NO_IMAGE_DS
         if "limit" in group.dropped:
             return None  # it may fit on those hosts in the next cycle
         if vm.vmgroup is not None and group.heap:
@@ -321,37 +332,38 @@ def run_cycle(hosts: list[HostRecord], datastores: list[DatastoreRecord], vms: l
 
 
 def _better_host(cycle: _Cycle, vm: VmRecord) -> tuple[int, int, int, int] | None:
-    """A host ranked strictly better than the VM's own (its usage taken off it), or None."""
+    """Where a VM flagged for rescheduling goes: the best host other than its own, as
+    OpenNebula's scheduler filters the current host out of a rescheduled VM's matches
+    (under packing its own host would always rank first). None if no other host fits."""
     index = next((i for i, h in enumerate(cycle.hosts) if h.id == vm.host_id), None)
     if index is None:
         return None
     group = cycle.group_of(vm)
-    current = cycle.hosts[index]
-    current.remove(vm.cpu, vm.mem)
-    try:
-        best = _best_other(cycle, vm, group, index)
-    except Exception:
-        current.add(vm.cpu, vm.mem)  # it stays where it is
-        raise
+    best = _best_other(cycle, vm, group, index)
     if best is None:
-        current.add(vm.cpu, vm.mem)
         return None
+    current = cycle.hosts[index]
     target = next(h for h in cycle.hosts if h.id == best[1])
+    current.remove(vm.cpu, vm.mem)
     target.add(vm.cpu, vm.mem)
     return vm.id, current.id, target.id, best[2].id
 
 
 def _best_other(cycle: _Cycle, vm: VmRecord, group: _Group, index: int
                 ) -> tuple[float, int, DatastoreRecord] | None:
-    """The best host ranked above host ``index`` for ``vm``: (score, host id, datastore)."""
-    here = cycle.score(group, index)
+    """The best-ranked host but host ``index`` with room for ``vm``: (score, host id,
+    datastore). The VM keeps its system datastore when the host's cluster reaches it."""
     best: tuple[float, int, DatastoreRecord] | None = None
     for i in _bits(group.mask & ~(1 << index)):
         host = cycle.hosts[i]
         if not F.has_room(host, vm.cpu, vm.mem) or not cycle.vmgroups.allows(vm.vmgroup, host.id):
             continue
-        ds = cycle.datastore(group, host)
         s = cycle.score(group, i)
-        if ds is not None and s > here and (best is None or (s, -host.id) > (best[0], -best[1])):
+        if best is not None and (s, -host.id) <= (best[0], -best[1]):
+            continue
+        own = next((d for d in group.datastores
+                    if d.id == vm.ds_id and host.cluster_id in d.clusters), None)
+        ds = own or cycle.datastore(group, host)
+        if ds is not None:
             best = (s, host.id, ds)
     return best

@@ -16,6 +16,7 @@ NO_CAPACITY = "No host with enough capacity to deploy the VM"
 NO_DS = "No system datastore meets SCHED_DS_REQUIREMENTS"
 NO_DS_CAPACITY = "No system datastore in the hosts' clusters with enough capacity for the VM"
 NO_AFFINITY = "No host meets the VM group's affinity rules"
+NO_IMAGE_DS = "Image datastore does not have enough capacity for the VM's disk clones"
 
 #: The order of the reasons when several removed hosts: the most specific wins.
 REASONS = (NO_AFFINITY, NO_DS_CAPACITY, NO_CAPACITY)
@@ -34,6 +35,12 @@ def has_room(host: HostRecord, cpu: int, mem: int) -> bool:
 def under_limit(dispatched: int, max_host: int) -> bool:
     """Fewer VMs dispatched to the host in this cycle than MAX_HOST (0: no limit)."""
     return max_host == 0 or dispatched < max_host
+
+
+def images_fit(datastores: dict[int, DatastoreRecord], needs: tuple[tuple[int, int], ...]
+                ) -> bool:
+    """Room in each image datastore for the VM's clones made there (CLONE_TARGET = SELF)."""
+    return all(ds_id not in datastores or datastores[ds_id].fits(mb) for ds_id, mb in needs)
 
 
 def datastore_takes(ds: DatastoreRecord, host: HostRecord, disk_mb: int) -> bool:

@@ -106,7 +106,8 @@ class HostView:
 
 @dataclass
 class DatastoreRecord:
-    """A system datastore; ``free_mb`` shrinks as the cycle places disks on it."""
+    """A datastore (placement picks among the system ones); ``free_mb`` shrinks as the
+    cycle places disks on it."""
 
     id: int
     name: str
@@ -142,6 +143,8 @@ class VmRecord:
     cpu: int          # hundredths of a core
     mem: int          # KB
     disk_mb: int = 0  # what it needs on its system datastore
+    #: What its clones with CLONE_TARGET = SELF need in their image datastores: (ds id, MB).
+    image_ds_mb: tuple[tuple[int, int], ...] = ()
     requirements: str = ""
     automatic_requirements: str = ""
     rank: str = ""

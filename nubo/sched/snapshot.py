@@ -11,14 +11,13 @@ from lxml import etree
 
 from nubo.lifecycle.states import HISTORY_ACTION_IDS
 from nubo.model.host_capacity import capacity
+from nubo.model.vm_disks import image_ds_mb, system_ds_mb
 from nubo.sched.records import DatastoreRecord, HostRecord, Values, VmRecord
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _DELETE_RECREATE = str(HISTORY_ACTION_IDS["delete-recreate"])
 # The usage figures: live in HostRecord, never frozen into the attributes.
 _USAGE = frozenset({"MEM_USAGE", "CPU_USAGE", "RUNNING_VMS", "MAX_CPU", "MAX_MEM"})
-# VM disks that live on the system datastore (OpenNebula's CLONE_TARGET/LN_TARGET).
-_VOLATILE = frozenset({"FS", "SWAP"})
 
 
 def _root(xml: str | bytes) -> etree._Element:
@@ -149,17 +148,18 @@ def parse_datastores(xml: str | bytes) -> list[DatastoreRecord]:
 
 def _disk_mb(template: etree._Element | None) -> int:
     """What the VM's disks take on its system datastore: volatile disks, and image disks
-    cloned or linked there (CLONE_TARGET / LN_TARGET = SYSTEM)."""
-    total = 0
-    for disk in template.iterfind("DISK") if template is not None else ():
-        size = _int(disk.findtext("SIZE"))
-        volatile = not disk.findtext("IMAGE_ID") and not disk.findtext("IMAGE") and \
-            (disk.findtext("TYPE") or "").upper() in _VOLATILE
-        on_system = "SYSTEM" in ((disk.findtext("CLONE_TARGET") or "").upper(),
-                                 (disk.findtext("LN_TARGET") or "").upper())
-        if volatile or on_system:
-            total += size
-    return total
+    cloned or linked there (nubo.model.vm_disks.tm_target)."""
+    if template is None:
+        return 0
+    return system_ds_mb(disk.findtext for disk in template.iterfind("DISK"))
+
+
+def _image_ds_mb(template: etree._Element | None) -> tuple[tuple[int, int], ...]:
+    """What the VM's clones made in their own image datastore (CLONE_TARGET = SELF) take."""
+    if template is None:
+        return ()
+    return tuple(sorted(image_ds_mb(disk.findtext for disk in template.iterfind("DISK"))
+                        .items()))
 
 
 def _vm_values(el: etree._Element, template: etree._Element | None,
@@ -235,6 +235,7 @@ def _vm_record(el: etree._Element) -> VmRecord:
     return VmRecord(
         id=vid, cpu=int(round(float(cpu) * 100)) if _number(cpu) else 0,
         mem=_int(text("MEMORY", system)) * 1024, disk_mb=_disk_mb(template),
+        image_ds_mb=_image_ds_mb(template),
         requirements=req, automatic_requirements=text("AUTOMATIC_REQUIREMENTS", system),
         rank=rank, ds_requirements=ds_req,
         automatic_ds_requirements=text("AUTOMATIC_DS_REQUIREMENTS", system),

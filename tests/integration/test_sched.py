@@ -142,18 +142,25 @@ def test_a_vm_whose_deploy_fails_is_placed_elsewhere(one) -> None:
     one.host.status(broken, 1)  # disabled: out of the other tests' way
 
 
-def test_a_vm_flagged_for_rescheduling_moves_to_a_better_host(one) -> None:
-    a = monitored_host(one, "resched-a", template='PRIORITY = 100\nPOOL = "resched"')
-    b = monitored_host(one, "resched-b", template='PRIORITY = 1\nPOOL = "resched"')
-    vm = one.vm.allocate('NAME = "mover"\nCPU = 0.1\nMEMORY = 64\nSCHED_RANK = "PRIORITY"\n'
-                         'SCHED_REQUIREMENTS = "POOL = resched"', False)
+@pytest.mark.parametrize("pool, rank, better_b", [
+    ("resched", 'SCHED_RANK = "PRIORITY"\n', True),  # host b becomes better: it goes there
+    ("flush", "", False),  # packing ranks its own host first: it still leaves it
+])
+def test_a_vm_flagged_for_rescheduling_moves_to_another_host(one, pool, rank, better_b) -> None:
+    a = monitored_host(one, f"{pool}-a", template=f'PRIORITY = 100\nPOOL = "{pool}"')
+    b = monitored_host(one, f"{pool}-b", template=f'PRIORITY = 1\nPOOL = "{pool}"')
+    vm = one.vm.allocate(f'NAME = "mover-{pool}"\nCPU = 0.1\nMEMORY = 64\n{rank}'
+                         f'SCHED_REQUIREMENTS = "POOL = {pool}"', False)
     wait_state(one, vm, (ACTIVE, RUNNING))
-    assert last_host(one, vm) == a
-    one.host.update(b, "PRIORITY = 500", 1)
-    one.vm.action("resched", vm)
-    wait_for("the VM on host b", lambda: last_host(one, vm) == b, timeout=20)
+    assert last_host(one, vm) == a  # the higher PRIORITY; under packing, a tie: lowest id
+    if better_b:
+        one.host.update(b, "PRIORITY = 500", 1)
+    one.vm.action("resched", vm)  # as `onehost flush` marks the host's VMs
+    wait_for("the VM on host b", lambda: last_host(one, vm) == b, timeout=30)
     wait_state(one, vm, (ACTIVE, RUNNING))
     assert one.vm.info(vm).RESCHED == 0
+    for hid in (a, b):
+        one.host.status(hid, 1)  # disabled: out of the other tests' way
 
 
 def test_sched_wait_is_for_the_oneadmin_group_and_moves_on_changes(cloud, one) -> None:
@@ -238,3 +245,37 @@ def test_the_scheduler_does_not_outlive_a_killed_core(tmp_path) -> None:
     finally:
         if not gone():
             os.kill(pid, signal.SIGKILL)
+
+
+def test_automatic_requirements_place_a_vm_in_its_network_cluster_and_datastore(one) -> None:
+    cluster = one.cluster.allocate("auto-c")
+    outside = monitored_host(one, "auto-0", template='POOL = "auto"')
+    inside = one.host.allocate("auto-c1", "dummy", "dummy", cluster)
+    one.host.update(inside, 'POOL = "auto"', 1)
+    wait_for("host auto-c1 MONITORED", lambda: one.host.info(inside).STATE == MONITORED)
+    first = one.datastore.allocate('NAME = "auto-sys-a"\nTYPE = SYSTEM_DS\nTM_MAD = dummy',
+                                   cluster)
+    second = one.datastore.allocate('NAME = "auto-sys-b"\nTYPE = SYSTEM_DS\nTM_MAD = dummy',
+                                    cluster)
+    vnet = one.vn.allocate('NAME = "auto-net"\nBRIDGE = "brauto"\nVN_MAD = "bridge"\n'
+                           'AR = [ TYPE = "ETHER", SIZE = "8" ]', cluster)
+    vm = one.vm.allocate(f'NAME = "in-cluster"\nCPU = 0.1\nMEMORY = 64\nNIC = [ NETWORK_ID = '
+                         f'{vnet} ]\nDISK = [ TYPE = swap, SIZE = 16 ]\n'
+                         'SCHED_REQUIREMENTS = "POOL = auto"\n'
+                         'SCHED_DS_REQUIREMENTS = "NAME = \\"auto-sys-b\\""', False)
+    assert one.vm.info(vm).TEMPLATE["AUTOMATIC_REQUIREMENTS"].startswith(
+        f"(CLUSTER_ID = {cluster})")
+    wait_state(one, vm, (ACTIVE, RUNNING))
+    record = one.vm.info(vm).HISTORY_RECORDS.HISTORY[-1]
+    assert (record.HID, record.DS_ID) == (inside, second)  # not the lower host id outside
+    assert first != second
+    # A VM whose datastore requirements match none of its cluster's stays PENDING, saying so.
+    stuck = one.vm.allocate(f'NAME = "no-ds"\nCPU = 0.1\nMEMORY = 64\nNIC = [ NETWORK_ID = '
+                            f'{vnet} ]\nSCHED_REQUIREMENTS = "POOL = auto"\n'
+                            'SCHED_DS_REQUIREMENTS = "NAME = \\"system\\""', False)
+    wait_for("a message", lambda: "SCHED_MESSAGE" in one.vm.info(stuck).USER_TEMPLATE)
+    assert one.vm.info(stuck).STATE == PENDING
+    for v in (vm, stuck):
+        one.vm.action("terminate-hard", v)
+    for hid in (outside, inside):
+        one.host.status(hid, 1)

@@ -36,6 +36,7 @@ from nubo.errors import ActionError, ApiError, InternalError
 from nubo.lifecycle import (MIGRATE_KINDS, RECOVER_OPERATIONS, VM_ACTION_NAMES, Decision,
                             LcmState, VmState)
 from nubo.model.host_capacity import fits
+from nubo.model import vm_disks
 from nubo.model.infra import DS_SYSTEM, Cluster, Datastore, Host
 from nubo.model.vm import VirtualMachine
 
@@ -72,6 +73,36 @@ def has_room(host: Host, cluster: Cluster | None, vm: VirtualMachine) -> bool:
     return fits(host, cluster, *vm_size(vm))
 
 
+def available_mb(ds: Datastore) -> int | None:
+    """Room left on a datastore for new disks: FREE_MB, and below LIMIT_MB (Datastore::
+    get_avail_mb); None when not checked: DATASTORE_CAPACITY_CHECK = NO, or neither
+    monitored yet nor limited."""
+    if (ds.template.get("DATASTORE_CAPACITY_CHECK") or "YES").strip().upper() in ("NO", "FALSE"):
+        return None
+    limit = (ds.template.get("LIMIT_MB") or "").strip()
+    limited = int(limit) - ds.used_mb if limit.isdigit() else None
+    if ds.total_mb <= 0:
+        return limited
+    return ds.free_mb if limited is None else min(ds.free_mb, limited)
+
+
+def check_disk_room(call: Call, vm: VirtualMachine, system: Datastore) -> None:
+    """The VM's disks fit where PROLOG puts them (DATASTORE_CAPACITY_CHECK): on the system
+    datastore, and clones with CLONE_TARGET = SELF in their image datastores."""
+    disks = [d.get for d in vm.template.get_vectors("DISK")]
+    needs = [(system, vm_disks.system_ds_mb(disks))]
+    with call.cloud.db.read() as conn:
+        for ds_id, mb in sorted(vm_disks.image_ds_mb(disks).items()):
+            ds = call.cloud.pools.datastores.find(conn, ds_id)
+            if ds is not None:
+                needs.append((ds, mb))
+    for ds, mb in needs:
+        avail = available_mb(ds)
+        if mb > 0 and avail is not None and mb > avail:
+            raise ActionError(f"Not enough space in datastore [{ds.id}] {ds.name}: the VM's "
+                              f"disks need {mb} MB, {max(avail, 0)} MB are free", vm.id)
+
+
 def _placement(call: Call, vm_id: int, host_id: int, ds_id: int, enforce: bool
                ) -> tuple[VirtualMachine, Host, Cluster | None, Datastore | None]:
     """What a deploy or migrate reads, authorised in oned's order: the VM (ADMIN, not
@@ -92,7 +123,7 @@ def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -
     system datastore (VM:ADMIN, HOST:MANAGE, DATASTORE:USE).
 
     With ``enforce`` the host must have room for the VM, checked as oned does before
-    the deploy.
+    the deploy; the datastores must always have room for its disks.
     """
     vm, host, cluster, ds = _placement(call, vm_id, host_id,
                                        DEFAULT_SYSTEM_DS if ds_id < 0 else ds_id, enforce)
@@ -100,6 +131,7 @@ def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -
         raise ActionError(f"Datastore [{ds.id}] is not a system datastore", vm_id)
     if enforce and not has_room(host, cluster, vm):
         raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
+    check_disk_room(call, vm, ds)
     act(call, vm_id, "deploy", host=host.id, ds_id=ds.id, tm_mad=ds.tm_mad)
     return vm_id
 

@@ -177,11 +177,10 @@ def attach_disk(call: Call, vm_id: int, template: str) -> int:
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
         disks = loaded.vm.template.get_vectors("DISK")
         disk.set("DISK_ID", str(_next_id(disks, "DISK_ID")))
-        if image_id is not None and image_id.isdigit():
-            image = call.cloud.pools.images.get(conn, int(image_id))
-            vm_resources.take_image(conn, call.cloud.pools, vm_id, disk, image)
+        vm_resources.attach_disk(conn, call.cloud.pools, loaded.vm, disk)
         disk.set("ATTACH", "YES")
         loaded.vm.template.add(disk)
+        vm_resources.place(conn, call.cloud.pools, loaded.vm.template)
         loaded.vm.template = order_system_template(loaded.vm.template)
 
     act(call, vm_id, "disk-attach", prepare=prepare)
@@ -245,6 +244,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
         vm_nics.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
+        vm_resources.place(conn, call.cloud.pools, loaded.vm.template)
         loaded.vm.template = order_system_template(loaded.vm.template)
         refresh_network(call, conn, loaded.vm)  # ctx: the new NIC's ETHn_*
 

@@ -152,7 +152,7 @@ def test_vm_group_rules_from_the_pool() -> None:
     assert result.messages == {1: F.NO_AFFINITY, 2: F.NO_AFFINITY}
 
 
-def test_rescheduled_vms_move_only_to_a_better_host() -> None:
+def test_rescheduled_vms_move_to_the_best_other_host() -> None:
     pool = hosts(3)
     pool[0].add(100, GB)
     pool[2].add(100, GB)
@@ -160,11 +160,25 @@ def test_rescheduled_vms_move_only_to_a_better_host() -> None:
     flagged = VmRecord(7, 100, GB, host_id=0)
     result = run_cycle(pool, SYSTEM, [], SchedConfig(), resched=[flagged])
     assert result.migrations == [(7, 0, 2, 0)]   # packing: onto the fuller host
-    pool = hosts(2)
-    pool[0].add(100, GB)
-    result = run_cycle(pool, SYSTEM, [], SchedConfig(policy="striping"),
+    assert [(h.cpu_usage, h.running_vms) for h in pool] == [(0, 0), (0, 0), (300, 3)]
+    # Packing ranks the VM's own (flushed) host first: OpenNebula leaves it out of the
+    # matches of a rescheduled VM, so the VM still moves, to the best of the others.
+    pool = hosts(3)
+    pool[1].add(100, GB)
+    pool[1].add(100, GB)
+    result = run_cycle(pool, SYSTEM, [], SchedConfig(policy="packing"),
+                       resched=[VmRecord(7, 100, GB, host_id=1)])
+    assert result.migrations == [(7, 1, 0, 0)]   # ties: the lowest id
+    result = run_cycle(hosts(1), SYSTEM, [], SchedConfig(),
                        resched=[VmRecord(7, 100, GB, host_id=0)])
-    assert result.migrations == []               # as good where it is
+    assert result.migrations == []               # nowhere else to go: it stays
+
+
+def test_a_rescheduled_vm_keeps_its_system_datastore_where_the_host_reaches_it() -> None:
+    two = SYSTEM + [DatastoreRecord(5, "fast", 1, 0, frozenset({0}), 0, 0)]
+    result = run_cycle(hosts(2), two, [], SchedConfig(),
+                       resched=[VmRecord(7, 100, GB, host_id=0, ds_id=5)])
+    assert result.migrations == [(7, 0, 1, 5)]
 
 
 def test_unchanged_objects_are_not_parsed_again() -> None:
@@ -231,3 +245,18 @@ def result_hosts(flagged: VmRecord) -> list[HostRecord]:
     pool[0].add(flagged.cpu, flagged.mem)
     run_cycle(pool, SYSTEM, [VmRecord(8, 100, GB)], SchedConfig(), resched=[flagged])
     return pool
+
+
+def test_clones_in_their_image_datastore_need_room_there() -> None:
+    images = DatastoreRecord(1, "default", 0, 0, frozenset({0}), 1000, 100)
+    vms = [VmRecord(i, 100, GB, image_ds_mb=((1, 60),)) for i in range(2)]
+    result = run_cycle(hosts(2), SYSTEM + [images], vms, SchedConfig())
+    assert [p.vm_id for p in result.placements] == [0]
+    assert result.messages == {1: F.NO_IMAGE_DS} and images.free_mb == 40
+    [parsed] = parse_vms(
+        "<VM_POOL><VM><ID>3</ID><TEMPLATE><CPU>1</CPU><MEMORY>64</MEMORY>"
+        "<DISK><IMAGE_ID>4</IMAGE_ID><CLONE>YES</CLONE><CLONE_TARGET>SELF</CLONE_TARGET>"
+        "<DATASTORE_ID>1</DATASTORE_ID><SIZE>60</SIZE></DISK>"
+        "<DISK><TYPE>SWAP</TYPE><SIZE>30</SIZE></DISK></TEMPLATE><USER_TEMPLATE/></VM>"
+        "</VM_POOL>")
+    assert (parsed.disk_mb, parsed.image_ds_mb) == (30, ((1, 60),))
