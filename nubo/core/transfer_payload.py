@@ -13,13 +13,19 @@ do, so one transfer driver serves every datastore (as one_tm serves its TM_MADs)
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nubo.lifecycle.transfer import Context, Disk, Location, transfer_script
 from nubo.model.vm import HistoryRecord, VirtualMachine
 from nubo.model.xmlobj import escape
 from nubo.template import VectorAttribute
 
-#: Operations on the one disk being attached or detached.
-_ONE_DISK = frozenset({"PROLOG_ATTACH", "EPILOG_DETACH"})
+#: Operations on one disk, and the mark that names it in the VM's body.
+_ONE_DISK = {"PROLOG_ATTACH": "ATTACH", "EPILOG_DETACH": "ATTACH",
+             "SNAP_CREATE": "DISK_SNAPSHOT_ACTIVE", "SNAP_REVERT": "DISK_SNAPSHOT_ACTIVE",
+             "SNAP_DELETE": "DISK_SNAPSHOT_ACTIVE", "RESIZE": "RESIZE"}
+#: LCM_STATE DISK_RESIZE_UNDEPLOYED: the VM's files are on the front-end.
+_RESIZE_UNDEPLOYED = 64
 
 
 def _int(text: str | None, default: int) -> int:
@@ -36,7 +42,8 @@ def disk_of(vector: VectorAttribute) -> Disk:
                 datastore_id=_int(vector.get("DATASTORE_ID"), -1),
                 clone=(vector.get("CLONE") or "YES").upper() != "NO",
                 save=(vector.get("SAVE") or "NO").upper() == "YES",
-                size=_int(vector.get("SIZE"), 0), format=vector.get("FORMAT") or "raw")
+                size=_int(vector.get("SIZE"), 0), format=vector.get("FORMAT") or "raw",
+                snap_id=_int(vector.get("DISK_SNAPSHOT_ID"), -1))
 
 
 def location(record: HistoryRecord, datastore_dir: str) -> Location:
@@ -64,11 +71,15 @@ def script(vm: VirtualMachine, action: str, frontend: str, datastore_dir: str) -
     vectors = vm.template.get_vectors("DISK")
     attaching = [v for v in vectors if (v.get("ATTACH") or "").upper() == "YES"]
     disks = [disk_of(v) for v in vectors if v not in attaching]
+    mark = _ONE_DISK.get(action)
+    marked = [v for v in vectors if mark and (v.get(mark) or "").upper() == "YES"]
     current = location(vm.history[-1], datastore_dir)
+    if vm.lcm_state == _RESIZE_UNDEPLOYED:
+        current = replace(current, host=frontend)
     # A VM with one record has nothing "previous": its own record stands in.
     previous = location(vm.history[-2], datastore_dir) if len(vm.history) > 1 else current
-    attach = disk_of(attaching[0]) if attaching and action in _ONE_DISK else None
-    if action in _ONE_DISK and attach is None:
+    attach = disk_of(marked[0]) if marked else None
+    if mark and attach is None:
         return []
     return transfer_script(action, vm.id, disks, current, previous, frontend=frontend,
                            attach_disk=attach, context=context_of(vm))

@@ -26,6 +26,7 @@ class Disk:
     save: bool = False  # a persistent disk moved back to its image (MVDS)
     size: int = 0
     format: str = "raw"
+    snap_id: int = -1  # the snapshot a SNAP_* operation concerns
 
     @property
     def volatile(self) -> bool:
@@ -112,8 +113,9 @@ def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Locatio
     """The command lines of TM operation ``action`` for a VM.
 
     ``current``/``previous``: the VM's last two history records' locations;
-    ``attach_disk``: the disk being attached or detached (PROLOG_ATTACH,
-    EPILOG_DETACH); ``context``: the VM's context CD-ROM, made at PROLOG (it moves
+    ``attach_disk``: the one disk the operation concerns: attached or detached
+    (PROLOG_ATTACH, EPILOG_DETACH), snapshotted (SNAP_CREATE/REVERT/DELETE, its
+    ``snap_id``) or resized (RESIZE, to its ``size``); ``context``: the VM's context CD-ROM, made at PROLOG (it moves
     with the VM's directory afterwards, and goes with it at EPILOG).
     """
     cur = current
@@ -132,6 +134,12 @@ def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Locatio
         host = frontend if action == "EPILOG_LOCAL" else cur.host
         return ([_epilog_disk(vm_id, d, cur, host) for d in disks]
                 + [f"DELETE {cur.tm_mad} {host}:{cur.system_dir} {vm_id} {cur.ds_id}"])
+    if action in ("SNAP_CREATE", "SNAP_REVERT", "SNAP_DELETE", "RESIZE"):
+        assert attach_disk is not None
+        tm_mad, ds_id = _disk_tm(attach_disk, cur)
+        arg = attach_disk.size if action == "RESIZE" else attach_disk.snap_id
+        return [f"{action} {tm_mad} {cur.host}:{cur.system_dir}/disk.{attach_disk.disk_id} "
+                f"{arg} {vm_id} {ds_id}"]
     if action == "EPILOG_DETACH":
         assert attach_disk is not None
         return [_epilog_disk(vm_id, attach_disk, cur, cur.host)]

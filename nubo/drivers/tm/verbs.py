@@ -195,7 +195,10 @@ def _snapshot(action: str) -> Callable[[Operation, Line], None]:
         snap_id = line.arg(1)
         if not snap_id.isdigit():
             raise TransferError(f"snapshot id must be a number, got '{snap_id}'")
-        if _info(host, path).format == "qcow2":
+        info = _info(host, path)
+        if info.format == "qcow2":
+            if action == "delete" and snap_id not in info.snapshots:
+                return  # already gone (a retry): deleting is idempotent
             host.run(qemu_img.snapshot_command(host.path(path), action, snap_id),
                      what=f"qemu-img snapshot {action}")
             return
