@@ -4,13 +4,12 @@ change is checked on the disk file with qemu-img, and the VM's SNAPSHOTS against
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pyone
 import pytest
 
 from nubo.drivers.storage import qemu_img
-from server import NuboServer
+from disk_checks import checked, server_with_images
 from waits import ACTIVE, POWEROFF, RUNNING, wait_state
 from xsd import assert_valid, raw_call
 
@@ -19,10 +18,7 @@ pytestmark = pytest.mark.skipif(not qemu_img.available(), reason="needs qemu-img
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("disks")
-    srv = NuboServer(base / "data").start()
-    srv.images = base / "images"
-    srv.images.mkdir()
+    srv = server_with_images(tmp_path_factory.mktemp("disks"))
     yield srv
     assert srv.stop() == 0
 
@@ -34,13 +30,6 @@ def one(server):
 
 def uniq(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def checked(path: Path) -> qemu_img.ImageInfo:
-    info = qemu_img.info(path)
-    if info.format != "raw":
-        qemu_img.check(path)
-    return info
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ TINY = {
     "monitoring_round.py": (["--hosts", "5", "--vms", "50", "--rounds", "2"],
                             "per monitoring round"),
     "leases.py": (["--size", "200"], "per lease, last 200"),
+    "prolog.py": (["--vms", "4", "--size-mb", "16", "--data-mb", "2"], "tm qcow2"),
 }
 
 

@@ -10,7 +10,7 @@ import pyone
 import pytest
 
 from nubo.drivers.storage import qemu_img
-from server import NuboServer
+from disk_checks import checked, server_with_images
 from waits import ACTIVE, DONE, PROLOG_FAILURE, RUNNING, wait_for, wait_state
 
 pytestmark = pytest.mark.skipif(not qemu_img.available(), reason="needs qemu-img")
@@ -18,10 +18,7 @@ pytestmark = pytest.mark.skipif(not qemu_img.available(), reason="needs qemu-img
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("tm")
-    srv = NuboServer(base / "data").start()
-    srv.images = base / "images"
-    srv.images.mkdir()
+    srv = server_with_images(tmp_path_factory.mktemp("tm"))
     yield srv
     assert srv.stop() == 0
 
@@ -50,13 +47,6 @@ def vm_dir(server, host: str, vm_id: int) -> Path:
     """The VM's system directory on its simulated host (DATA_DIR/dummy-hosts/HOST/...)."""
     system = f"{server.data_dir}/datastores/0/{vm_id}"
     return server.data_dir / "dummy-hosts" / host / system.lstrip("/")
-
-
-def checked(path: Path) -> qemu_img.ImageInfo:
-    info = qemu_img.info(path)
-    if info.format != "raw":
-        qemu_img.check(path)
-    return info
 
 
 def test_prolog_makes_real_disks_on_the_host_and_epilog_removes_the_directory(server, one):

@@ -9,14 +9,11 @@ are not undone (they were asked for).
 """
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nubo.drivers.tm.transport import Host, TransferError, Transports
-
-log = logging.getLogger(__name__)
 
 _DISK_RE = re.compile(r"/disk\.(\d+)$")
 

@@ -3,13 +3,13 @@ on simulated hosts (a directory each) and on a "remote" host reached through a f
 every disk made is checked with qemu-img."""
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from disk_checks import checked
 from nubo.drivers import protocol as p
 from nubo.drivers.storage import qemu_img
 from nubo.drivers.tm.script import Operation, VmFacts
@@ -44,14 +44,6 @@ def run(transports: Transports, script: str) -> None:
 
 def sim(tmp_path: Path, host: str, path: Path | str) -> Path:
     return tmp_path / "sim" / host / str(path).lstrip("/")
-
-
-def checked(path: Path) -> qemu_img.ImageInfo:
-    """qemu-img info, and qemu-img check where the format has checks (raw has none)."""
-    info = qemu_img.info(path)
-    if info.format != "raw":
-        qemu_img.check(path)
-    return info
 
 
 def test_an_ssh_prolog_on_a_simulated_host_makes_every_disk_and_epilog_removes_them(world):
