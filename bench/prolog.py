@@ -132,7 +132,7 @@ def main() -> int:
                 epilog = {i: f"DELETE {tm} {host}:{ds}/{i} {i} 0" for i in range(args.vms)}
                 cleanup = driver.run_all(epilog, "EPILOG")
                 print(f"  tm {mode:<24} {seconds:8.2f} s  {seconds / args.vms * 1000:8.1f} "
-                      f"ms/VM  x{seconds / base[against]:.2f} of {against}   "
+                      f"ms/VM  x{seconds / base[against]:.3f} of {against}   "
                       f"(EPILOG {cleanup:.2f} s)")
         finally:
             driver.close()

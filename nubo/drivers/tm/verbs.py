@@ -18,6 +18,9 @@ from nubo.drivers.tm.script import Line, Operation, split_location
 from nubo.drivers.tm.transport import Host, TransferError, copy
 
 TM_MADS = frozenset({"shared", "ssh", "qcow2"})
+#: The SOURCE the dummy datastore driver gives its images (nubo.drivers.dummy): no file
+#: behind it, so a disk from it is a blank stand-in of the DISK's SIZE.
+DUMMY_SOURCE = "dummy_path/"
 #: mkfs options forcing a file system on a regular file, by family.
 _MKFS_FORCE = {"ext2": "-F", "ext3": "-F", "ext4": "-F", "xfs": "-f", "btrfs": "-f"}
 
@@ -41,6 +44,8 @@ def clone(op: Operation, line: Line) -> None:
     """CLONE tm SRC DST: a disk of its own from an image."""
     src_host, src = op.place(line.tm_mad, line.arg(0))
     dst_host, dst = op.place(line.tm_mad, line.arg(1))
+    if src.startswith(DUMMY_SOURCE):
+        return _stand_in(op, dst_host, dst)
     if not src_host.exists(src):
         raise TransferError(f"image file {src} does not exist on {src_host.name}")
     target = _new(op, dst_host, dst)
@@ -51,6 +56,15 @@ def clone(op: Operation, line: Line) -> None:
     else:
         copy(src_host, src, dst_host, dst)
     _grow(op, dst_host, dst)
+
+
+def _stand_in(op: Operation, host: Host, path: str) -> None:
+    try:
+        size = max(1, int(op.disk_attrs(path).get("SIZE") or 1))
+    except ValueError:
+        size = 1
+    host.run(qemu_img.create_command(_new(op, host, path), size, "raw"),
+             what="qemu-img create")
 
 
 def _grow(op: Operation, host: Host, path: str) -> None:
@@ -69,6 +83,8 @@ def link(op: Operation, line: Line) -> None:
         return clone(op, line)  # the host has no access to the image: a copy, moved back
     src = split_location(line.arg(0))[1]
     host, dst = op.place(line.tm_mad, line.arg(1))
+    if src.startswith(DUMMY_SOURCE):
+        return _stand_in(op, host, dst)
     if not host.exists(src):
         raise TransferError(f"image file {src} does not exist on {host.name}")
     host.run(["ln", "-sfn", src, _new(op, host, dst)], what="ln")
@@ -143,6 +159,8 @@ def mvds(op: Operation, line: Line) -> None:
     host, path = op.place(line.tm_mad, line.arg(0))
     image = split_location(line.arg(1))[1]
     front = op.transports.frontend
+    if image.startswith(DUMMY_SOURCE):
+        return  # the dummy datastore's image has no file to write to
     if line.tm_mad != "ssh" and Path(host.path(path)).resolve() == Path(image).resolve():
         return  # a link to the image itself: it was written in place
     partial = f"{image}.nubo-part"

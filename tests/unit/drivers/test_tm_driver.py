@@ -110,6 +110,17 @@ def test_a_failing_line_fails_the_operation_and_leaves_nothing(world):
     run(tr, f"CLONE dummy fe:/nowhere sim1:{vmdir}/disk.0 7 1")  # dummy does nothing
 
 
+def test_an_image_of_the_dummy_datastore_becomes_a_blank_disk_of_its_size(world):
+    tmp, image, tr = world
+    vmdir = tmp / "ds" / "0" / "7"
+    run(tr, f"CLONE ssh fe:dummy_path/3 sim1:{vmdir}/disk.0 7 1\n"
+            f"LN shared fe:dummy_path/3 sim1:{vmdir}/disk.1 7 1\n"
+            f"MVDS ssh sim1:{vmdir}/disk.0 dummy_path/3 7 1")
+    assert checked(sim(tmp, "sim1", vmdir / "disk.0")).virtual_mb == 20  # its SIZE
+    assert checked(vmdir / "disk.1").virtual_mb == 1
+    assert not Path("dummy_path").exists()
+
+
 def test_a_remote_host_is_reached_through_the_remote_command(world):
     tmp, image, tr = world
     remote_dir = tmp / "far" / "0" / "7"  # fake ssh runs on this machine
