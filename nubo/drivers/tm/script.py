@@ -93,6 +93,8 @@ class Operation:
         (ssh), or the datastore shared with the front-end (shared, qcow2), where the
         front-end can act for the host."""
         name, path = split_location(location)
+        if not path.startswith("/") or "/../" in f"{path}/":
+            raise TransferError(f"'{location}' is not HOST:/ABSOLUTE/PATH")
         if tm_mad in ("shared", "qcow2"):
             return self.transports.frontend, path
         return self.host(name), path

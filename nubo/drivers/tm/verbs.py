@@ -19,8 +19,14 @@ from nubo.drivers.tm.transport import Host, TransferError, copy
 
 TM_MADS = frozenset({"shared", "ssh", "qcow2"})
 #: The SOURCE the dummy datastore driver gives its images (nubo.drivers.dummy): no file
-#: behind it, so a disk from it is a blank stand-in of the DISK's SIZE.
+#: behind it, so a disk from it (or from an image with no SOURCE at all, as images were
+#: before datastore drivers made files) is a blank stand-in of the DISK's SIZE.
 DUMMY_SOURCE = "dummy_path/"
+
+
+def _no_file(source: str) -> bool:
+    path = split_location(source)[1]
+    return not path or path.startswith(DUMMY_SOURCE)
 #: mkfs options forcing a file system on a regular file, by family.
 _MKFS_FORCE = {"ext2": "-F", "ext3": "-F", "ext4": "-F", "xfs": "-f", "btrfs": "-f"}
 
@@ -42,10 +48,10 @@ def _new(op: Operation, host: Host, path: str) -> str:
 
 def clone(op: Operation, line: Line) -> None:
     """CLONE tm SRC DST: a disk of its own from an image."""
-    src_host, src = op.place(line.tm_mad, line.arg(0))
     dst_host, dst = op.place(line.tm_mad, line.arg(1))
-    if src.startswith(DUMMY_SOURCE):
+    if _no_file(line.arg(0)):
         return _stand_in(op, dst_host, dst)
+    src_host, src = op.place(line.tm_mad, line.arg(0))
     if not src_host.exists(src):
         raise TransferError(f"image file {src} does not exist on {src_host.name}")
     target = _new(op, dst_host, dst)
@@ -81,10 +87,10 @@ def link(op: Operation, line: Line) -> None:
     """LN tm SRC DST: the image itself (a persistent or non-cloned disk)."""
     if line.tm_mad == "ssh":
         return clone(op, line)  # the host has no access to the image: a copy, moved back
-    src = split_location(line.arg(0))[1]
     host, dst = op.place(line.tm_mad, line.arg(1))
-    if src.startswith(DUMMY_SOURCE):
+    if _no_file(line.arg(0)):
         return _stand_in(op, host, dst)
+    src = op.place(line.tm_mad, line.arg(0))[1]
     if not host.exists(src):
         raise TransferError(f"image file {src} does not exist on {host.name}")
     host.run(["ln", "-sfn", src, _new(op, host, dst)], what="ln")
@@ -157,10 +163,10 @@ def mvds(op: Operation, line: Line) -> None:
     """MVDS tm PATH SOURCE: a persistent or SAVE disk written back to its image; the
     image is replaced only once the whole copy is there."""
     host, path = op.place(line.tm_mad, line.arg(0))
-    image = split_location(line.arg(1))[1]
+    if _no_file(line.arg(1)):
+        return  # the image has no file to write to (the dummy datastore's)
+    image = op.place(line.tm_mad, line.arg(1))[1]
     front = op.transports.frontend
-    if image.startswith(DUMMY_SOURCE):
-        return  # the dummy datastore's image has no file to write to
     if line.tm_mad != "ssh" and Path(host.path(path)).resolve() == Path(image).resolve():
         return  # a link to the image itself: it was written in place
     partial = f"{image}.nubo-part"
@@ -173,7 +179,7 @@ def cpds(op: Operation, line: Line) -> None:
     """CPDS tm PATH TARGET [SNAP_ID]: a disk copied to a new image file (disksaveas);
     a qcow2 clone is flattened, so the new image needs no backing file."""
     host, path = op.place(line.tm_mad, line.arg(0))
-    target = split_location(line.arg(1))[1]
+    target = op.place("shared", line.arg(1))[1]
     front = op.transports.frontend
     _new(op, front, target)
     if host.here:

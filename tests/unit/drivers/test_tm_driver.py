@@ -115,10 +115,17 @@ def test_an_image_of_the_dummy_datastore_becomes_a_blank_disk_of_its_size(world)
     vmdir = tmp / "ds" / "0" / "7"
     run(tr, f"CLONE ssh fe:dummy_path/3 sim1:{vmdir}/disk.0 7 1\n"
             f"LN shared fe:dummy_path/3 sim1:{vmdir}/disk.1 7 1\n"
-            f"MVDS ssh sim1:{vmdir}/disk.0 dummy_path/3 7 1")
+            f"MVDS ssh sim1:{vmdir}/disk.0 dummy_path/3 7 1\n"
+            f"CLONE ssh fe: sim1:{vmdir}/disk.2 7 1")  # an image with no SOURCE
     assert checked(sim(tmp, "sim1", vmdir / "disk.0")).virtual_mb == 20  # its SIZE
     assert checked(vmdir / "disk.1").virtual_mb == 1
     assert not Path("dummy_path").exists()
+    assert checked(sim(tmp, "sim1", vmdir / "disk.2")).virtual_mb == 1
+    for bad in ("fe:relative/img", "fe:/a/../etc/passwd", "fe:."):
+        with pytest.raises(TransferError, match="is not HOST:/ABSOLUTE/PATH"):
+            run(tr, f"CLONE ssh {bad} sim1:{vmdir}/disk.3 7 1")
+    with pytest.raises(TransferError, match="is not HOST:/ABSOLUTE/PATH"):
+        run(tr, "DELETE ssh sim1: 7 0")
 
 
 def test_a_remote_host_is_reached_through_the_remote_command(world):
