@@ -86,7 +86,14 @@ class Config:
     sched_retries: int = 3             # placements tried for a VM whose deploy fails
     # The driver that runs transfer scripts (PROLOG, EPILOG, ...: OpenNebula's one_tm);
     # each script line names the TM_MAD of its datastore (docs/drivers.md, TRANSFER).
-    transfer_driver: str = "dummy"
+    # "tm" (python -m nubo.drivers.tm) runs them for real; "dummy" only pretends.
+    transfer_driver: str = "tm"
+    # How the tm driver runs a command on a host that is neither this machine nor
+    # simulated (the command line is appended, as ssh takes it; {host}: its name).
+    transfer_remote_command: str = "ssh -o BatchMode=yes -o ConnectTimeout=10 {host}"
+    # Where the tm driver keeps the files of simulated hosts (VM_MAD dummy): DIR/HOST/PATH;
+    # empty: DATA_DIR/dummy-hosts.
+    transfer_simulated_hosts: str = ""
     # The driver that monitors datastores (OpenNebula's one_datastore: MONITOR answers
     # USED_MB, TOTAL_MB, FREE_MB), on the host monitoring interval; "" for none.
     datastore_driver: str = "dummy-ds"
@@ -245,6 +252,14 @@ def guard_settings(cfg: Config) -> "GuardSettings":
                          policy(cfg.auth_user_failures), policy(cfg.auth_source_failures))
 
 
+def tm_driver_command(cfg: Config) -> list[str]:
+    """The transfer driver (nubo.drivers.tm) as this configuration wants it."""
+    sim = cfg.transfer_simulated_hosts or str(Path(cfg.data_dir) / "dummy-hosts")
+    command = [sys.executable, "-m", "nubo.drivers.tm", "--sim-root", sim,
+               "--remote-command", cfg.transfer_remote_command]
+    return command + (["--frontend", cfg.frontend_name] if cfg.frontend_name else [])
+
+
 def driver_specs(cfg: Config) -> list[DriverSpec]:
     """The drivers ``nubo serve`` starts: the dummy (so that a fresh install can run
     VMs on ``dummy`` hosts, and tests need no setup) plus the configured ones.
@@ -261,7 +276,9 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
                               "concurrency": 256, "capabilities": sorted(ALL_CAPABILITIES)},
                     # its datastore role apart: im and ds both answer MONITOR
                     "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],
-                                 "concurrency": 64}}
+                                 "concurrency": 64},
+                    "tm": {"command": tm_driver_command(cfg), "concurrency": 64,
+                           "timeout": 3600.0}}
     for name, table in cfg.drivers.items():
         if not isinstance(table, dict):
             raise ValueError(f"driver {name}: expected a table")

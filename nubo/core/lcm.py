@@ -361,7 +361,8 @@ class LifeCycleManager:
             if op.driver == "tm":
                 tm_mad = vm.history[-1].tm_mad if vm.history else ""
                 out.append(Outbound(vm.id, self.registry.tm(tm_mad), op, hostname,
-                                    transfer_payload.payload(vm, op.action, payload, self._frontend),
+                                    transfer_payload.payload(vm, op.action, payload, self._frontend,
+                                                             self.cloud.config.datastore_dir),
                                     seq))
                 continue
             driver = (self.registry.vmm(host) if host else

@@ -28,6 +28,7 @@ from nubo.core import leases, vm_resources
 from nubo.core.context_sources import refreshing
 from nubo.core.pool_set import Pools
 from nubo.lifecycle.tasks import Task
+from nubo.model import disk_snapshots
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_INIT, IMAGE_LOCKED, IMAGE_LOCKED_USED,
                                   IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_USED,
                                   IMAGE_USED_PERS)
@@ -254,6 +255,11 @@ HANDLERS: dict[Task, Handler] = {
         "DISK_SNAPSHOT_ACTIVE", ("DISK_SNAPSHOT_ID", "DISK_SNAPSHOT_NAME")),
     Task.CLEAR_RESIZE_DISK: _clear_disk_marks("RESIZE", ("SIZE_PREV",),
                                               restore=("SIZE", "SIZE_PREV")),
+    Task.DISK_SNAPSHOT_CREATED: lambda ctx: disk_snapshots.snapshot_created(ctx.vm),
+    Task.DISK_SNAPSHOT_REVERTED: lambda ctx: disk_snapshots.snapshot_reverted(ctx.vm),
+    Task.DISK_SNAPSHOT_DELETED: lambda ctx: disk_snapshots.snapshot_dropped(ctx.vm),
+    Task.DISK_SNAPSHOT_CANCELLED: lambda ctx: disk_snapshots.snapshot_dropped(ctx.vm),
+    Task.DISK_RESIZED: _clear_disk_marks("RESIZE", ("SIZE_PREV",)),
     Task.RESIZE_HOST_USAGE: _resize_host_usage,
     Task.RESET_RESIZE: _reset_resize,
     Task.REVERT_RESIZE: _revert_resize,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from nubo.errors import ActionError, ApiError, InternalError, NuboError
-from nubo.lifecycle import hotplug, recovery
+from nubo.lifecycle import disk_changes, hotplug, recovery
 from nubo.lifecycle.actions import DEPLOY, MIGRATE, ONE_VM_ACTION
 from nubo.lifecycle.decision import Decision, DriverOp, OpRef, Placement, VmView
 from nubo.lifecycle.outcomes import EVENT_TRIGGERS, OUTCOME_TRIGGERS
@@ -28,6 +28,7 @@ ACTION_TABLES: dict[str, Table] = {
     "deploy": DEPLOY,
     **MIGRATE,
     **hotplug.HOTPLUG,
+    **disk_changes.DISK_CHANGES,
     **recovery.RECOVER,
     "retry": recovery.RETRY,
     "delete": recovery.RECOVER_DELETE,
@@ -59,6 +60,7 @@ _WRONG_STATE = {  # the message OpenNebula gives (without the "[one.vm.x] " pref
     "recover-failure": "Could not perform a recover operation on VM {id}, wrong state {state}.",
     "retry": "Could not perform a retry on VM {id}, wrong state {state}.",
     "delete-recreate": "Cannot delete-recreate a VM already in DONE state",
+    **disk_changes.WRONG_STATE,
 }
 
 

@@ -17,6 +17,7 @@ from nubo.lifecycle.rules import (
 from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S
 from nubo.lifecycle.tasks import Task
+from nubo.lifecycle.disk_changes import DISK_OUTCOMES
 
 # ------------------------------------------------------------ dispatch manager triggers
 
@@ -267,6 +268,7 @@ OUTCOME_TRIGGERS: dict[tuple[str, str], tuple[str, str]] = {
                  "EPILOG_DELETE_PREVIOUS", "EPILOG_DELETE_BOTH")},
     ("tm", "PROLOG_ATTACH"): ("attach_success", "attach_failure"),
     ("tm", "EPILOG_DETACH"): ("detach_success", "detach_failure"),
+    **DISK_OUTCOMES,
 }
 
 # Monitoring reports (the caller applies OpenNebula's 30 s grace after a VM stopped

@@ -44,6 +44,13 @@ class Task(str, Enum):
     CLEAR_SAVEAS_DISK = "clear_saveas_disk"
     CLEAR_SNAPSHOT_DISK = "clear_snapshot_disk"
     CLEAR_RESIZE_DISK = "clear_resize_disk"
+    #: A disk snapshot or resize answered: the change recorded (nubo.model.disk_snapshots).
+    DISK_SNAPSHOT_CREATED = "disk_snapshot_created"
+    DISK_SNAPSHOT_REVERTED = "disk_snapshot_reverted"
+    DISK_SNAPSHOT_DELETED = "disk_snapshot_deleted"
+    #: A disk snapshot not made after all: the entry recorded at the request goes.
+    DISK_SNAPSHOT_CANCELLED = "disk_snapshot_cancelled"
+    DISK_RESIZED = "disk_resized"
     #: A resize counts the VM's new size in the hosts that count it.
     RESIZE_HOST_USAGE = "resize_host_usage"
     #: A live resize answered: keep the new size (reset) or go back to the old (revert).

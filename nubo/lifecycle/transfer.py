@@ -3,8 +3,8 @@
 The machine asks the transfer driver for whole operations (PROLOG, EPILOG_STOP,
 ...); the driver receives, as OpenNebula's does, a script of one command per
 line, per disk then for the VM's system directory: ``CLONE``/``LN`` an image,
-``MKSWAP``/``MKIMAGE`` a volatile disk, ``MV`` files between hosts, ``MVDS`` a
-disk saved back to its image, ``DELETE``. The command lines follow
+``MKSWAP``/``MKIMAGE`` a volatile disk, ``CONTEXT`` the context CD-ROM, ``MV`` files
+between hosts, ``MVDS`` a disk saved back to its image, ``DELETE``. The command lines follow
 src/tm/TransferManager.cc field by field so that OpenNebula's TM scripts could
 run them unchanged.
 """
@@ -26,6 +26,7 @@ class Disk:
     save: bool = False  # a persistent disk moved back to its image (MVDS)
     size: int = 0
     format: str = "raw"
+    snap_id: int = -1  # the snapshot a SNAP_* operation concerns
 
     @property
     def volatile(self) -> bool:
@@ -40,6 +41,21 @@ class Location:
     system_dir: str
     tm_mad: str
     ds_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """A VM's context CD-ROM: its disk number and the front-end files it holds."""
+
+    disk_id: int
+    files: tuple[str, ...] = ()
+
+
+def _context_line(vm_id: int, context: Context, loc: Location) -> str:
+    """As TransferManager::prolog_context_command: the files (maybe none), then where."""
+    words = ["CONTEXT", loc.tm_mad, *context.files,
+             f"{loc.host}:{loc.system_dir}/disk.{context.disk_id}", str(vm_id), str(loc.ds_id)]
+    return " ".join(words)
 
 
 def _disk_tm(disk: Disk, loc: Location) -> tuple[str, int]:
@@ -92,16 +108,20 @@ def _delete(vm_id: int, disks: list[Disk], loc: Location, host: str) -> list[str
 
 def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Location,
                     previous: Location | None = None, frontend: str = "localhost",
-                    attach_disk: Disk | None = None) -> list[str]:
+                    attach_disk: Disk | None = None, context: Context | None = None
+                    ) -> list[str]:
     """The command lines of TM operation ``action`` for a VM.
 
     ``current``/``previous``: the VM's last two history records' locations;
-    ``attach_disk``: the disk being attached or detached (PROLOG_ATTACH,
-    EPILOG_DETACH).
+    ``attach_disk``: the one disk the operation concerns: attached or detached
+    (PROLOG_ATTACH, EPILOG_DETACH), snapshotted (SNAP_CREATE/REVERT/DELETE, its
+    ``snap_id``) or resized (RESIZE, to its ``size``); ``context``: the VM's context CD-ROM, made at PROLOG (it moves
+    with the VM's directory afterwards, and goes with it at EPILOG).
     """
     cur = current
     if action == "PROLOG":
-        return [line for d in disks if (line := _prolog_disk(vm_id, d, cur, frontend))]
+        lines = [line for d in disks if (line := _prolog_disk(vm_id, d, cur, frontend))]
+        return lines + ([_context_line(vm_id, context, cur)] if context else [])
     if action == "PROLOG_ATTACH":
         assert attach_disk is not None
         line = _prolog_disk(vm_id, attach_disk, cur, frontend)
@@ -114,6 +134,12 @@ def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Locatio
         host = frontend if action == "EPILOG_LOCAL" else cur.host
         return ([_epilog_disk(vm_id, d, cur, host) for d in disks]
                 + [f"DELETE {cur.tm_mad} {host}:{cur.system_dir} {vm_id} {cur.ds_id}"])
+    if action in ("SNAP_CREATE", "SNAP_REVERT", "SNAP_DELETE", "RESIZE"):
+        assert attach_disk is not None
+        tm_mad, ds_id = _disk_tm(attach_disk, cur)
+        arg = attach_disk.size if action == "RESIZE" else attach_disk.snap_id
+        return [f"{action} {tm_mad} {cur.host}:{cur.system_dir}/disk.{attach_disk.disk_id} "
+                f"{arg} {vm_id} {ds_id}"]
     if action == "EPILOG_DETACH":
         assert attach_disk is not None
         return [_epilog_disk(vm_id, attach_disk, cur, cur.host)]

@@ -32,6 +32,7 @@ TINY = {
     "leases.py": (["--size", "200"], "per lease, last 200"),
     "leases_concurrent.py": (["--leases", "200", "--processes", "2", "--threads", "2"],
                              "no duplicate"),
+    "prolog.py": (["--vms", "4", "--size-mb", "16", "--data-mb", "2"], "tm qcow2"),
 }
 
 

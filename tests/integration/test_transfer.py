@@ -16,7 +16,6 @@ from waits import ACTIVE, DONE, RUNNING, wait_for, wait_state
 
 RECORDER = Path(__file__).resolve().parents[1] / "fixtures" / "drivers" / "tm_recorder.py"
 IMAGE_READY, IMAGE_USED, IMAGE_USED_PERS = 1, 2, 8
-SYSTEM = "/var/lib/one//datastores/0"
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +27,7 @@ def server(tmp_path_factory):
              f'[drivers.recorder]\ncommand = ["{sys.executable}", "{RECORDER}", "{scripts}"]\n')
     srv = NuboServer(base / "data", extra_config=extra).start()
     srv.scripts = scripts
+    srv.system = f"{base / 'data'}/datastores/0"  # config.datastore_dir + the system DS
     yield srv
     assert srv.stop() == 0
 
@@ -92,7 +92,7 @@ def test_a_vm_takes_its_image_and_lease_and_its_disks_travel_as_scripts(server, 
 
     one.vm.deploy(vm_id, host)
     wait_state(one, vm_id, (ACTIVE, RUNNING))
-    here = f"{hostname}:{SYSTEM}/{vm_id}"
+    here = f"{hostname}:{server.system}/{vm_id}"
     assert script(server, vm_id, 0) == ("PROLOG", [
         f"CLONE ssh fe:{source} {here}/disk.0 {vm_id} 1",
         f"MKSWAP ssh 512 {here}/disk.1 {vm_id} 0",

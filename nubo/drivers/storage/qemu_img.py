@@ -92,3 +92,45 @@ def snapshot(path: str | Path, op: str, name: str) -> None:
     """An internal qcow2 snapshot: ``op`` is create, apply (revert) or delete."""
     flag = {"create": "-c", "apply": "-a", "delete": "-d"}[op]
     _run("snapshot", flag, name, str(path))
+
+
+# -- command lines, for a driver that runs qemu-img on another host (over ssh) ----------
+
+def info_command(path: str) -> list[str]:
+    return ["qemu-img", "info", "--output=json", "-U", path]
+
+
+def parse_info(text: str) -> ImageInfo:
+    """``qemu-img info --output=json`` as :class:`ImageInfo` (run wherever it ran)."""
+    data = json.loads(text)
+    return ImageInfo(format=data.get("format", "raw"),
+                     virtual_size=int(data.get("virtual-size", 0)),
+                     actual_size=int(data.get("actual-size", 0)),
+                     backing_file=data.get("backing-filename"),
+                     snapshots=tuple(s.get("name", "") for s in data.get("snapshots", [])))
+
+
+def create_command(path: str, size_mb: int, fmt: str = "raw", backing: str | None = None,
+                   backing_format: str = "raw") -> list[str]:
+    """As :func:`create`, the command line (``backing_format`` must be given)."""
+    args = ["qemu-img", "create", "-q", "-f", fmt]
+    if backing is not None:
+        args += ["-b", backing, "-F", backing_format]
+    args.append(path)
+    if size_mb or backing is None:
+        args.append(f"{size_mb}M")
+    return args
+
+
+def convert_command(src: str, dst: str, fmt: str) -> list[str]:
+    return ["qemu-img", "convert", "-q", "-O", fmt, src, dst]
+
+
+def resize_command(path: str, size_mb: int) -> list[str]:
+    return ["qemu-img", "resize", "-q", path, f"{size_mb}M"]
+
+
+def snapshot_command(path: str, op: str, name: str) -> list[str]:
+    """``op``: create, apply (revert) or delete an internal qcow2 snapshot."""
+    flag = {"create": "-c", "apply": "-a", "delete": "-d"}[op]
+    return ["qemu-img", "snapshot", flag, name, path]

@@ -1,0 +1,254 @@
+"""What each transfer command does, per TM_MAD (OpenNebula's tm/<TM_MAD>/<verb> scripts).
+
+``shared``: the datastores are one filesystem of the front-end and the hosts, so the
+front-end acts on it (CLONE copies, LN links). ``ssh``: the host has its own copy
+(CLONE and LN copy the image to it, MV/MVDS copy back). ``qcow2``: shared, and CLONE
+is a qcow2 file whose backing file is the image. Disk snapshots: qcow2 files keep
+internal snapshots (qemu-img snapshot, named by the snapshot's id); raw files are
+copied to ``disk.N.snap/ID``.
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from nubo.drivers.storage import qemu_img
+from nubo.drivers.tm.script import Line, Operation, split_location
+from nubo.drivers.tm.transport import Host, TransferError, copy
+
+TM_MADS = frozenset({"shared", "ssh", "qcow2"})
+#: The SOURCE the dummy datastore driver gives its images (nubo.drivers.dummy): no file
+#: behind it, so a disk from it (or from an image with no SOURCE at all, as images were
+#: before datastore drivers made files) is a blank stand-in of the DISK's SIZE.
+DUMMY_SOURCE = "dummy_path/"
+
+
+def _no_file(source: str) -> bool:
+    path = split_location(source)[1]
+    return not path or path.startswith(DUMMY_SOURCE)
+#: mkfs options forcing a file system on a regular file, by family.
+_MKFS_FORCE = {"ext2": "-F", "ext3": "-F", "ext4": "-F", "xfs": "-f", "btrfs": "-f"}
+
+
+def _info(host: Host, path: str) -> qemu_img.ImageInfo:
+    return qemu_img.parse_info(host.run(qemu_img.info_command(host.path(path)),
+                                        what=f"qemu-img info {path}"))
+
+
+def _new(op: Operation, host: Host, path: str) -> str:
+    """Make room for a new file ``path`` on ``host`` (its directory, its undo entry);
+    the path as the host's commands see it."""
+    op.make_parent(host, path)
+    op.made(host, path)
+    return host.path(path)
+
+
+# -- disks from images ------------------------------------------------------------------
+
+def clone(op: Operation, line: Line) -> None:
+    """CLONE tm SRC DST: a disk of its own from an image."""
+    dst_host, dst = op.place(line.tm_mad, line.arg(1))
+    if _no_file(line.arg(0)):
+        return _stand_in(op, dst_host, dst)
+    src_host, src = op.place(line.tm_mad, line.arg(0))
+    if not src_host.exists(src):
+        raise TransferError(f"image file {src} does not exist on {src_host.name}")
+    target = _new(op, dst_host, dst)
+    if line.tm_mad == "qcow2":
+        fmt = _info(src_host, src).format
+        dst_host.run(qemu_img.create_command(target, 0, "qcow2", src_host.path(src), fmt),
+                     what="qemu-img create")
+    else:
+        copy(src_host, src, dst_host, dst)
+    _grow(op, dst_host, dst)
+
+
+def _stand_in(op: Operation, host: Host, path: str) -> None:
+    try:
+        size = max(1, int(op.disk_attrs(path).get("SIZE") or 1))
+    except ValueError:
+        size = 1
+    host.run(qemu_img.create_command(_new(op, host, path), size, "raw"),
+             what="qemu-img create")
+
+
+def _grow(op: Operation, host: Host, path: str) -> None:
+    """A disk whose SIZE exceeds its image's (the user asked for a bigger disk)."""
+    try:
+        size = int(op.disk_attrs(path).get("SIZE") or 0)
+    except ValueError:
+        return
+    if size and size > _info(host, path).virtual_mb:
+        host.run(qemu_img.resize_command(host.path(path), size), what="qemu-img resize")
+
+
+def link(op: Operation, line: Line) -> None:
+    """LN tm SRC DST: the image itself (a persistent or non-cloned disk)."""
+    if line.tm_mad == "ssh":
+        return clone(op, line)  # the host has no access to the image: a copy, moved back
+    host, dst = op.place(line.tm_mad, line.arg(1))
+    if _no_file(line.arg(0)):
+        return _stand_in(op, host, dst)
+    src = op.place(line.tm_mad, line.arg(0))[1]
+    if not host.exists(src):
+        raise TransferError(f"image file {src} does not exist on {host.name}")
+    host.run(["ln", "-sfn", src, _new(op, host, dst)], what="ln")
+
+
+# -- volatile disks ------------------------------------------------------------------------
+
+def mkswap(op: Operation, line: Line) -> None:
+    """MKSWAP tm SIZE DST: a swap disk of SIZE MB."""
+    size = int(line.arg(0))
+    host, dst = op.place(line.tm_mad, line.arg(1))
+    target = _new(op, host, dst)
+    host.run(qemu_img.create_command(target, size, "raw"), what="qemu-img create")
+    host.run(["mkswap", "-L", "swap", target], what="mkswap")
+
+
+def mkimage(op: Operation, line: Line) -> None:
+    """MKIMAGE tm SIZE FORMAT DST: a volatile disk, formatted with the DISK's FS."""
+    size, fmt = int(line.arg(0)), line.arg(1).lower() or "raw"
+    host, dst = op.place(line.tm_mad, line.arg(2))
+    fs = (op.disk_attrs(dst).get("FS") or "").strip()
+    target = _new(op, host, dst)
+    if not fs or not _has_mkfs(host, fs):
+        host.run(qemu_img.create_command(target, size, fmt), what="qemu-img create")
+        return
+    raw = target if fmt == "raw" else f"{target}.raw"
+    if raw != target:
+        op.made(host, f"{dst}.raw")
+    host.run(qemu_img.create_command(raw, size, "raw"), what="qemu-img create")
+    force = [_MKFS_FORCE[fs]] if fs in _MKFS_FORCE else []
+    host.run([f"mkfs.{fs}", "-q", *force, raw] if fs.startswith("ext") else
+             [f"mkfs.{fs}", *force, raw], what=f"mkfs.{fs}")
+    if raw != target:
+        host.run(qemu_img.convert_command(raw, target, fmt), what="qemu-img convert")
+        host.run(["rm", "-f", raw], what="rm")
+
+
+def _has_mkfs(host: Host, fs: str) -> bool:
+    if not fs.replace("_", "").isalnum():
+        raise TransferError(f"bad FS '{fs}'")
+    return host.sh(f"command -v mkfs.{fs} >/dev/null && echo y || true").strip() == "y"
+
+
+# -- removing and moving ----------------------------------------------------------------
+
+def delete(op: Operation, line: Line) -> None:
+    """DELETE tm PATH: a disk or the VM's directory, gone."""
+    host, path = op.place(line.tm_mad, line.arg(0))
+    host.remove(path)
+
+
+def move(op: Operation, line: Line) -> None:
+    """MV tm SRC DST: the VM's directory to another host (ssh); disks go with it, as
+    tm/ssh/mv does; on a shared datastore the files are already there."""
+    src_host, src = op.place(line.tm_mad, line.arg(0))
+    dst_host, dst = op.place(line.tm_mad, line.arg(1))
+    if (src_host.name, src_host.root, src) == (dst_host.name, dst_host.root, dst):
+        return
+    if line.tm_mad == "ssh" and split_location(line.arg(0))[1].rsplit("/", 1)[-1] \
+            .startswith("disk."):
+        return
+    if not src_host.exists(src):
+        return  # nothing made there (a VM that never got files)
+    _new(op, dst_host, dst)
+    copy(src_host, src, dst_host, dst)
+    src_host.remove(src)
+
+
+def mvds(op: Operation, line: Line) -> None:
+    """MVDS tm PATH SOURCE: a persistent or SAVE disk written back to its image; the
+    image is replaced only once the whole copy is there."""
+    host, path = op.place(line.tm_mad, line.arg(0))
+    if _no_file(line.arg(1)):
+        return  # the image has no file to write to (the dummy datastore's)
+    image = op.place(line.tm_mad, line.arg(1))[1]
+    front = op.transports.frontend
+    if line.tm_mad != "ssh" and Path(host.path(path)).resolve() == Path(image).resolve():
+        return  # a link to the image itself: it was written in place
+    partial = f"{image}.nubo-part"
+    op.made(front, partial)
+    copy(host, path, front, partial)
+    front.run(["mv", "-f", partial, image], what="mv")
+
+
+def cpds(op: Operation, line: Line) -> None:
+    """CPDS tm PATH TARGET [SNAP_ID]: a disk copied to a new image file (disksaveas);
+    a qcow2 clone is flattened, so the new image needs no backing file."""
+    host, path = op.place(line.tm_mad, line.arg(0))
+    target = op.place("shared", line.arg(1))[1]
+    front = op.transports.frontend
+    _new(op, front, target)
+    if host.here:
+        fmt = _info(host, path).format
+        front.run(qemu_img.convert_command(host.path(path), target, fmt),
+                  what="qemu-img convert")
+    else:
+        copy(host, path, front, target)
+
+
+# -- context --------------------------------------------------------------------------------
+
+def context(op: Operation, line: Line) -> None:
+    """CONTEXT tm FILES... DST: the context CD-ROM, built here and put on the host."""
+    from nubo.context import iso
+    if len(line.args) < 3:
+        raise TransferError("CONTEXT needs FILES... DST VM_ID DS_ID")
+    *files, dst_location = line.args[:-2]
+    host, dst = op.place(line.tm_mad, dst_location)
+    with tempfile.TemporaryDirectory(prefix="nubo-context-") as tmp:
+        local = Path(tmp) / "context.iso"
+        try:
+            iso.write_context_iso(op.facts.xml, local, [Path(f) for f in files])
+        except NotImplementedError as e:
+            op.on_log(f"no context CD-ROM for VM {op.vm_id}: {e}")
+            return
+        _new(op, host, dst)
+        copy(op.transports.frontend, str(local), host, dst)
+
+
+# -- disk snapshots and resize -------------------------------------------------------------
+
+def _snapshot(action: str) -> Callable[[Operation, Line], None]:
+    def run(op: Operation, line: Line) -> None:
+        """SNAP_* tm PATH SNAP_ID: qcow2 internal snapshot, or a raw copy."""
+        host, path = op.place(line.tm_mad, line.arg(0))
+        snap_id = line.arg(1)
+        if not snap_id.isdigit():
+            raise TransferError(f"snapshot id must be a number, got '{snap_id}'")
+        info = _info(host, path)
+        if info.format == "qcow2":
+            if action == "delete" and snap_id not in info.snapshots:
+                return  # already gone (a retry): deleting is idempotent
+            host.run(qemu_img.snapshot_command(host.path(path), action, snap_id),
+                     what=f"qemu-img snapshot {action}")
+            return
+        copy_path = f"{path}.snap/{snap_id}"
+        if action == "create":
+            _new(op, host, copy_path)
+            host.run(["cp", "--sparse=always", host.path(path), host.path(copy_path)],
+                     what="snapshot copy")
+        elif action == "apply":
+            host.sh('cp --sparse=always "$1" "$2.part" && mv -f "$2.part" "$2"',
+                    host.path(copy_path), host.path(path), what="snapshot revert")
+        else:
+            host.remove(copy_path)
+    return run
+
+
+def resize(op: Operation, line: Line) -> None:
+    """RESIZE tm PATH SIZE: the disk grown to SIZE MB."""
+    host, path = op.place(line.tm_mad, line.arg(0))
+    size = int(line.arg(1))
+    host.run(qemu_img.resize_command(host.path(path), size), what="qemu-img resize")
+
+
+VERBS: dict[str, Callable[[Operation, Line], None]] = {
+    "CLONE": clone, "LN": link, "MKSWAP": mkswap, "MKIMAGE": mkimage, "DELETE": delete,
+    "MV": move, "MVDS": mvds, "CPDS": cpds, "CONTEXT": context,
+    "SNAP_CREATE": _snapshot("create"), "SNAP_REVERT": _snapshot("apply"),
+    "SNAP_DELETE": _snapshot("delete"), "RESIZE": resize,
+}
