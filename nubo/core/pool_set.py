@@ -8,6 +8,7 @@ from nubo.model.resources import Image, VirtualNetwork, VmTemplate, vnet_short_b
 from nubo.model.user import Group, User
 from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
+from nubo.model.secgroup import SecurityGroup
 from nubo.model.vmgroup import VmGroup
 from nubo.store import schema
 from nubo.store.image_vms import ImagePool
@@ -33,6 +34,7 @@ class Pools:
     images: ImagePool
     vnets: Pool[VirtualNetwork]
     vmgroups: Pool[VmGroup]
+    secgroups: Pool[SecurityGroup]
 
 
 def make_pools() -> Pools:
@@ -56,4 +58,5 @@ def make_pools() -> Pools:
                    lambda n: {**owner_columns(n), "pid": int(n.parent_network_id or -1)},
                    short=vnet_short_body),
         vmgroups=Pool(schema.vmgroup_pool, VmGroup, "VM group", owner_columns),
+        secgroups=Pool(schema.secgroup_pool, SecurityGroup, "security group", owner_columns),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.core import leases
+from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
 from nubo.errors import NoExistsError
 from nubo.template import VectorAttribute
@@ -30,5 +31,6 @@ def lease_nic(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute, 
         if value and not nic.get(key):
             nic.set(key, value)
     nic.set("NIC_ID", str(nic_id))
+    secgroup_rules.join_nic(conn, pools, nic, vnet)
     if not nic.get("NAME"):
         nic.set("NAME", f"NIC{nic_id}")

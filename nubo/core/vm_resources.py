@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.core import leases
+from nubo.core import secgroup_rules
 from nubo.core.vm_nics import lease_nic
 from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
@@ -49,6 +50,7 @@ def acquire(conn: Connection, pools: Pools, vm: VirtualMachine, uid: int) -> Non
         vnet_id = _referenced(conn, pools, pools.vnets, nic, "NETWORK", uid)
         if vnet_id is not None:
             lease_nic(conn, pools, vm.id, nic, vnet_id, nic_id)
+    secgroup_rules.render(conn, pools, vm)
     vm.template = order_system_template(vm.template)
 
 
@@ -114,6 +116,7 @@ def take_image(conn: Connection, pools: Pools, vm_id: int, disk: VectorAttribute
 def release(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
     """Give back every lease and image the VM holds (free_vm_resources)."""
     leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+    secgroup_rules.leave(conn, pools, vm)
     for disk in vm.template.get_vectors("DISK"):
         release_image(conn, pools, vm.id, disk)
 

@@ -97,6 +97,8 @@ vm_pool = _owned(
 Index("ix_vm_pool_state", vm_pool.c.state)
 # VM groups (one.vmgroup.*): names unique per owner, as oned's VMGroupPool::exist.
 vmgroup_pool = _owned("vmgroup_pool")
+# Security groups (one.secgroup.*): names unique per owner, as oned's SecurityGroupPool.
+secgroup_pool = _owned("secgroup_pool")
 
 acl = Table(
     "acl", metadata,

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from nubo.auth import acl as A
 from nubo.core import vm_nics, vm_resources
+from nubo.core import secgroup_rules
 from nubo.core.ops.common import fetch, parse_template
 from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
@@ -236,6 +237,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
         vm_nics.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
+        secgroup_rules.render(conn, call.cloud.pools, loaded.vm)
         loaded.vm.template = order_system_template(loaded.vm.template)
 
     act(call, vm_id, "nic-attach", prepare=prepare)
