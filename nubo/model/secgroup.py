@@ -31,7 +31,7 @@ DEFAULT_TEMPLATE = (
 #: oned sets the default group's bits to um- u-- u--: every user may USE it.
 DEFAULT_PERMISSIONS = "644"
 
-_RANGE = re.compile(r"^((\d+|\d+:\d+),)*(\d+|\d+:\d+)$")
+_RANGE = re.compile(r"(([0-9]+|[0-9]+:[0-9]+),)*([0-9]+|[0-9]+:[0-9]+)")
 
 
 class SecGroupError(ValueError):
@@ -73,7 +73,7 @@ class SecurityGroup:
 # -- rules -----------------------------------------------------------------------------------
 
 def _port_ranges(text: str) -> list[tuple[int, int]]:
-    if not _RANGE.match(text):
+    if not _RANGE.fullmatch(text):
         raise SecGroupError("Invalid RANGE specification.")
     spans = []
     for part in text.split(","):
@@ -91,13 +91,18 @@ def port_ranges(rule: VectorAttribute) -> list[tuple[int, int]]:
     return _port_ranges(text) if text else []
 
 
+def _number(text: str) -> bool:
+    """An unsigned integer in ASCII digits, as oned's vector_value reads one."""
+    return text.isascii() and text.isdigit()
+
+
 def _icmp_type(rule: VectorAttribute, key: str, proto: str, protocol: str) -> None:
     value = (rule.get(key) or "").strip()
     if not value:
         return
     if proto != protocol:
         raise SecGroupError(f"{key} is supported only for {protocol} protocol.")
-    if not value.isdigit():
+    if not _number(value):
         raise SecGroupError(f"Wrong {key}, it must be integer")
 
 
@@ -118,7 +123,7 @@ def check_rule(rule: VectorAttribute) -> None:
         raise SecGroupError("Wrong RULE_TYPE in rule. Valid options: INBOUND, OUTBOUND.")
     ip = (rule.get("IP") or "").strip()
     if ip:
-        if not (rule.get("SIZE") or "").strip().isdigit():
+        if not _number((rule.get("SIZE") or "").strip()):
             raise SecGroupError("Wrong or empty SIZE.")
         try:
             ipaddress.ip_address(ip)
@@ -203,7 +208,7 @@ def ids_of(text: str | None) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
+        if not _number(part):
             raise SecGroupError(f"Wrong SECURITY_GROUPS {text!r}: a list of security group "
                                 "ids (\"0,100\")")
         if int(part) not in out:
