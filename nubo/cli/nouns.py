@@ -38,6 +38,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("acl", "ACL rules", "oneacl"),
     Entry("hook", "hooks", "onehook"),
     Entry("vmgroup", "VM groups", "onevmgroup"),
+    Entry("secgroup", "security groups", "onesecgroup"),
 )
 
 
@@ -67,4 +68,4 @@ def _entry_point(name: str) -> Callable[[], int]:
 
 # Console scripts (pyproject.toml [project.scripts]): onevm = "nubo.cli.nouns:onevm", ...
 onevm, onehost, onecluster, onedatastore, oneimage, onevnet, onetemplate, oneuser, onegroup, \
-    oneacl, onehook, onevmgroup = (_entry_point(e.classic) for e in REGISTRY)
+    oneacl, onehook, onevmgroup, onesecgroup = (_entry_point(e.classic) for e in REGISTRY)

@@ -92,12 +92,23 @@ def render(conn: Connection, pools: Pools, vm: VirtualMachine, state: str = "upd
     return ids
 
 
-def leave(conn: Connection, pools: Pools, vm: VirtualMachine, keep: tuple[int, ...] = ()) -> None:
-    """Take the VM out of every group it uses but ``keep`` (a VM DONE, a NIC detached)."""
-    for gid in group_ids(vm.template):
-        if gid in keep:
-            continue
+def refresh(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+    """After a NIC went (detach): the rules rendered from the NICs left, and the VM out of
+    the groups whose rules it no longer has."""
+    old = {int(r.get("SECURITY_GROUP_ID") or -1) for r in vm.template.get_vectors(RULE)}
+    now = render(conn, pools, vm)
+    forget(conn, pools, vm.id, sorted(old - set(now) - {-1}))
+
+
+def leave(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
+    """Take the VM out of every group it uses (a VM DONE)."""
+    forget(conn, pools, vm.id, group_ids(vm.template))
+
+
+def forget(conn: Connection, pools: Pools, vm_id: int, ids: list[int]) -> None:
+    """Take the VM out of groups ``ids`` (it no longer uses them)."""
+    for gid in ids:
         group = pools.secgroups.find(conn, gid)
-        if group is not None and vm.id in group.vms:
-            sg.del_vm(group, vm.id)
+        if group is not None and vm_id in group.vms:
+            sg.del_vm(group, vm_id)
             pools.secgroups.update(conn, group)

@@ -51,18 +51,27 @@ def push(cloud, group_id: int, only_pending: bool = False) -> list[int]:
                 sg.del_vm(group, vm_id)
                 pools.secgroups.update(conn, group)
                 continue
-            running = (vm.state == VmState.ACTIVE and vm.lcm_state == LcmState.RUNNING
-                       and bool(vm.history))
-            secgroup_rules.render(conn, pools, vm, "updating" if running else "updated")
-            pools.vms.update(conn, vm)
-            if running:
-                sends.append(_Send(vm.id, vm.history[-1].hid, xmlobj.render(vm, "VM")))
+            send = rerender(conn, pools, vm)
+            sends += [send] if send is not None else []
     for send in sends:
-        _send(cloud, send)
+        send_updatesg(cloud, send)
     return sorted(vms)
 
 
-def _send(cloud, send: _Send) -> None:
+def rerender(conn, pools, vm) -> _Send | None:
+    """The VM's rules rendered again and stored: a running VM is UPDATING in its groups
+    and answers what to send its host (after the commit); any other is UPDATED."""
+    running = (vm.state == VmState.ACTIVE and vm.lcm_state == LcmState.RUNNING
+               and bool(vm.history))
+    secgroup_rules.render(conn, pools, vm, "updating" if running else "updated")
+    pools.vms.update(conn, vm)
+    return _Send(vm.id, vm.history[-1].hid, xmlobj.render(vm, "VM")) if running else None
+
+
+def send_updatesg(cloud, send: _Send | None) -> None:
+    """UPDATESG to the VM's host (nothing for None); the answer marks its groups."""
+    if send is None:
+        return
     lcm = cloud.lifecycle
     manager = lcm.registry.manager if lcm is not None else None
     if manager is None:

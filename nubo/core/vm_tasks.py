@@ -25,6 +25,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection
 
 from nubo.core import leases, vm_resources
+from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
 from nubo.lifecycle.tasks import Task
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_INIT, IMAGE_LOCKED, IMAGE_LOCKED_USED,
@@ -127,6 +128,8 @@ def _delete_marked(name: str, flag: str) -> Handler:
             for disk in doomed:
                 vm_resources.release_image(ctx.conn, ctx.pools, ctx.vm.id, disk)
         _drop_vectors(ctx.vm, doomed)
+        if name == "NIC":
+            secgroup_rules.refresh(ctx.conn, ctx.pools, ctx.vm)
     return handler
 
 

@@ -155,3 +155,43 @@ def test_update_reaches_a_running_vm(one):
     assert one.secgroup.commit(gid, False) == gid
     wait_for("the VM UPDATED again", lambda: vm_id in members(one, gid))
     assert members(one, gid, "ERROR_VMS") == []
+
+
+def test_attach_and_detach_a_group_on_a_nic(one):
+    host = one.host.allocate(uniq("dummy-host"), "dummy", "dummy", -1)
+    net = new_net(one)
+    extra = new_group(one, 'RULE = [ PROTOCOL = "TCP", RULE_TYPE = "INBOUND", RANGE = "443" ]')
+    vm_id = new_vm(one, f'NIC = [ NETWORK_ID = "{net}" ]')
+    one.vm.deploy(vm_id, host)
+    wait_state(one, vm_id, (ACTIVE, RUNNING))
+    assert one.vm.attachsg(vm_id, 0, extra) == vm_id
+    assert one.vm.info(vm_id).TEMPLATE["NIC"]["SECURITY_GROUPS"] == f"0,{extra}"
+    assert ("TCP", "443") in [(r["PROTOCOL"], r.get("RANGE")) for r in vm_rules(one, vm_id)]
+    wait_for("the VM UPDATED in the new group", lambda: vm_id in members(one, extra))
+    with pytest.raises(pyone.OneActionException, match="already attached"):
+        one.vm.attachsg(vm_id, 0, extra)
+    with pytest.raises(pyone.OneActionException, match="no NIC with NIC_ID 5"):
+        one.vm.attachsg(vm_id, 5, extra)
+    with pytest.raises(pyone.OneException):
+        one.vm.attachsg(vm_id, 0, 99999)
+    one.vm.detachsg(vm_id, 0, extra)
+    assert one.vm.info(vm_id).TEMPLATE["NIC"]["SECURITY_GROUPS"] == "0"
+    assert all(r["SECURITY_GROUP_ID"] == "0" for r in vm_rules(one, vm_id))
+    assert vm_id not in one.secgroup.info(extra).UPDATED_VMS.ID
+    with pytest.raises(pyone.OneActionException, match="not attached"):
+        one.vm.detachsg(vm_id, 0, extra)
+    one.secgroup.delete(extra)  # no VM uses it any more
+
+
+def test_a_detached_nic_takes_its_groups_rules_away(one):
+    host = one.host.allocate(uniq("dummy-host"), "dummy", "dummy", -1)
+    gid = new_group(one)
+    plain, guarded = new_net(one), new_net(one, str(gid))
+    vm_id = new_vm(one, f'NIC = [ NETWORK_ID = "{plain}" ]\nNIC = [ NETWORK_ID = "{guarded}" ]')
+    one.vm.deploy(vm_id, host)
+    wait_state(one, vm_id, (ACTIVE, RUNNING))
+    assert vm_id in members(one, gid)
+    one.vm.detachnic(vm_id, 1)
+    wait_for("the NIC detached", lambda: not isinstance(one.vm.info(vm_id).TEMPLATE["NIC"], list))
+    assert {r["SECURITY_GROUP_ID"] for r in vm_rules(one, vm_id)} == {"0"}
+    assert vm_id not in members(one, gid) and vm_id in members(one, 0)

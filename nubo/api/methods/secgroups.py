@@ -10,6 +10,7 @@ from nubo.api.methods.generic import (register_chmod, register_chown, register_i
 from nubo.api.method_table import Bool, Int, Str, api
 from nubo.core.ops import generic
 from nubo.core.ops import secgroups as ops
+from nubo.core.ops import vm_secgroups
 from nubo.core.ops.call import Call
 from nubo.core.ops.common import parse_template
 from nubo.core.ops.secgroups import SECGROUP
@@ -41,6 +42,16 @@ def secgroup_update(call: Call, oid: int, text: str, update_type: int) -> int:
 @api("one.secgroup.commit", Int("id"), Bool("recovery", False))
 def secgroup_commit(call: Call, oid: int, recovery: bool) -> int:
     return ops.commit_secgroup(call, oid, recovery)
+
+
+@api("one.vm.attachsg", Int("id"), Int("nic_id"), Int("sg_id"))
+def vm_attachsg(call: Call, vm_id: int, nic_id: int, sg_id: int) -> int:
+    return vm_secgroups.attach_sg(call, vm_id, nic_id, sg_id)
+
+
+@api("one.vm.detachsg", Int("id"), Int("nic_id"), Int("sg_id"))
+def vm_detachsg(call: Call, vm_id: int, nic_id: int, sg_id: int) -> int:
+    return vm_secgroups.detach_sg(call, vm_id, nic_id, sg_id)
 
 
 register_info("secgroup", SECGROUP)
