@@ -58,9 +58,22 @@ def _ranges(rule: dict[str, str], where: str) -> list[tuple[str, str]]:
     return out
 
 
-def _ports(text: str) -> str:
-    spans = [p.replace(":", "-") for p in text.split(",") if p.strip()]
-    return spans[0] if len(spans) == 1 else "{ " + ", ".join(spans) + " }"
+def _ports(text: str, where: str) -> str:
+    """RANGE ("22,80:90") as an nft port or set; spans given high:low are turned round
+    and overlapping ones merged (an nft set refuses both)."""
+    spans: list[list[int]] = []
+    try:
+        pairs = sorted(sorted(int(x) for x in part.split(":", 1) * (2 - part.count(":")))
+                       for part in text.split(",") if part.strip())
+    except ValueError:
+        raise VnmError(f"{where}: RANGE {text!r} is not a list of ports") from None
+    for low, high in pairs:
+        if spans and low <= spans[-1][1] + 1:
+            spans[-1][1] = max(spans[-1][1], high)
+        else:
+            spans.append([low, high])
+    items = [str(a) if a == b else f"{a}-{b}" for a, b in spans]
+    return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
 
 
 def _match(rule: dict[str, str], where: str) -> str:
@@ -68,7 +81,7 @@ def _match(rule: dict[str, str], where: str) -> str:
     if proto in ("TCP", "UDP"):
         ports = (rule.get("RANGE") or "").strip()
         name = proto.lower()
-        return f"{name} dport {_ports(ports)}" if ports else f"meta l4proto {name}"
+        return f"{name} dport {_ports(ports, where)}" if ports else f"meta l4proto {name}"
     if proto == "ICMP":
         kind = (rule.get("ICMP_TYPE") or "").strip()
         return f"icmp type {kind}" if kind else "meta l4proto icmp"
