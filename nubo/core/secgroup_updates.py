@@ -14,11 +14,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from nubo.core import secgroup_rules
+from nubo.core.cloud import Cloud
+from nubo.core.pool_set import Pools
 from nubo.drivers.spec import DriverResult
 from nubo.lifecycle.states import LcmState, VmState
 from nubo.model import secgroup as sg
 from nubo.model import xmlobj
+from nubo.model.vm import VirtualMachine
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,7 @@ class _Send:
     body: str
 
 
-def push(cloud, group_id: int, only_pending: bool = False) -> list[int]:
+def push(cloud: Cloud, group_id: int, only_pending: bool = False) -> list[int]:
     """Re-render the group's VMs and send UPDATESG for the running ones; answers the VMs
     handled. ``only_pending``: just those OUTDATED, UPDATING or in ERROR (commit recover)."""
     pools = cloud.pools
@@ -58,7 +63,7 @@ def push(cloud, group_id: int, only_pending: bool = False) -> list[int]:
     return sorted(vms)
 
 
-def rerender(conn, pools, vm) -> _Send | None:
+def rerender(conn: Connection, pools: Pools, vm: VirtualMachine) -> _Send | None:
     """The VM's rules rendered again and stored: a running VM is UPDATING in its groups
     and answers what to send its host (after the commit); any other is UPDATED."""
     running = (vm.state == VmState.ACTIVE and vm.lcm_state == LcmState.RUNNING
@@ -68,7 +73,7 @@ def rerender(conn, pools, vm) -> _Send | None:
     return _Send(vm.id, vm.history[-1].hid, xmlobj.render(vm, "VM")) if running else None
 
 
-def send_updatesg(cloud, send: _Send | None) -> None:
+def send_updatesg(cloud: Cloud, send: _Send | None) -> None:
     """UPDATESG to the VM's host (nothing for None); the answer marks its groups."""
     if send is None:
         return
@@ -86,7 +91,7 @@ def send_updatesg(cloud, send: _Send | None) -> None:
                             send.body, lambda result: _answered_logged(cloud, result))
 
 
-def _answered_logged(cloud, result: DriverResult) -> None:
+def _answered_logged(cloud: Cloud, result: DriverResult) -> None:
     if not result.success:
         log.warning("VM %d: UPDATESG failed: %s", result.oid, result.info)
     try:
@@ -96,7 +101,7 @@ def _answered_logged(cloud, result: DriverResult) -> None:
         log.exception("VM %d: recording the answer to UPDATESG failed", result.oid)
 
 
-def _answered(cloud, vm_id: int, success: bool) -> None:
+def _answered(cloud: Cloud, vm_id: int, success: bool) -> None:
     """The VM is UPDATED (or ERROR) in every group it uses."""
     pools = cloud.pools
     with cloud.db.write() as conn:

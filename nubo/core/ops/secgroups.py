@@ -17,6 +17,7 @@ from nubo.auth.acl import ObjectType
 from nubo.core import secgroup_updates
 from nubo.core.ops.call import Call
 from nubo.core.ops.clusters import drop_acl_rules
+from nubo.core.pool_set import Pools
 from nubo.core.ops.common import (Kind, authorize_create, check_name, fetch, new_permissions,
                                   refuse)
 from nubo.errors import InternalError
@@ -35,7 +36,7 @@ _VNET_GROUPS = re.compile(r"<SECURITY_GROUPS><!\[CDATA\[([^\]]*)\]\]></SECURITY_
                           r"<SECURITY_GROUPS>([^<]*)</SECURITY_GROUPS>")
 
 
-def create_default(conn: Connection, pools, uname: str = "oneadmin",
+def create_default(conn: Connection, pools: Pools, uname: str = "oneadmin",
                    gname: str = "oneadmin") -> None:
     """Group 0 "default" (every protocol in and out), owned by oneadmin, USE for all;
     ids below 100 are kept for system groups, as oned's SecurityGroupPool does."""
@@ -83,7 +84,7 @@ def clone_secgroup(call: Call, oid: int, name: str) -> int:
         return _insert(call, conn, template)
 
 
-def networks_using(conn: Connection, pools, oid: int) -> list[int]:
+def networks_using(conn: Connection, pools: Pools, oid: int) -> list[int]:
     """The virtual networks whose SECURITY_GROUPS name the group."""
     table = pools.vnets.table
     rows = pools.vnets.select_rows(conn, table.c.body.like("%<SECURITY_GROUPS>%"),
