@@ -28,8 +28,9 @@ DEFAULT_TEMPLATE = (
     'network by updating its properties."\n'
     'RULE = [ PROTOCOL = "ALL", RULE_TYPE = "OUTBOUND" ]\n'
     'RULE = [ PROTOCOL = "ALL", RULE_TYPE = "INBOUND" ]\n')
-#: oned sets the default group's bits to um- u-- u--: every user may USE it.
-DEFAULT_PERMISSIONS = "644"
+#: oned sets the default group's bits to uma u-- u-- (set_permissions(1,1,1, 1,0,0, 1,0,0)):
+#: every user may USE it.
+DEFAULT_PERMISSIONS = "744"
 
 _RANGE = re.compile(r"(([0-9]+|[0-9]+:[0-9]+),)*([0-9]+|[0-9]+:[0-9]+)")
 

@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 from dbs import migrate_down, migrate_to
 from nubo.core.pool_set import make_pools
 from nubo.model import secgroup as sg
+from nubo.model.permissions import Permissions
 from nubo.store.schema import pool_control, secgroup_pool, user_pool
 from nubo.template import parse
 
@@ -24,6 +25,7 @@ def test_an_existing_cloud_gets_group_zero_as_a_fresh_one_has_it(db):
             ("ALL", "OUTBOUND"), ("ALL", "INBOUND")]
         _, fresh = sg.build(parse(sg.DEFAULT_TEMPLATE))
         assert group.template == fresh
+        assert group.permissions == Permissions.from_octal(sg.DEFAULT_PERMISSIONS)
         assert conn.execute(select(pool_control.c.last_oid).where(
             pool_control.c.tablename == "secgroup_pool")).scalar() == 99
     migrate_down(db, "0010")
