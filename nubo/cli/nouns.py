@@ -39,6 +39,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("hook", "hooks", "onehook"),
     Entry("vmgroup", "VM groups", "onevmgroup"),
     Entry("vntemplate", "virtual network templates", "onevntemplate"),
+    Entry("secgroup", "security groups", "onesecgroup"),
 )
 
 
@@ -68,4 +69,5 @@ def _entry_point(name: str) -> Callable[[], int]:
 
 # Console scripts (pyproject.toml [project.scripts]): onevm = "nubo.cli.nouns:onevm", ...
 onevm, onehost, onecluster, onedatastore, oneimage, onevnet, onetemplate, oneuser, onegroup, \
-    oneacl, onehook, onevmgroup, onevntemplate = (_entry_point(e.classic) for e in REGISTRY)
+    oneacl, onehook, onevmgroup, onevntemplate, onesecgroup = (_entry_point(e.classic)
+                                                               for e in REGISTRY)

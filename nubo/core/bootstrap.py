@@ -13,6 +13,7 @@ from nubo.core.cloud import ONEADMIN, Cloud
 from nubo.core.ops.acls import add_rule
 from nubo.core.ops.call import Call
 from nubo.core.ops.groups import create_group
+from nubo.core.ops.secgroups import create_default as create_default_secgroup
 from nubo.core.ops.users import create_user
 from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,
                               Cluster, Datastore)
@@ -66,6 +67,7 @@ def bootstrap(cloud: Cloud, oneadmin_password: str | None = None) -> BootstrapRe
         create_group(call, conn, "oneadmin", with_rules=False)
         create_group(call, conn, "users", with_rules=False)
         _system_objects(cloud, conn)
+        create_default_secgroup(conn, cloud.pools)
         reserve_system_ids(conn, (schema.group_pool, schema.cluster_pool,
                                   schema.datastore_pool))
         create_user(call, conn, "oneadmin", password, "core", [0])

@@ -8,6 +8,7 @@ from nubo.model.resources import Image, VirtualNetwork, VmTemplate, vnet_short_b
 from nubo.model.user import Group, User
 from nubo.model.vm import VirtualMachine
 from nubo.model.vmbody import short_body
+from nubo.model.secgroup import SecurityGroup
 from nubo.model.vmgroup import VmGroup
 from nubo.model.vntemplate import VnTemplate
 from nubo.store import schema
@@ -35,6 +36,7 @@ class Pools:
     vnets: Pool[VirtualNetwork]
     vmgroups: Pool[VmGroup]
     vntemplates: Pool[VnTemplate]
+    secgroups: Pool[SecurityGroup]
 
 
 def make_pools() -> Pools:
@@ -60,4 +62,5 @@ def make_pools() -> Pools:
         vmgroups=Pool(schema.vmgroup_pool, VmGroup, "VM group", owner_columns),
         vntemplates=Pool(schema.vntemplate_pool, VnTemplate, "virtual network template",
                          owner_columns),
+        secgroups=Pool(schema.secgroup_pool, SecurityGroup, "security group", owner_columns),
     )

@@ -16,6 +16,7 @@ from typing import Callable
 from sqlalchemy import Connection
 
 from nubo.core import leases
+from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
 from nubo.model.address_range import AddressRange
@@ -122,6 +123,7 @@ def refresh_nic(nic: VectorAttribute, vnet: VirtualNetwork) -> bool:
 
 def _name_nic(vm_id: int, nic: VectorAttribute, nic_id: int) -> None:
     nic.set("NIC_ID", str(nic_id))
+    secgroup_rules.join_nic(conn, pools, nic, vnet)
     if not nic.get("NAME"):
         nic.set("NAME", f"NIC{nic_id}")
     if not nic.get("TARGET"):  # the documents' NIC may name its device itself

@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nubo.core import leases
+from nubo.core import secgroup_rules
 from nubo.core.vm_nics import lease_nics
 from nubo.core.pool_set import Pools
 from nubo.errors import ActionError, NoExistsError
@@ -60,6 +61,7 @@ def acquire(conn: Connection, pools: Pools, vm: VirtualMachine, uid: int) -> Non
     vm_disks.assign_targets(disks, context)
     lease_nics(conn, pools, vm, lambda nic: _referenced(conn, pools, pools.vnets, nic,
                                                         "NETWORK", uid))
+    secgroup_rules.render(conn, pools, vm)
     place(conn, pools, vm.template)
     vm.template = order_system_template(vm.template)
 
@@ -210,6 +212,7 @@ def _datastore_attributes(disk: VectorAttribute, ds: Datastore, tm_mad_system: s
 def release(conn: Connection, pools: Pools, vm: VirtualMachine) -> None:
     """Give back every lease and image the VM holds (free_vm_resources)."""
     leases.free_owner(conn, pools.vnets, ("VM", vm.id))
+    secgroup_rules.leave(conn, pools, vm)
     for disk in vm.template.get_vectors("DISK"):
         release_image(conn, pools, vm.id, disk)
 

@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 
 from nubo.core import leases, vm_resources
 from nubo.core.context_sources import refreshing
+from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
 from nubo.lifecycle.tasks import Task
 from nubo.model import disk_snapshots
@@ -129,6 +130,8 @@ def _delete_marked(name: str, flag: str) -> Handler:
             for disk in doomed:
                 vm_resources.release_image(ctx.conn, ctx.pools, ctx.vm.id, disk)
         _drop_vectors(ctx.vm, doomed)
+        if name == "NIC":
+            secgroup_rules.refresh(ctx.conn, ctx.pools, ctx.vm)
     return handler
 
 

@@ -99,6 +99,8 @@ Index("ix_vm_pool_state", vm_pool.c.state)
 vmgroup_pool = _owned("vmgroup_pool")
 # Virtual network templates (one.vntemplate.*): names unique per owner.
 vntemplate_pool = _owned("vntemplate_pool")
+# Security groups (one.secgroup.*): names unique per owner, as oned's SecurityGroupPool.
+secgroup_pool = _owned("secgroup_pool")
 
 acl = Table(
     "acl", metadata,

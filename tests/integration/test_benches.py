@@ -33,6 +33,7 @@ TINY = {
     "leases_concurrent.py": (["--leases", "200", "--processes", "2", "--threads", "2"],
                              "no duplicate"),
     "prolog.py": (["--vms", "4", "--size-mb", "16", "--data-mb", "2"], "tm qcow2"),
+    "vnm_apply.py": (["--vms", "3", "--rules", "5"], "ms per VM"),
 }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from nubo.auth import acl as A
 from nubo.core import vm_nics, vm_resources
+from nubo.core import secgroup_rules
 from nubo.core.ops.common import fetch, parse_template
 from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
@@ -245,6 +246,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
         vm_resources.place(conn, call.cloud.pools, loaded.vm.template)
+        secgroup_rules.render(conn, call.cloud.pools, loaded.vm)
         loaded.vm.template = order_system_template(loaded.vm.template)
         refresh_network(call, conn, loaded.vm)  # ctx: the new NIC's ETHn_*
 

@@ -1,0 +1,1 @@
+from lab import lab  # noqa: F401  (the fixture)
