@@ -83,6 +83,8 @@ def _leased(conn: Connection, pools: Pools, vm_id: int, nic: VectorAttribute,
     for key, value in network_attributes(vnet, lease.ar).items():
         if not nic.get(key):
             nic.set(key, value)
+    if nic.name == "NIC":  # an alias is an address on its parent, filtered with it
+        secgroup_rules.join_nic(conn, pools, nic, vnet)
 
 
 def network_attributes(vnet: VirtualNetwork, ar: AddressRange | None) -> dict[str, str]:
@@ -123,7 +125,6 @@ def refresh_nic(nic: VectorAttribute, vnet: VirtualNetwork) -> bool:
 
 def _name_nic(vm_id: int, nic: VectorAttribute, nic_id: int) -> None:
     nic.set("NIC_ID", str(nic_id))
-    secgroup_rules.join_nic(conn, pools, nic, vnet)
     if not nic.get("NAME"):
         nic.set("NAME", f"NIC{nic_id}")
     if not nic.get("TARGET"):  # the documents' NIC may name its device itself
