@@ -114,7 +114,7 @@ class Config:
     # restricted attribute besides); empty: none, FILES is refused (docs/context.md).
     context_files_dirs: list = field(default_factory=list)
     # OneGate's URL, given to VMs whose CONTEXT has TOKEN = "YES" (oned.conf's
-    # ONEGATE_ENDPOINT); empty: such VMs are refused, as oned does.
+    # ONEGATE_ENDPOINT); empty: none is given (oned refuses such VMs).
     onegate_endpoint: str = ""
     # Time zone (IANA name) of scheduled actions' weekly/monthly/yearly repetitions;
     # "" is the front-end's local zone (TZ, else /etc/localtime), as oned.

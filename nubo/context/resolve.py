@@ -83,13 +83,18 @@ def parse_context(vm: VirtualMachine, sources: Sources, onegate_endpoint: str = 
     if files_ds:
         context.set("FILES_DS", _files_ds(files_ds, sources))
     if (context.get("TOKEN") or "").strip().upper() == "YES":
-        if not onegate_endpoint:
-            raise ContextError("TOKEN set, but onegate endpoint was not defined in the "
-                               "configuration (onegate_endpoint).")
-        context.set("ONEGATE_ENDPOINT", onegate_endpoint)
-        context.set("VMID", str(vm.id))
-        vm.template.set("CREATED_BY", str(vm.uid))
+        token_context(vm, context, onegate_endpoint)
     fill_target(vm, context)
+
+
+def token_context(vm: VirtualMachine, context: VectorAttribute, onegate_endpoint: str) -> None:
+    """TOKEN = "YES": VMID, and ONEGATE_ENDPOINT when one is configured (oned refuses
+    the VM without one; nubo accepts it, as templates made for clouds with OneGate
+    ask for TOKEN without needing it), and CREATED_BY in the template."""
+    if onegate_endpoint:
+        context.set("ONEGATE_ENDPOINT", onegate_endpoint)
+    context.set("VMID", str(vm.id))
+    vm.template.set("CREATED_BY", str(vm.uid))
 
 
 def nics_of(vm: VirtualMachine) -> list[VectorAttribute]:

@@ -75,7 +75,6 @@ def test_allocate_resolves_the_variables_and_the_network(one, nubo):
     ('P = "$NIC[IP, NETWORK=\\"No Such LAN\\"]"', 'the VM has no NIC with NETWORK="No Such LAN"'),
     ('P = "$NIC[IP"', "Cannot parse CONTEXT/P: expected ',' or ']'"),
     ('S = "ip=$(hostname)"', "Cannot parse CONTEXT/S: expected a variable name after '$'"),
-    ('TOKEN = "YES"', "TOKEN set, but onegate endpoint was not defined"),
     ('FILES = "/etc/hostname"', "CONTEXT/FILES cannot use /etc/hostname"),
     ('FILES_DS = "$FILE[IMAGE_ID=999999]"', "image 999999 does not exist"),
 ])

@@ -34,7 +34,8 @@ SEED_CONTEXT = """CONTEXT = [
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     srv = NuboServer(tmp_path_factory.mktemp("seedctx") / "data",
-                     extra_config='context_files_dirs = ["/service"]\n').start()
+                     extra_config='context_files_dirs = ["/service"]\n'
+                                  'onegate_endpoint = "http://198.51.100.1:5030"\n').start()
     yield srv, pyone.OneServer(srv.endpoint, session=srv.session)
     assert srv.stop() == 0
 
@@ -83,3 +84,12 @@ def test_files_outside_the_allowed_directories_are_refused(cloud):
     with pytest.raises(pyone.OneException, match="CONTEXT/FILES cannot use /service/../etc/shadow"):
         one.vm.allocate('NAME = "x"\nCPU = 0.1\nMEMORY = 64\n'
                         'CONTEXT = [ FILES = "/service/../etc/shadow" ]', True)
+
+
+def test_token_gets_the_configured_onegate_endpoint(cloud):
+    _, one = cloud
+    vm_id = one.vm.allocate('NAME = "t"\nCPU = 0.1\nMEMORY = 64\nCONTEXT = [ TOKEN = "YES" ]', True)
+    vm = one.vm.info(vm_id)
+    assert vm.TEMPLATE["CONTEXT"]["ONEGATE_ENDPOINT"] == "http://198.51.100.1:5030"
+    assert vm.TEMPLATE["CONTEXT"]["VMID"] == str(vm_id)
+    assert vm.TEMPLATE["CREATED_BY"] == "0"

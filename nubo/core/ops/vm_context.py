@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 
 from nubo.auth import acl as A
 from nubo.context.network import apply_network
-from nubo.context.resolve import ContextError, Resolver, nics_of, parse_context
+from nubo.context.resolve import (ContextError, Resolver, nics_of, parse_context,
+                                  token_context)
 from nubo.core import context_sources
 from nubo.core.context_sources import CloudSources
 from nubo.core.ops.call import Call
@@ -85,7 +86,5 @@ def update_context(call: Call, conn: Connection, vm: VirtualMachine,
     except ContextError as e:
         raise VmTemplateError(str(e)) from None
     apply_network(context, nics_of(vm), resolver.network_of_nic)
-    endpoint = getattr(call.cloud.config, "onegate_endpoint", "")
-    if (context.get("TOKEN") or "").strip().upper() == "YES" and endpoint:
-        context.set("ONEGATE_ENDPOINT", endpoint)
-        context.set("VMID", str(vm.id))
+    if (context.get("TOKEN") or "").strip().upper() == "YES":
+        token_context(vm, context, getattr(call.cloud.config, "onegate_endpoint", ""))

@@ -112,7 +112,6 @@ def test_nic_network_and_image_references():
     ('CONTEXT = [ I = "$IMAGE[SIZE, IMAGE=other]" ]', 'the VM has no DISK with IMAGE="other"'),
     ('CONTEXT = [ S = "echo $(id)" ]', "Cannot parse CONTEXT/S: expected a variable name"),
     ('CONTEXT = [ S = "$NIC[IP" ]', "Cannot parse CONTEXT/S: expected ',' or ']'"),
-    ('CONTEXT = [ TOKEN = "YES" ]', "TOKEN set, but onegate endpoint was not defined"),
     ('CONTEXT = [ FILES_DS = "$FILE[IMAGE_ID=8]" ]',
      "Only images of type CONTEXT can be used in FILE_DS attribute."),
     ('CONTEXT = [ FILES_DS = "$FILE[IMAGE_ID=9]" ]', "CONTEXT Image '9' not in READY state."),
@@ -169,6 +168,14 @@ def test_files_ds_token_target_and_disk_id():
     assert ctx["ONEGATE_ENDPOINT"] == "http://198.51.100.1:5030"
     assert ctx["VMID"] == "12"
     assert (ctx["DISK_ID"], ctx["TARGET"]) == ("1", "hda")
+
+
+def test_token_without_an_endpoint_gets_no_endpoint():
+    vm = vm_with('CONTEXT = [ TOKEN = "YES" ]')
+    parse_context(vm, Sources())
+    ctx = dict(vm.template.get_vector("CONTEXT").items())
+    assert "ONEGATE_ENDPOINT" not in ctx and ctx["VMID"] == "12"
+    assert vm.template.get("CREATED_BY") == "4"
 
 
 def test_target_skips_the_disks_targets_and_a_given_one_stays():
