@@ -59,8 +59,10 @@ def test_answers_during_a_database_outage_are_committed_once_it_is_back(
     proxy = TcpProxy(("127.0.0.1", PORTS[backend])).start()
     # Transfers (PROLOG, EPILOG) take a while: their answers come during the cut.
     monkeypatch.setenv("NUBO_DUMMY_LATENCY", "TRANSFER=1.5")
+    # the dummy transfer driver: its TRANSFER latency puts PROLOG's answers in the cut
     server = NuboServer(tmp_path / "data", database_url=url.replace(
-        f":{PORTS[backend]}/", f":{proxy.port}/")).start()
+        f":{PORTS[backend]}/", f":{proxy.port}/"),
+        extra_config='transfer_driver = "dummy"\n').start()
     try:
         one = pyone.OneServer(server.endpoint, session=server.session)
         # A scheduled hold falls due during a cut: it runs once the database is back.

@@ -41,13 +41,17 @@ steps = st.lists(st.one_of(
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    srv = NuboServer(tmp_path_factory.mktemp("lcm-props") / "data").start()
+    base = tmp_path_factory.mktemp("lcm-props")
+    srv = NuboServer(base / "data").start()
+    source = base / "prop-img"  # a real file: the transfer driver copies it at PROLOG
+    with source.open("wb") as f:
+        f.truncate(1024 * 1024)
     one = pyone.OneServer(srv.endpoint, session=srv.session)
     hosts = [one.host.allocate(f"prop-{i}", "dummy", "dummy", -1) for i in range(HOSTS)]
     net = one.vn.allocate('NAME = "prop-net"\nVN_MAD = "dummy"\nBRIDGE = "br0"\n'
                           'AR = [ TYPE = "IP4", IP = "198.18.0.1", SIZE = "250" ]', -1)
     image = one.image.allocate('NAME = "prop-img"\nTYPE = "DATABLOCK"\nSIZE = 1\n'
-                               'SOURCE = "/srv/prop-img"\nFORMAT = "raw"', 1)
+                               f'SOURCE = "{source}"\nFORMAT = "raw"', 1)
     yield one, hosts, net, image
     assert srv.stop() == 0
 
