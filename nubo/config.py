@@ -87,9 +87,10 @@ class Config:
     # The driver that runs transfer scripts (PROLOG, EPILOG, ...: OpenNebula's one_tm);
     # each script line names the TM_MAD of its datastore (docs/drivers.md, TRANSFER).
     transfer_driver: str = "dummy"
-    # The driver that monitors datastores (OpenNebula's one_datastore: MONITOR answers
-    # USED_MB, TOTAL_MB, FREE_MB), on the host monitoring interval; "" for none.
-    datastore_driver: str = "dummy-ds"
+    # The datastore (DS) driver (OpenNebula's one_datastore): copies, makes, clones and
+    # removes image files (CP, MKFS, CLONE, RM...) and monitors datastores (MONITOR:
+    # USED_MB, TOTAL_MB, FREE_MB); "ds" serves DS_MAD fs and dummy (nubo.drivers.ds).
+    datastore_driver: str = "ds"
     # The driver of virtual networks (VN_MAD actions; none are sent yet); "" for none.
     network_driver: str = ""
     # Which driver process serves a datastore's TM_MAD / DS_MAD or a network's VN_MAD,
@@ -255,7 +256,10 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
                               "concurrency": 256, "capabilities": sorted(ALL_CAPABILITIES)},
                     # its datastore role apart: im and ds both answer MONITOR
                     "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],
-                                 "concurrency": 64}}
+                                 "concurrency": 64},
+                    # the datastore driver: image files in BASE_PATH (fs), or none (dummy)
+                    "ds": {"command": [sys.executable, "-m", "nubo.drivers.ds"],
+                           "concurrency": 16, "timeouts": {"CP": 3600, "CLONE": 3600}}}
     for name, table in cfg.drivers.items():
         if not isinstance(table, dict):
             raise ValueError(f"driver {name}: expected a table")

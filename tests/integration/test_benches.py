@@ -30,6 +30,7 @@ TINY = {
     "monitoring_round.py": (["--hosts", "5", "--vms", "50", "--rounds", "2"],
                             "per monitoring round"),
     "leases.py": (["--size", "200"], "per lease, last 200"),
+    "image_register.py": (["--size", "8", "--runs", "1"], "ratio register/cp"),
 }
 
 

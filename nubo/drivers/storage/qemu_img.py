@@ -92,3 +92,9 @@ def snapshot(path: str | Path, op: str, name: str) -> None:
     """An internal qcow2 snapshot: ``op`` is create, apply (revert) or delete."""
     flag = {"create": "-c", "apply": "-a", "delete": "-d"}[op]
     _run("snapshot", flag, name, str(path))
+
+
+def convert_snapshot(src: str | Path, dst: str | Path, name: str, fmt: str = "qcow2") -> None:
+    """Copy internal snapshot ``name`` of ``src`` into a new ``dst`` (no snapshots, no
+    backing file): what flattening an image on one of its snapshots leaves."""
+    _run("convert", "-q", "-O", fmt, "-l", f"snapshot.name={name}", str(src), str(dst))
