@@ -199,3 +199,32 @@ def test_a_source_in_clone_state_while_copies_run(one, http_files):
     for oid in (copy, iid):
         one.image.delete(oid)
         wait_gone(one, oid)
+
+
+def test_disksaveas_copies_a_vm_disk_into_a_new_image(one, nubo):
+    src = ready_image(one, f'NAME = "{uniq("base")}"\nTYPE = DATABLOCK\nSIZE = 6\nFORMAT = qcow2')
+    host = one.host.allocate(uniq("saveas-host"), "dummy", "dummy", -1)
+    vm = one.vm.allocate(f'NAME = "{uniq("vm")}"\nCPU = 0.1\nMEMORY = 32\n'
+                         f'DISK = [ IMAGE_ID = {src} ]', False)
+    disk_id = int(one.vm.info(vm).TEMPLATE["DISK"]["DISK_ID"])
+    reply = raw_call(nubo.endpoint, "one.vm.disksaveas", nubo.session, vm, disk_id,
+                     uniq("early"), "", -1)
+    assert reply[:3] == [False, "[one.vm.disksaveas] Wrong state to perform action", 0x800]
+    one.vm.deploy(vm, host)
+    wait_for("the VM RUNNING", lambda: (one.vm.info(vm).STATE, one.vm.info(vm).LCM_STATE)
+             == (3, 3))
+    reply = raw_call(nubo.endpoint, "one.vm.disksaveas", nubo.session, vm, 99, uniq("x"), "", -1)
+    assert reply[:3] == [False, "[one.vm.disksaveas] VM disk does not exist", 0x800]
+    name = uniq("saved")
+    saved = one.vm.disksaveas(vm, disk_id, name, "", -1)
+    image = wait_image(one, saved)
+    assert (image.NAME, image.TYPE, image.FORMAT, image.SIZE) == (name, 2, "qcow2", 6)
+    assert (image.TEMPLATE["SAVED_IMAGE_ID"], image.TEMPLATE["SAVED_VM_ID"],
+            image.TEMPLATE["SAVED_DISK_ID"]) == (str(src), str(vm), str(disk_id))
+    assert image.SOURCE != one.image.info(src).SOURCE
+    assert_image_file(image.SOURCE, "qcow2", 6)
+    one.vm.action("terminate-hard", vm)
+    wait_for("the VM DONE", lambda: one.vm.info(vm).STATE == 6)
+    for iid in (saved, src):
+        one.image.delete(iid)
+        wait_gone(one, iid)

@@ -243,20 +243,43 @@ def allocate_image(call: Call, template: Template, ds_id: int,
         manager.refresh_capacity(ds)
     has_source, has_path = bool(template.get("SOURCE")), bool(template.get("PATH"))
     action = None if has_source else "CP" if has_path else "MKFS"
+    return _commit_new(call, template, ds_id, size, action, no_capacity_check)
+
+
+def _commit_new(call: Call, template: Template, ds_id: int, size: int, action: str | None,
+                skip_check: bool = False, then: Callable[[Connection, Image], None] | None = None
+                ) -> int:
+    """Check and insert the new image, LOCKED with the DS ``action`` it awaits (READY at
+    once with none, or on a bare cloud), and send the action once committed; ``then``
+    runs in the same transaction (what else the new image changes)."""
+    manager = call.cloud.images
     with call.cloud.db.write() as conn:
         ds = call.cloud.pools.datastores.get(conn, ds_id)
         authorize_create(call, IMAGE)
         authorize(call, A.USE, object_auth(DATASTORE, ds), DATASTORE.acl_name)
         if _persistent_only(ds) and not _persistent(template):
             raise refuse_allocate("image", "This Datastore only accepts persistent images.")
-        _room_for(call, ds, size, no_capacity_check)
+        _room_for(call, ds, size, skip_check)
         waits = manager is not None and action is not None
         image = _new_image(call, conn, template, ds, size,
                            state=IMAGE_LOCKED if waits else IMAGE_READY)
         _register(call, conn, image, ds)
+        if then is not None:
+            then(conn, image)
         seq = _await(call, conn, image, action) if waits and action else None
     _send(call, image.id, action or "", seq)
     return image.id
+
+
+def save_disk_as(call: Call, template: Template, ds_id: int, size: int,
+                 then: Callable[[Connection, Image], None] | None = None) -> int:
+    """A new image copied (DS CLONE) from the file at the template's PATH, a disk nubo
+    made itself (one.vm.disksaveas): no SAFE_DIRS for it, no STAT (its size is known)."""
+    manager = call.cloud.images
+    if manager is not None:
+        with call.cloud.db.read() as conn:
+            manager.refresh_capacity(call.cloud.pools.datastores.get(conn, ds_id))
+    return _commit_new(call, template, ds_id, size, "CLONE", then=then)
 
 
 def _persistent_only(ds: Datastore) -> bool:

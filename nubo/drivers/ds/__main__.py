@@ -20,7 +20,8 @@ from nubo.drivers.storage.qemu_img import QemuImgError
 
 #: DS_MAD -> its actions. A datastore of another DS_MAD is refused by name.
 DS_MADS = {"fs": fs.ACTIONS, "dummy": dummy.ACTIONS}
-#: Datastores without a DS_MAD of their own (SYSTEM_DS: "-") are monitored as ``fs``.
+#: Datastores without a DS_MAD of their own (SYSTEM_DS: "-") are monitored as ``fs``, or
+#: as ``dummy`` when their TM_MAD is (as OpenNebula's TM drivers monitor system ones).
 _NO_DS_MAD = ("", "-")
 WORKERS = 8
 
@@ -29,7 +30,9 @@ def run(req: p.Request) -> tuple[bool, str]:
     """Do one action; (success, INFO). Every failure comes back as a message."""
     try:
         data = ActionData.parse(req.payload)
-        mad = data.ds_mad if data.ds_mad not in _NO_DS_MAD else "fs"
+        mad = data.ds_mad
+        if mad in _NO_DS_MAD:  # a system datastore: its TM_MAD says (dummy: no files)
+            mad = "dummy" if data.tm_mad == "dummy" else "fs"
         actions = DS_MADS.get(mad)
         if actions is None:
             return False, f"DS_MAD {mad} is not supported by this driver (fs, dummy)"

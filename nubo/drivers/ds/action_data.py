@@ -48,6 +48,10 @@ class ActionData:
         return _text(self.datastore, "DS_MAD") or _text(self.datastore, "TEMPLATE/DS_MAD")
 
     @property
+    def tm_mad(self) -> str:
+        return _text(self.datastore, "TM_MAD") or _text(self.datastore, "TEMPLATE/TM_MAD")
+
+    @property
     def base_path(self) -> str:
         return _text(self.datastore, "BASE_PATH")
 
