@@ -46,7 +46,8 @@ def available_mb(ds: Datastore) -> tuple[bool, int]:
         except ValueError:
             pass
     check = (ds.template.get("DATASTORE_CAPACITY_CHECK") or "YES").strip().upper() != "NO"
-    return check, avail
+    # Never monitored (its driver could not say): nothing known to check against.
+    return check and ds.total_mb > 0, avail
 
 
 def refuse_if_full(ds: Datastore, size_mb: int, oid: int = -1) -> None:
