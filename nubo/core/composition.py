@@ -78,10 +78,14 @@ class Core:
         if self.sched_timer is not None:
             duty_list.append(Duty("sched_actions", self.sched_timer.start,
                                   self.sched_timer.close))
-        duty_list.append(Duty("reconcile", self.lifecycle.reconcile_in_background))
-        duty_list.append(Duty("reconcile_images", self.images.reconcile))
+        duty_list.append(Duty("reconcile", self._reconcile))
         self.duties = DutyKeeper(self.db, duty_list)
         self.duties.start()
+
+    def _reconcile(self) -> None:
+        """Ask again for what VMs (in the background) and images await from drivers."""
+        self.lifecycle.reconcile_in_background()
+        self.images.reconcile()
 
     def _start_monitoring(self) -> None:
         self._monitor.start()
