@@ -94,9 +94,10 @@ class Config:
     # Where the tm driver keeps the files of simulated hosts (VM_MAD dummy): DIR/HOST/PATH;
     # empty: DATA_DIR/dummy-hosts.
     transfer_simulated_hosts: str = ""
-    # The driver that monitors datastores (OpenNebula's one_datastore: MONITOR answers
-    # USED_MB, TOTAL_MB, FREE_MB), on the host monitoring interval; "" for none.
-    datastore_driver: str = "dummy-ds"
+    # The datastore (DS) driver (OpenNebula's one_datastore): copies, makes, clones and
+    # removes image files (CP, MKFS, CLONE, RM...) and monitors datastores (MONITOR:
+    # USED_MB, TOTAL_MB, FREE_MB); "ds" serves DS_MAD fs and dummy (nubo.drivers.ds).
+    datastore_driver: str = "ds"
     # The driver of virtual networks (VN_MAD actions; none are sent yet); "" for none.
     network_driver: str = ""
     # Which driver process serves a datastore's TM_MAD / DS_MAD or a network's VN_MAD,
@@ -278,7 +279,10 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
                     "dummy-ds": {"command": [sys.executable, "-m", "nubo.drivers.dummy", "ds"],
                                  "concurrency": 64},
                     "tm": {"command": tm_driver_command(cfg), "concurrency": 64,
-                           "timeout": 3600.0}}
+                           "timeout": 3600.0},
+                    # the datastore driver: image files in BASE_PATH (fs), or none (dummy)
+                    "ds": {"command": [sys.executable, "-m", "nubo.drivers.ds"],
+                           "concurrency": 16, "timeouts": {"CP": 3600, "CLONE": 3600}}}
     for name, table in cfg.drivers.items():
         if not isinstance(table, dict):
             raise ValueError(f"driver {name}: expected a table")

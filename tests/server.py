@@ -21,6 +21,15 @@ def child_pids(pid: int) -> list[int]:
     return pids
 
 
+def alive(pid: int) -> bool:
+    """Is the process running (not gone, not a zombie)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 _LISTENING = re.compile(r"nubo listening on (http://\S+)")
 
 

@@ -87,6 +87,14 @@ def _chtype(ctx: Context, a: argparse.Namespace) -> None:
     ctx.conn.call("one.image.chtype", ctx.resolve.one(IMAGE, a.id), a.type.upper())
 
 
+def _snapshot_verb(what: str, help: str) -> Verb:  # noqa: A002
+    """oneimage snapshot-delete/-revert/-flatten IMAGE SNAPSHOT_ID."""
+    def run(ctx: Context, a: argparse.Namespace) -> None:
+        ctx.conn.call(f"one.image.snapshot{what}", ctx.resolve.one(IMAGE, a.id), a.snapshot)
+    return Verb(f"snapshot-{what}", help, f"{{cmd}} snapshot-{what} 3 0", run,
+                (ref("id", "image"), arg("snapshot", type=int, help="the snapshot's id")))
+
+
 NOUN = Noun("image", IMAGE, (
     Verb("create", "register an image in a datastore",
          "{cmd} create --name data --type DATABLOCK --size 10G -d default", _create,
@@ -112,4 +120,7 @@ NOUN = Noun("image", IMAGE, (
           arg("-d", "--datastore", help="the datastore of the copy (default: the same)"))),
     Verb("chtype", "change an image's type", "{cmd} chtype 3 DATABLOCK", _chtype,
          (ref("id", "image"), arg("type", type=str.upper, choices=TYPES, help="the new type"))),
+    _snapshot_verb("delete", "delete a snapshot of a (qcow2) image"),
+    _snapshot_verb("revert", "make a snapshot the image's current state"),
+    _snapshot_verb("flatten", "make a snapshot the whole image, its snapshots gone"),
 ))

@@ -15,7 +15,7 @@ from nubo.core.ops.call import Call
 from nubo.core.ops.groups import create_group
 from nubo.core.ops.secgroups import create_default as create_default_secgroup
 from nubo.core.ops.users import create_user
-from nubo.model.infra import (DATASTORE_LOCATION, DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,
+from nubo.model.infra import (DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM,
                               Cluster, Datastore)
 from nubo.model.permissions import Permissions
 from nubo.store import schema
@@ -93,6 +93,6 @@ def _create_datastore(cloud: Cloud, conn: Connection, oid: int, name: str, ds_ty
     ds = Datastore(id=oid, uid=0, gid=0, uname="oneadmin", gname="oneadmin", name=name,
                    permissions=Permissions.from_octal("640"),
                    ds_mad=template.get("DS_MAD") or "-", tm_mad=template.get("TM_MAD") or "",
-                   base_path=f"{DATASTORE_LOCATION}{oid}", type=ds_type, disk_type=0,
+                   base_path=f"{cloud.config.datastore_dir}{oid}", type=ds_type, disk_type=0,
                    state=DS_READY, clusters=[0], template=template)
     pools.datastores.insert(conn, ds)

@@ -32,6 +32,7 @@ from nubo.store import schema
 from nubo.store.db import Database
 
 if TYPE_CHECKING:
+    from nubo.core.image_manager import ImageManager
     from nubo.core.lcm import LifeCycleManager
     from nubo.core.monitor import HostMonitor
     from nubo.core.sched_timer import ScheduledActionTimer
@@ -95,6 +96,9 @@ class Services(Protocol):
     @property
     def sched_timer(self) -> ScheduledActionTimer | None: ...
 
+    @property
+    def images(self) -> ImageManager | None: ...
+
 
 @dataclass
 class Cloud:
@@ -140,6 +144,12 @@ class Cloud:
     def hooks(self) -> HookManager | None:
         """The hook manager: one.hook.* tell it of changes, API calls reach it."""
         return None if self.services is None else self.services.hooks
+
+    @property
+    def images(self) -> ImageManager | None:
+        """The image manager: images' DS driver work (copies, removals), sent once
+        committed; None on a bare cloud, whose images have no file to wait for."""
+        return None if self.services is None else self.services.images
 
     @property
     def sched_timer(self) -> ScheduledActionTimer | None:

@@ -15,6 +15,7 @@ from typing import Callable
 from nubo.config import Config, driver_specs
 from nubo.core.cloud import Cloud
 from nubo.core.duty_keeper import Duty, DutyKeeper
+from nubo.core.image_manager import ImageManager
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.monitor import HostMonitor
 from nubo.core.sched_timer import ScheduledActionTimer, time_zone
@@ -50,6 +51,7 @@ class Core:
         self.hooks: HookManager = HookManager(self.cloud)
         hook_events.register(db.engine, self.hooks)  # state hooks: watch the commits
         self.lifecycle: LifeCycleManager = LifeCycleManager(self.cloud, self.registry)
+        self.images: ImageManager = ImageManager(self.cloud, self.registry)
         self._monitor = HostMonitor(self.cloud, self.registry, config.host_monitoring_interval)
         self._monitoring = False
         self.duties: DutyKeeper | None = None
@@ -76,9 +78,14 @@ class Core:
         if self.sched_timer is not None:
             duty_list.append(Duty("sched_actions", self.sched_timer.start,
                                   self.sched_timer.close))
-        duty_list.append(Duty("reconcile", self.lifecycle.reconcile_in_background))
+        duty_list.append(Duty("reconcile", self._reconcile))
         self.duties = DutyKeeper(self.db, duty_list)
         self.duties.start()
+
+    def _reconcile(self) -> None:
+        """Ask again for what VMs (in the background) and images await from drivers."""
+        self.lifecycle.reconcile_in_background()
+        self.images.reconcile()
 
     def _start_monitoring(self) -> None:
         self._monitor.start()
@@ -99,6 +106,7 @@ class Core:
         self._stop_monitoring()
         self.drivers.close()
         self.lifecycle.close()
+        self.images.close()
         self.cloud.guard.close()
         if self.duties is not None:
             self.duties.close()  # given up once stopped: another process may take them

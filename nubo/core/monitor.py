@@ -28,7 +28,7 @@ from typing import Callable
 
 from sqlalchemy import Connection, select
 
-from nubo.core import sched_events
+from nubo.core import datastore_capacity, sched_events
 from nubo.core import vm_monitor as vmm
 from nubo.core import zombies
 from nubo.core.cloud import Cloud
@@ -153,21 +153,12 @@ class HostMonitor:
     def _record_datastore(self, result: DriverResult) -> None:
         """Store a datastore probe's figures (a failure is logged; the old ones stay)."""
         figures, why = probe_figures(result)
-        if figures is None:
-            log.warning("datastore %d: monitoring failed: %s", result.oid, why)
+        numbers = None if figures is None else datastore_capacity.read_figures(figures)
+        if numbers is None:
+            log.warning("datastore %d: monitoring failed: %s", result.oid,
+                        why or "its figures are not numbers")
             return
-        try:
-            total, free, used = (figure(figures.get(k) or 0)
-                                 for k in ("TOTAL_MB", "FREE_MB", "USED_MB"))
-        except (TypeError, ValueError):
-            log.warning("datastore %d: monitoring figures are not numbers", result.oid)
-            return
-        with self.cloud.db.write() as conn:
-            ds = self.cloud.pools.datastores.find(conn, result.oid)
-            if ds is None or (ds.total_mb, ds.free_mb, ds.used_mb) == (total, free, used):
-                return
-            ds.total_mb, ds.free_mb, ds.used_mb = total, free, used
-            self.cloud.pools.datastores.update(conn, ds)
+        datastore_capacity.store_figures(self.cloud, result.oid, numbers)
 
     def _hand_over(self, result: DriverResult, watched: list[vmm.Watched]) -> None:
         self._on_worker(lambda: self._record(result, watched), f"host {result.host}")

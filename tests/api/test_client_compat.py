@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 
 import pyone
 import pytest
+from images import wait_image
 
 from xsd import raw_call
 
@@ -91,7 +92,7 @@ def test_goca_argument_encodings(one, nubo):
     ok, iid, _ = kolo_call(nubo, "one.image.allocate",
                            f'\nNAME = "{iname}"\nSIZE = 1\nTYPE = "DATABLOCK"\n', U32(1))
     assert ok is True
-    image = one.image.info(iid)
+    image = wait_image(one, iid)
     assert (image.NAME, image.SIZE, image.DATASTORE_ID, image.STATE) == (iname, 1, 1, 1)
     ok, tid, _ = kolo_call(nubo, "one.template.allocate",
                            f'NAME="{uniq("tpl")}"\n\tCPU="1"\nMEMORY="64"')

@@ -5,12 +5,15 @@ compared before/after instead of assuming ids or sizes.
 """
 from __future__ import annotations
 
+import os
 import uuid
 import xmlrpc.client
 
 import pyone
 import pytest
 
+from image_files import http_files, make_disk, var_tmp_disk  # noqa: F401 (fixtures)
+from images import assert_image_file, ready_image, wait_gone, wait_image
 from xsd import assert_valid, raw_call
 
 DEFAULT_DS, FILES_DS, SYSTEM_DS = 1, 2, 0
@@ -43,37 +46,45 @@ def new_user(one, client_for):
     return uid, client_for(f"{name}:pw")
 
 
-def test_allocate_kinds_and_validate(one, nubo):
+def test_allocate_kinds_and_validate(one, nubo, var_tmp_disk, http_files):
     before = ds_images(one, DEFAULT_DS)
+    url, served = http_files
+    make_disk(served / "boot.iso", 3, "raw")
+    disk, kernel_file = var_tmp_disk(40), var_tmp_disk(1, "raw")
     templates = [
         (datablock(uniq("db"), 512, 'FS = "ext4"\nDESCRIPTION = "scratch & logs"\n'
                                     'LABELS = [ TIER = "gold" ]'), DEFAULT_DS),
-        (f'NAME = "{uniq("os")}"\nPATH = "/var/tmp/debian.qcow2"\nPERSISTENT = yes', DEFAULT_DS),
-        (f'NAME = "{uniq("cd")}"\nTYPE = CDROM\nPATH = "http://x/boot.iso"\nSIZE = 700',
+        (f'NAME = "{uniq("os")}"\nPATH = "{disk}"\nPERSISTENT = yes', DEFAULT_DS),
+        (f'NAME = "{uniq("cd")}"\nTYPE = CDROM\nPATH = "{url}/boot.iso"\nSIZE = 700',
          DEFAULT_DS),
         (f'NAME = "{uniq("src")}"\nTYPE = OS\nSOURCE = "/var/lib/one/img/abc"\n'
          'FORMAT = qcow2\nSIZE = 2048', DEFAULT_DS),
         (f'<TEMPLATE><NAME>{uniq("xml")}</NAME><TYPE>datablock</TYPE><SIZE>8</SIZE>'
          '</TEMPLATE>', DEFAULT_DS),
-        (f'NAME = "{uniq("kernel")}"\nTYPE = KERNEL\nPATH = "/boot/vmlinuz"', FILES_DS),
+        (f'NAME = "{uniq("kernel")}"\nTYPE = KERNEL\nPATH = "{kernel_file}"', FILES_DS),
     ]
     ids = [one.image.allocate(text, ds) for text, ds in templates]
     for iid in ids:
+        wait_image(one, iid)
         assert_valid(raw(nubo, "one.image.info", iid)[1], "image.xsd")
     db, os_img, cd, src, xml_img, kernel = (one.image.info(i) for i in ids)
     assert (db.TYPE, db.STATE, db.SIZE, db.FORMAT, db.FS, db.PERSISTENT) == (2, 1, 512, "raw",
                                                                                 "ext4", 0)
     assert db.TEMPLATE["DESCRIPTION"] == "scratch & logs" and db.TEMPLATE["DEV_PREFIX"] == "sd"
     assert "SIZE" not in db.TEMPLATE and "NAME" not in db.TEMPLATE
-    assert (os_img.TYPE, os_img.PATH, os_img.PERSISTENT, os_img.FORMAT) == (
-        0, "/var/tmp/debian.qcow2", 1, "")
-    assert (cd.TYPE, cd.SIZE, cd.TEMPLATE["DEV_PREFIX"]) == (1, 700, "hd")
+    assert (os_img.TYPE, os_img.PATH, os_img.PERSISTENT, os_img.FORMAT, os_img.SIZE) == (
+        0, str(disk), 1, "qcow2", 40)
+    assert (cd.TYPE, cd.SIZE, cd.FORMAT, cd.TEMPLATE["DEV_PREFIX"]) == (1, 3, "raw", "hd")
     assert (src.SOURCE, src.FORMAT, src.SIZE) == ("/var/lib/one/img/abc", "qcow2", 2048)
     assert (xml_img.TYPE, xml_img.SIZE) == (2, 8)
     assert (kernel.TYPE, kernel.DATASTORE_ID, kernel.DATASTORE) == (3, FILES_DS, "files")
     assert "DEV_PREFIX" not in kernel.TEMPLATE
     assert (db.DATASTORE_ID, db.DATASTORE, db.UNAME, db.CLONING_ID) == (1, "default",
                                                                          "oneadmin", -1)
+    for made in (db, os_img, cd, xml_img, kernel):  # real files, in the datastore's directory
+        ds = one.datastore.info(made.DATASTORE_ID)
+        assert made.SOURCE.startswith(ds.BASE_PATH + "/"), (made.SOURCE, ds.BASE_PATH)
+        assert_image_file(made.SOURCE, made.FORMAT, made.SIZE)
     assert set(ds_images(one, DEFAULT_DS)) == set(before) | set(ids[:5])
     assert ids[5] in ds_images(one, FILES_DS)
     assert_valid(raw(nubo, "one.imagepool.info", -2, -1, -1)[1], "image_pool.xsd")
@@ -156,15 +167,16 @@ def test_unknown_ids(one, nubo):
 
 
 def test_clone(one, nubo):
-    src = one.image.allocate(datablock(uniq("orig"), 300, 'DESCRIPTION = "base"\n'
-                                                          "PERSISTENT = YES"), DEFAULT_DS)
+    src = ready_image(one, datablock(uniq("orig"), 300, 'DESCRIPTION = "base"\n'
+                                                         "PERSISTENT = YES"), DEFAULT_DS)
     name = uniq("copy")
     copy = one.image.clone(src, name)
-    c, s = one.image.info(copy), one.image.info(src)
+    c, s = wait_image(one, copy), one.image.info(src)
     assert (c.NAME, c.TYPE, c.SIZE, c.FORMAT, c.PERSISTENT, c.STATE, c.DATASTORE_ID) == (
         name, 2, 300, "raw", 1, 1, DEFAULT_DS)
     assert c.TEMPLATE["DESCRIPTION"] == "base" and s.STATE == 1 and s.CLONING_OPS == 0
-    assert copy in ds_images(one, DEFAULT_DS)
+    assert copy in ds_images(one, DEFAULT_DS) and c.SOURCE != s.SOURCE
+    assert_image_file(c.SOURCE, "raw", 300)
     assert_valid(raw(nubo, "one.image.info", copy)[1], "image.xsd")
     with pytest.raises(pyone.OneException, match=f"NAME is already taken by IMAGE {copy}"):
         one.image.clone(src, name)
@@ -172,7 +184,8 @@ def test_clone(one, nubo):
         one.image.clone(src, uniq("c"), FILES_DS)
     with pytest.raises(pyone.OneNoExistsException, match=r"Error getting datastore \[987654\]"):
         one.image.clone(src, uniq("c"), 987654)
-    kernel = one.image.allocate(f'NAME = "{uniq("k")}"\nTYPE = KERNEL\nPATH = /k', FILES_DS)
+    kernel = one.image.allocate(f'NAME = "{uniq("k")}"\nTYPE = KERNEL\nSOURCE = /k\n'
+                                'FORMAT = raw\nSIZE = 1', FILES_DS)
     with pytest.raises(pyone.OneActionException, match="CONTEXT cannot be cloned"):
         one.image.clone(kernel, uniq("c"))
     one.image.enable(src, False)
@@ -182,7 +195,7 @@ def test_clone(one, nubo):
 
 
 def test_enable_persistent_chtype(one, nubo):
-    iid = one.image.allocate(datablock(uniq("life")), DEFAULT_DS)
+    iid = ready_image(one, datablock(uniq("life")), DEFAULT_DS)
     one.image.enable(iid, False)
     assert one.image.info(iid).STATE == 3
     one.image.enable(iid, False)  # already disabled: nothing to do
@@ -198,7 +211,8 @@ def test_enable_persistent_chtype(one, nubo):
         one.image.chtype(iid, "KERNEL")
     with pytest.raises(pyone.OneInternalException, match="Unknown type FLOPPY"):
         one.image.chtype(iid, "FLOPPY")
-    kernel = one.image.allocate(f'NAME = "{uniq("k")}"\nTYPE = KERNEL\nPATH = /k', FILES_DS)
+    kernel = one.image.allocate(f'NAME = "{uniq("k")}"\nTYPE = KERNEL\nSOURCE = /k\n'
+                                'FORMAT = raw\nSIZE = 1', FILES_DS)
     with pytest.raises(pyone.OneActionException, match="must be non-persistent"):
         one.image.persistent(kernel, True)
     one.image.chtype(kernel, "RAMDISK")
@@ -209,7 +223,7 @@ def test_enable_persistent_chtype(one, nubo):
 
 
 def test_update_rename_chmod_chown_lock(one, nubo, client_for):
-    iid = one.image.allocate(datablock(uniq("meta"), extra='DESCRIPTION = "a"'), DEFAULT_DS)
+    iid = ready_image(one, datablock(uniq("meta"), extra='DESCRIPTION = "a"'), DEFAULT_DS)
     one.image.update(iid, 'NOTES = "n"', 1)
     t = one.image.info(iid).TEMPLATE
     assert (t["DESCRIPTION"], t["NOTES"]) == ("a", "n")
@@ -242,8 +256,8 @@ def test_update_rename_chmod_chown_lock(one, nubo, client_for):
 
 def test_non_admin_images(one, client_for):
     uid, user = new_user(one, client_for)
-    theirs = user.image.allocate(datablock(uniq("u")), DEFAULT_DS)
-    admins = one.image.allocate(datablock(uniq("a")), DEFAULT_DS)
+    theirs = ready_image(user, datablock(uniq("u")), DEFAULT_DS)
+    admins = ready_image(one, datablock(uniq("a")), DEFAULT_DS)
     assert {i.ID for i in user.imagepool.info(-2, -1, -1).IMAGE} >= {theirs}
     assert admins not in {i.ID for i in user.imagepool.info(-2, -1, -1).IMAGE}
     assert {i.ID for i in one.imagepool.info(uid, -1, -1).IMAGE} == {theirs}
@@ -262,10 +276,12 @@ def test_non_admin_images(one, client_for):
 
 
 def test_delete(one, nubo):
-    iid = one.image.allocate(datablock(uniq("gone")), DEFAULT_DS)
-    assert iid in ds_images(one, DEFAULT_DS)
+    iid = ready_image(one, datablock(uniq("gone")), DEFAULT_DS)
+    source = one.image.info(iid).SOURCE
+    assert iid in ds_images(one, DEFAULT_DS) and os.path.isfile(source)
     assert one.image.delete(iid) == iid
-    assert iid not in ds_images(one, DEFAULT_DS)
+    wait_gone(one, iid)  # DELETE until the driver removed the file
+    assert iid not in ds_images(one, DEFAULT_DS) and not os.path.exists(source)
     with pytest.raises(pyone.OneNoExistsException):
         one.image.info(iid)
     with pytest.raises(pyone.OneNoExistsException):
@@ -278,7 +294,7 @@ def test_delete_refused_while_vms_use_it(one, nubo):
     from nubo.store import image_vms
     from nubo.store.db import Database
 
-    iid = one.image.allocate(datablock(uniq("busy")), DEFAULT_DS)
+    iid = ready_image(one, datablock(uniq("busy")), DEFAULT_DS)
     db, pools = Database(nubo.database_url), make_pools()
     try:
         with db.write() as conn:

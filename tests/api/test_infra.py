@@ -10,6 +10,7 @@ import xmlrpc.client
 
 import pyone
 import pytest
+from images import wait_gone
 
 from xsd import assert_valid, raw_call
 
@@ -369,7 +370,7 @@ def test_datastore_lifecycle(one, nubo):
     assert (info.NAME, info.UID, info.GID, info.UNAME) == (name, 0, 0, "oneadmin")
     assert (info.DS_MAD, info.TM_MAD, info.TYPE, info.DISK_TYPE, info.STATE) == \
         ("fs", "shared", 0, 0, 0)
-    assert info.BASE_PATH == f"/var/lib/one//datastores/{ds}"
+    assert info.BASE_PATH == f"{nubo.data_dir}/datastores/{ds}"  # DATASTORE_LOCATION
     p = info.PERMISSIONS
     assert (p.OWNER_U, p.OWNER_M, p.OWNER_A, p.GROUP_U, p.GROUP_M, p.OTHER_U) == (1, 1, 0, 1, 0, 0)
     t = info.TEMPLATE
@@ -516,5 +517,6 @@ def test_datastore_with_images(one):
     one.datastore.rename(ds, new)
     assert one.image.info(iid).DATASTORE == new  # images show their datastore's name
     one.image.delete(iid)
+    wait_gone(one, iid)  # DELETE until the datastore driver removed its file
     assert one.datastore.info(ds).IMAGES.ID == []
     one.datastore.delete(ds)

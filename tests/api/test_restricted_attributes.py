@@ -9,6 +9,7 @@ import uuid
 
 import pyone
 import pytest
+from image_files import var_tmp_disk  # noqa: F401 (fixture)
 
 from server import NuboServer
 
@@ -152,7 +153,7 @@ def image_ids(one) -> list[int]:
     return sorted(i.ID for i in one.imagepool.info(-2, -1, -1).IMAGE)
 
 
-def test_image_source_and_path_outside_safe_dirs(one, user):
+def test_image_source_and_path_outside_safe_dirs(one, user, var_tmp_disk):
     _, client = user
     before = image_ids(one)
     with pytest.raises(pyone.OneAuthorizationException,
@@ -163,14 +164,17 @@ def test_image_source_and_path_outside_safe_dirs(one, user):
         with pytest.raises(pyone.OneAuthorizationException, match="restricted attribute PATH"):
             client.image.allocate(f'NAME = "{uniq("i")}"\nPATH = "{path}"', 1, False)
     assert image_ids(one) == before
-    iid = client.image.allocate(f'NAME = "{uniq("i")}"\nPATH = "/var/tmp/disk.qcow2"', 1, False)
+    iid = client.image.allocate(f'NAME = "{uniq("i")}"\nPATH = "{var_tmp_disk()}"', 1, False)
     with pytest.raises(pyone.OneInternalException,
                        match="Tried to change restricted attribute: SOURCE$"):
         client.image.update(iid, 'SOURCE = "/dev/sdb"', 1)
-    # oneadmin may do both
+    # oneadmin may set SOURCE; a PATH outside SAFE_DIRS the datastore driver refuses to
+    # anyone, as OpenNebula's (check_restricted)
     one.image.allocate(f'NAME = "{uniq("i")}"\nSOURCE = "/dev/sda"\nFORMAT = "raw"\n'
                        "SIZE = 10", 1, False)
-    one.image.allocate(f'NAME = "{uniq("i")}"\nPATH = "/etc/hostname"', 1, False)
+    with pytest.raises(pyone.OneInternalException,
+                       match="Not allowed to copy image file /etc/hostname"):
+        one.image.allocate(f'NAME = "{uniq("i")}"\nPATH = "/etc/hostname"', 1, False)
 
 
 def test_reservations_keep_their_network_attributes(one, user, shared_networks):

@@ -6,6 +6,7 @@ import xmlrpc.client
 
 import pyone
 import pytest
+from images import ready_image, wait_gone, wait_image
 
 from xsd import assert_valid, raw_call
 
@@ -199,22 +200,27 @@ def test_clone_and_delete(one, user):
     assert client.template.info(tid).NAME == name
 
 
-def test_recursive_with_images_is_refused(one, user):
-    try:
-        iid = one.image.allocate(f'NAME = "{uniq("img")}"\nTYPE = DATABLOCK\nSIZE = 1', 1)
-    except pyone.OneException as e:
-        pytest.skip(f"cannot create an image here: {e}")
-    tid = one.template.allocate(tmpl(uniq("withimg"), BODY + f"DISK = [ IMAGE_ID = {iid} ]"))
-    before = ids(one.templatepool.info(-3, -1, -1))
-    with pytest.raises(pyone.OneActionException, match="Cannot clone the images"):
-        one.template.clone(tid, uniq("c"), True)
-    with pytest.raises(pyone.OneActionException, match="Cannot delete the images"):
-        one.template.delete(tid, True)
-    with pytest.raises(pyone.OneActionException, match="Cannot clone the images"):
-        one.template.instantiate(tid, "", False, "", True)
-    assert ids(one.templatepool.info(-3, -1, -1)) == before
+def test_recursive_clone_delete_and_persistent_instantiate_copy_the_images(one, user):
+    iid = ready_image(one, f'NAME = "{uniq("img")}"\nTYPE = DATABLOCK\nSIZE = 2', 1)
+    tid = one.template.allocate(tmpl(uniq("withimg"), "CPU = 1\nMEMORY = 64\n"
+                                                      f"DISK = [ IMAGE_ID = {iid} ]"))
+    name = uniq("c")
+    cid = one.template.clone(tid, name, True)
+    copy_disk = one.template.info(cid).TEMPLATE["DISK"]
+    clone_id = int(copy_disk["IMAGE_ID"])
+    assert clone_id != iid and "IMAGE" not in copy_disk
+    clone = wait_image(one, clone_id)
+    assert clone.NAME == f"{name}-disk-0" and clone.SOURCE != one.image.info(iid).SOURCE
+    one.template.delete(cid, True)  # the clone goes with it
+    wait_gone(one, clone_id)
+    vid = one.template.instantiate(tid, uniq("pers"), False, "", True)
+    vm = one.vm.info(vid)
+    own = int(vm.TEMPLATE["DISK"]["IMAGE_ID"])
+    assert own != iid and one.image.info(own).PERSISTENT == 1
+    assert vm.TEMPLATE["CLONING_TEMPLATE_ID"] == str(tid)
     one.template.chmod(tid, -1, -1, -1, 1, -1, -1, -1, -1, -1, True)
     assert one.image.info(iid).PERMISSIONS.GROUP_U == 1  # recursive chmod reached the image
+    one.vm.action("terminate-hard", vid)
 
 
 def test_instantiate(one, user):

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import pyone
+
 from conftest import Cli, make_cli
+from images import wait_image
 from server import NuboServer
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -34,10 +37,15 @@ def fresh(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("cli-snap")
     server = NuboServer(base / "data").start()
     cli = make_cli(server, base / "client")
+    one = pyone.OneServer(server.endpoint, session=server.session)
+    # Images on the dummy datastore driver: no file, so SOURCE and capacity are the same
+    # on every machine.
+    one.datastore.update(1, 'DS_MAD = "dummy"', 1)
     cli("host", "create", "kvm-node-01", "--im", "dummy", "--vm", "dummy")
     cli("host", "create", "kvm-node-02-with-a-rather-long-name", "--im", "dummy", "--vm", "dummy")
     cli("image", "create", "--name", "ubuntu-24.04", "--type", "OS", "--size", "2G",
         "-d", "default")
+    wait_image(one, 0)  # READY once its datastore driver answered
     cli("vnet", "create", "-", input='NAME=private\nVN_MAD=dummy\nBRIDGE=br0\n'
         'AR=[TYPE=IP4, IP=192.168.10.1, SIZE=16]\n')
     cli("template", "create", "--name", "small", "--cpu", "0.5", "--memory", "512",

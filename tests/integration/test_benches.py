@@ -34,6 +34,7 @@ TINY = {
                              "no duplicate"),
     "prolog.py": (["--vms", "4", "--size-mb", "16", "--data-mb", "2"], "tm qcow2"),
     "vnm_apply.py": (["--vms", "3", "--rules", "5"], "ms per VM"),
+    "image_register.py": (["--size", "8", "--runs", "1"], "ratio register/cp"),
 }
 
 

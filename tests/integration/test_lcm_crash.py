@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyone
 
-from server import NuboServer, child_pids
+from server import NuboServer, alive as _alive, child_pids
 from waits import ACTIVE, DONE, PENDING, RUNNING, wait_for
 
 HOSTS, VMS = 10, 100
@@ -27,14 +27,6 @@ CPU, MEMORY = 1, 128  # HOST_SHARE counts 100 CPU and 131072 KB per VM
 TRANSIENT = {1, 2}
 #: Failure states a deploy may end in (PROLOG_FAILURE, BOOT_FAILURE).
 FAILED = {36, 39}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def _states(one) -> dict[int, tuple[int, int]]:

@@ -17,8 +17,7 @@ from nubo.model.limits import IMAGE_NUMBERS
 
 @api("one.image.allocate", Str("template"), Int("ds_id"), Bool("no_capacity_check", False))
 def image_allocate(call: Call, text: str, ds_id: int, no_capacity_check: bool) -> int:
-    # nubo does not monitor datastores yet, so there is no free space to check against.
-    return ops.allocate_image(call, parse_template(text), ds_id)
+    return ops.allocate_image(call, parse_template(text), ds_id, no_capacity_check)
 
 
 @api("one.image.clone", Int("id"), Str("name"), Int("ds_id", -1))
@@ -28,7 +27,7 @@ def image_clone(call: Call, oid: int, name: str, ds_id: int) -> int:
 
 @api("one.image.delete", Int("id"), Bool("force", False))
 def image_delete(call: Call, oid: int, force: bool) -> int:
-    ops.delete_image(call, oid)  # force: nothing to force without datastore drivers
+    ops.delete_image(call, oid, force)
     return oid
 
 
@@ -48,6 +47,24 @@ def image_persistent(call: Call, oid: int, persistent: bool) -> int:
 def image_chtype(call: Call, oid: int, type_name: str) -> int:
     ops.change_type(call, oid, type_name)
     return oid
+
+
+@api("one.image.snapshotdelete", Int("id"), Int("snap_id"))
+def image_snapshot_delete(call: Call, oid: int, snap_id: int) -> int:
+    ops.snapshot_image(call, oid, snap_id, "delete")
+    return snap_id
+
+
+@api("one.image.snapshotrevert", Int("id"), Int("snap_id"))
+def image_snapshot_revert(call: Call, oid: int, snap_id: int) -> int:
+    ops.snapshot_image(call, oid, snap_id, "revert")
+    return snap_id
+
+
+@api("one.image.snapshotflatten", Int("id"), Int("snap_id"))
+def image_snapshot_flatten(call: Call, oid: int, snap_id: int) -> int:
+    ops.snapshot_image(call, oid, snap_id, "flatten")
+    return snap_id
 
 
 register_standard("image", IMAGE, pool_root="IMAGE_POOL",

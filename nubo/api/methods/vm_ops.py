@@ -4,7 +4,7 @@ operations (nubo.core.ops.vm_hotplug)."""
 from __future__ import annotations
 
 from nubo.api.method_table import Bool, Int, Str, api
-from nubo.core.ops import vm_hotplug
+from nubo.core.ops import vm_disksaveas, vm_hotplug
 from nubo.core.ops.call import Call
 
 
@@ -52,3 +52,10 @@ def vm_snapshotrevert(call: Call, vm_id: int, snap_id: int) -> int:
 @api("one.vm.snapshotdelete", Int("id"), Int("snap_id"))
 def vm_snapshotdelete(call: Call, vm_id: int, snap_id: int) -> int:
     return vm_hotplug.delete_snapshot(call, vm_id, snap_id)
+
+
+@api("one.vm.disksaveas", Int("id"), Int("disk_id"), Str("name"), Str("image_type", ""),
+     Int("snap_id", -1))
+def vm_disk_saveas(call: Call, vm_id: int, disk_id: int, name: str, image_type: str,
+                   snap_id: int) -> int:
+    return vm_disksaveas.disk_saveas(call, vm_id, disk_id, name, image_type, snap_id)

@@ -18,7 +18,7 @@ from nubo.core.ops.clusters import (DATASTORE, allocation_problem, drop_acl_rule
 from nubo.core.ops.common import fetch, new_permissions, refuse
 from nubo.core.ops.call import Call
 from nubo.errors import InternalError
-from nubo.model.infra import (DATASTORE_LOCATION, DISK_TYPE_NAMES, DS_BACKUP, DS_DISABLED,
+from nubo.model.infra import (DISK_TYPE_NAMES, DS_BACKUP, DS_DISABLED,
                               DS_FILE, DS_IMAGE, DS_READY, DS_SYSTEM, DS_TYPE_NAMES, Datastore)
 from nubo.model.limits import DATASTORE_NUMBERS, check_numbers
 from nubo.template import Template
@@ -160,7 +160,7 @@ def _new_datastore(call: Call, conn: Connection, template: Template) -> Datastor
     perms = dataclasses.replace(new_permissions(call, session.uid, session.gid), group_u=1)
     return Datastore(id=oid, uid=session.uid, gid=session.gid, uname=session.uname,
                      gname=session.gname, name=name, permissions=perms, ds_mad=ds_mad,
-                     tm_mad=tm_mad, base_path=f"{DATASTORE_LOCATION}{oid}", type=kind,
+                     tm_mad=tm_mad, base_path=f"{call.cloud.config.datastore_dir}{oid}", type=kind,
                      disk_type=disk_type, state=DS_READY, template=template)
 
 

@@ -1,16 +1,26 @@
 """Image operations: disk images registered in image and file datastores.
 
-nubo has no datastore drivers yet (a later issue brings them). oned keeps a new image
-LOCKED while its driver copies PATH, creates the disk or clones it, and makes it READY
-when the driver answers; nubo has nothing to wait for, so a new or cloned image is READY
-at once, and the size is the template's SIZE (no driver to stat PATH: 0 without one).
+As oned: a new image from a PATH (CP), an empty DATABLOCK (MKFS) or a clone (CLONE) is
+LOCKED while its datastore's DS driver makes its file, READY (or ERROR, with the
+driver's message in TEMPLATE/ERROR) once it answered; a deleted image is in DELETE
+until the driver removed its file (RM). Each operation commits the state and the
+awaited DS action together (nubo.core.journal) and hands the action to the image
+manager (nubo.core.image_manager) once committed. A PATH's size is asked of the driver
+(STAT) and checked against the datastore's room (LIMIT_MB, FREE_MB) before anything is
+committed. A bare cloud (no image manager: bootstrap tools, unit tests) has no driver
+to wait for: its images are READY at once, sized by the template's SIZE.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from sqlalchemy import Connection
 
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
+from nubo.core import datastore_capacity, journal
+from nubo.core.image_manager import (DriverUnavailable, ImageManager, action_data,
+                                     release_clone_source)
 from nubo.core.ops.clusters import DATASTORE, drop_acl_rules, refuse_allocate, set_member
 from nubo.core.ops.common import (Kind, authorize, authorize_create, check_lock, check_name,
                                   fetch, new_permissions, object_auth, refuse)
@@ -18,11 +28,14 @@ from nubo.core.ops.call import Call
 from nubo.core.ops.restricted_checks import image_restricted, refuse_path, refuse_restricted
 from nubo.errors import ApiError, InternalError
 from nubo.model.infra import DS_BACKUP, DS_FILE, DS_IMAGE, DS_SYSTEM, Datastore
+from nubo.model import image_snapshots
 from nubo.model.limits import IMAGE_NUMBERS, check_numbers
-from nubo.model.resources import (IMAGE_CLONE, IMAGE_DISABLED, IMAGE_ERROR, IMAGE_LOCKED_USED,
+from nubo.model.resources import (IMAGE_CLONE, IMAGE_DELETE, IMAGE_DISABLED, IMAGE_ERROR,
+                                  IMAGE_LOCKED, IMAGE_LOCKED_USED,
                                   IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_STATE_NAMES,
                                   IMAGE_TYPE_NAMES, IMAGE_TYPES, IMAGE_USED, IMAGE_USED_PERS,
                                   Image)
+from nubo.model.xmlobj import RawXml
 from nubo.store import image_vms
 from nubo.template import Template
 
@@ -51,8 +64,10 @@ def _set_state(image: Image, state: int) -> None:
 
 # -- allocation -------------------------------------------------------------------------------
 
-def _size(template: Template) -> int:
-    """The image SIZE in MB, as ImageManager::stat_image requires it (no driver to ask)."""
+def _size(template: Template, stat: Callable[[], int] | None = None) -> int:
+    """The image SIZE in MB, as ImageManager::stat_image finds it: the template's for a
+    SOURCE or a new DATABLOCK, the driver's STAT of PATH otherwise (``stat``; without a
+    driver, the template's SIZE or 0)."""
     kind = (template.get("TYPE") or DEFAULT_TYPE).upper()
     text = template.get("SIZE")
     has_source, has_path = bool(template.get("SOURCE")), bool(template.get("PATH"))
@@ -60,8 +75,10 @@ def _size(template: Template) -> int:
         raise InternalError(f"Cannot parse image SIZE: Either PATH or SOURCE are required for "
                             f"{template.get('TYPE') or DEFAULT_TYPE}")
     needs_size = has_source or (kind in ("OS", "DATABLOCK") and not has_path)
+    if not needs_size and has_path and stat is not None:
+        return stat()
     if text is None and not needs_size:
-        return 0  # oned would stat PATH through the datastore driver
+        return 0
     try:
         size = int(text or "")
     except ValueError:
@@ -98,7 +115,7 @@ def _take(template: Template, name: str) -> str:
 
 
 def _new_image(call: Call, conn: Connection, template: Template, ds: Datastore, size: int,
-               clone_of: Image | None = None) -> Image:
+               clone_of: Image | None = None, state: int = IMAGE_READY) -> Image:
     """Image::insert and ImagePool::allocate: check the template and build the image."""
     pools = call.cloud.pools
     persistent = int(_persistent(template))
@@ -135,12 +152,12 @@ def _new_image(call: Call, conn: Connection, template: Template, ds: Datastore, 
         if source and not fmt:
             raise refuse_allocate("image", "SOURCE needs FORMAT to be set.")
         if path:
-            fmt = ""  # the driver's copy finds it out
+            pass  # the driver's copy finds the format out, or converts to the one asked
         elif not source and kind in (OS, DATABLOCK):  # a new empty disk (mkfs)
             driver = ds.template.get("DRIVER")
             if driver:
                 template.set("DRIVER", driver)
-            fmt = driver or fmt or "raw"
+            fmt = fmt or driver or "raw"
         elif not source:
             raise refuse_allocate("image", "No PATH nor SOURCE in template.")
     now = call.cloud.now()
@@ -149,10 +166,9 @@ def _new_image(call: Call, conn: Connection, template: Template, ds: Datastore, 
         uname=call.session.uname, gname=call.session.gname, name=name, lock=None,
         permissions=new_permissions(call, call.uid, call.session.gid), type=kind,
         disk_type=ds.disk_type, persistent=persistent, regtime=now, modtime=now, source=source,
-        path=path, format=fmt, fs=fs, size=size,
-        # No datastore driver to wait for (see the module docstring): READY at once.
-        state=IMAGE_READY, prev_state=IMAGE_READY, running_vms=0, cloning_ops=0,
-        cloning_id=-1, target_snapshot=-1, datastore_id=ds.id, datastore=ds.name,
+        path=path, format=fmt, fs=fs, size=size, state=state, prev_state=state,
+        running_vms=0, cloning_ops=0, cloning_id=-1 if clone_of is None else clone_of.id,
+        target_snapshot=-1, datastore_id=ds.id, datastore=ds.name,
         template=template)
 
 
@@ -164,22 +180,106 @@ def _register(call: Call, conn: Connection, image: Image, ds: Datastore) -> int:
     return image.id
 
 
-def allocate_image(call: Call, template: Template, ds_id: int) -> int:
-    """A new image in datastore ds_id, READY at once (see the module docstring)."""
+def _stat(call: Call, manager: ImageManager, template: Template, ds: Datastore) -> int:
+    """STAT of the template's PATH by the datastore's driver: its size in MB."""
+    probe = Image(id=-1, uid=call.uid, gid=call.session.gid, uname="", gname="", name="",
+                  lock=None, permissions=new_permissions(call, call.uid, call.session.gid),
+                  type=OS, disk_type=ds.disk_type, persistent=0, regtime=0, modtime=0,
+                  source="", path=template.get("PATH") or "", format="", fs="",
+                  size=0, state=IMAGE_LOCKED, prev_state=IMAGE_LOCKED, running_vms=0,
+                  cloning_ops=0, cloning_id=-1, target_snapshot=-1, datastore_id=ds.id,
+                  datastore=ds.name)
+    try:
+        result = manager.ask(ds, "STAT", 0, action_data(probe, ds))
+    except DriverUnavailable as e:
+        raise InternalError(f"Cannot parse image SIZE: {e}") from None
+    if not result.success or not result.info.strip().isdigit():
+        raise InternalError(f"Cannot parse image SIZE: {result.info or result.origin}")
+    return int(result.info)
+
+
+def _room_for(call: Call, ds: Datastore, size: int, skip_check: bool, oid: int = -1) -> None:
+    """ImageAllocate's capacity check (skipped on oneadmin's no_capacity_check)."""
+    if call.cloud.images is not None and not (skip_check and call.session.is_admin):
+        datastore_capacity.refuse_if_full(ds, size, oid)
+
+
+def _await(call: Call, conn: Connection, image: Image, action: str) -> int | None:
+    """Journal the DS action the image now awaits (its seq), if a driver will do it."""
+    manager = call.cloud.images
+    if manager is None:
+        return None
+    seq = manager.next_seq()
+    journal.expect(conn, journal.IMAGE, image.id, driver="ds", action=action, host_id=-1,
+                   seq=seq)
+    return seq
+
+
+def _send(call: Call, oid: int, action: str, seq: int | None) -> None:
+    manager = call.cloud.images
+    if manager is not None and seq is not None:
+        manager.send(oid, action, seq)
+
+
+def allocate_image(call: Call, template: Template, ds_id: int,
+                   no_capacity_check: bool = False) -> int:
+    """A new image in datastore ds_id: LOCKED until its DS driver copied PATH (CP) or
+    made the empty disk (MKFS), READY at once when registered by SOURCE."""
     refuse_restricted(call, template, image_restricted(call), "Template")
+    manager = call.cloud.images
+    with call.cloud.db.read() as conn:
+        ds = call.cloud.pools.datastores.get(conn, ds_id)
+    if ds.type in (DS_SYSTEM, DS_BACKUP):
+        raise refuse_allocate("image", "New images can only be allocated in a files or "
+                              "image datastore.")
+    refuse_path(call, template.get("PATH") or "", ds)
+    kind = IMAGE_TYPES.get((template.get("TYPE") or DEFAULT_TYPE).strip().upper())
+    if kind is not None:
+        _check_datastore(kind, ds)  # before STAT, as ImageAllocate
+    stat = None if manager is None else (lambda: _stat(call, manager, template, ds))
+    size = _size(template, stat)
+    check_numbers(template, IMAGE_NUMBERS)  # after _size: oned's words for what it checks
+    if manager is not None:
+        manager.refresh_capacity(ds)
+    has_source, has_path = bool(template.get("SOURCE")), bool(template.get("PATH"))
+    action = None if has_source else "CP" if has_path else "MKFS"
+    return _commit_new(call, template, ds_id, size, action, no_capacity_check)
+
+
+def _commit_new(call: Call, template: Template, ds_id: int, size: int, action: str | None,
+                skip_check: bool = False, then: Callable[[Connection, Image], None] | None = None
+                ) -> int:
+    """Check and insert the new image, LOCKED with the DS ``action`` it awaits (READY at
+    once with none, or on a bare cloud), and send the action once committed; ``then``
+    runs in the same transaction (what else the new image changes)."""
+    manager = call.cloud.images
     with call.cloud.db.write() as conn:
         ds = call.cloud.pools.datastores.get(conn, ds_id)
-        if ds.type in (DS_SYSTEM, DS_BACKUP):
-            raise refuse_allocate("image", "New images can only be allocated in a files or "
-                                  "image datastore.")
-        refuse_path(call, template.get("PATH") or "", ds)
-        size = _size(template)
-        check_numbers(template, IMAGE_NUMBERS)  # after _size: oned's words for what it checks
         authorize_create(call, IMAGE)
         authorize(call, A.USE, object_auth(DATASTORE, ds), DATASTORE.acl_name)
         if _persistent_only(ds) and not _persistent(template):
             raise refuse_allocate("image", "This Datastore only accepts persistent images.")
-        return _register(call, conn, _new_image(call, conn, template, ds, size), ds)
+        _room_for(call, ds, size, skip_check)
+        waits = manager is not None and action is not None
+        image = _new_image(call, conn, template, ds, size,
+                           state=IMAGE_LOCKED if waits else IMAGE_READY)
+        _register(call, conn, image, ds)
+        if then is not None:
+            then(conn, image)
+        seq = _await(call, conn, image, action) if waits and action else None
+    _send(call, image.id, action or "", seq)
+    return image.id
+
+
+def save_disk_as(call: Call, template: Template, ds_id: int, size: int,
+                 then: Callable[[Connection, Image], None] | None = None) -> int:
+    """A new image copied (DS CLONE) from the file at the template's PATH, a disk nubo
+    made itself (one.vm.disksaveas): no SAFE_DIRS for it, no STAT (its size is known)."""
+    manager = call.cloud.images
+    if manager is not None:
+        with call.cloud.db.read() as conn:
+            manager.refresh_capacity(call.cloud.pools.datastores.get(conn, ds_id))
+    return _commit_new(call, template, ds_id, size, "CLONE", then=then)
 
 
 def _persistent_only(ds: Datastore) -> bool:
@@ -189,6 +289,13 @@ def _persistent_only(ds: Datastore) -> bool:
 def clone_image(call: Call, oid: int, name: str, ds_id: int) -> int:
     """A copy of image oid named name, in datastore ds_id (-1: the source's)."""
     pools = call.cloud.pools
+    manager = call.cloud.images
+    if manager is not None:  # the target's room, monitored before anything is locked
+        with call.cloud.db.read() as conn:
+            src = pools.images.get(conn, oid)
+            target = pools.datastores.find(conn, src.datastore_id if ds_id == -1 else ds_id)
+        if target is not None:
+            manager.refresh_capacity(target)
     with call.cloud.db.write() as conn:
         src = pools.images.get(conn, oid)
         if src.type not in DISKS:
@@ -215,9 +322,23 @@ def clone_image(call: Call, oid: int, name: str, ds_id: int) -> int:
                            ("SIZE", str(src.size)),
                            ("PERSISTENT", "YES" if src.persistent else "NO")):
             template.set(key, value)
-        # The copy is done at once (no driver), so the source is not left in CLONE/USED.
-        image = _new_image(call, conn, template, target, src.size, clone_of=src)
-        return _register(call, conn, image, target)
+        _room_for(call, target, src.size, False, oid)
+        waits = manager is not None
+        image = _new_image(call, conn, template, target, src.size, clone_of=src,
+                           state=IMAGE_LOCKED if waits else IMAGE_READY)
+        if not waits:  # no driver: the copy is done at once
+            image.cloning_id = -1
+            return _register(call, conn, image, target)
+        _register(call, conn, image, target)
+        # The source is in CLONE (if it was READY) until the driver's copy answered.
+        src.cloning_ops += 1
+        src.clones = set_member(src.clones, image.id, True)
+        if src.state == IMAGE_READY:
+            src.state = IMAGE_CLONE
+        pools.images.update(conn, src)
+        seq = _await(call, conn, image, "CLONE")
+    _send(call, image.id, "CLONE", seq)
+    return image.id
 
 
 # -- life cycle -------------------------------------------------------------------------------
@@ -228,8 +349,12 @@ def _managed(call: Call, conn: Connection, oid: int) -> Image:
     return image
 
 
-def delete_image(call: Call, oid: int) -> None:
-    """An image no VM uses and no clone is being made of; its datastore forgets it."""
+def delete_image(call: Call, oid: int, force: bool = False) -> None:
+    """An image no VM uses and no clone is being made of. One with a file (or whose file
+    is being made: the driver runs an image's actions in order) goes to DELETE until its
+    DS driver removed it (RM), then leaves its pool and datastore (the image manager);
+    one without (ERROR, or a bare cloud) goes at once. ``force``: oned's, ignored (the
+    driver's failure to remove the file never keeps the image)."""
     pools = call.cloud.pools
     with call.cloud.db.write() as conn:
         image = _managed(call, conn, oid)
@@ -239,12 +364,22 @@ def delete_image(call: Call, oid: int) -> None:
         if image.state == IMAGE_CLONE:
             raise refuse(f"Cannot delete image. There are {image.cloning_ops} active clone "
                          "operations.", oid)
-        ds = pools.datastores.find(conn, image.datastore_id)
-        if ds is not None:
-            ds.images = set_member(ds.images, oid, False)
-            pools.datastores.update(conn, ds)
-        pools.images.delete(conn, oid)
         drop_acl_rules(call, conn, ObjectType.IMAGE, oid)
+        if image.state == IMAGE_LOCKED and image.cloning_id >= 0:
+            release_clone_source(conn, pools, image)  # its CLONE answer will not count
+        ds = pools.datastores.find(conn, image.datastore_id)
+        made = image.source or image.state == IMAGE_LOCKED  # a copy under way makes one
+        if call.cloud.images is None or ds is None or not made:
+            journal.forget(conn, journal.IMAGE, oid)
+            if ds is not None:
+                ds.images = set_member(ds.images, oid, False)
+                pools.datastores.update(conn, ds)
+            pools.images.delete(conn, oid)
+            return
+        _set_state(image, IMAGE_DELETE)
+        pools.images.update(conn, image)
+        seq = _await(call, conn, image, "RM")
+    _send(call, oid, "RM", seq)
 
 
 def enable_image(call: Call, oid: int, enable: bool) -> None:
@@ -297,3 +432,34 @@ def change_type(call: Call, oid: int, type_name: str) -> None:
             raise InternalError(f"Unknown type {type_name}", oid)
         image.type = wanted
         call.cloud.pools.images.update(conn, image)
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+_SNAPSHOT_ACTIONS = {"delete": "SNAP_DELETE", "revert": "SNAP_REVERT", "flatten": "SNAP_FLATTEN"}
+
+
+def snapshot_image(call: Call, oid: int, snap_id: int, what: str) -> None:
+    """one.image.snapshot{delete,revert,flatten}: the image LOCKED while its DS driver
+    works on the snapshot (qcow2), READY again with its SNAPSHOTS updated after."""
+    action = _SNAPSHOT_ACTIONS[what]
+    verb = {"delete": "delete", "revert": "revert to", "flatten": "flatten"}[what]
+    with call.cloud.db.write() as conn:
+        image = _managed(call, conn, oid)
+        if image.state != IMAGE_READY:
+            raise refuse(f"Cannot {verb} snapshot in state {_state(image)}", oid)
+        if what == "revert" and image_vms.count(conn, oid):
+            raise refuse("Cannot revert to snapshot in image with running VMs", oid)
+        why = (image_snapshots.refuse_delete(image.snapshots, snap_id) if what == "delete"
+               else image_snapshots.refuse_other(image.snapshots, snap_id))
+        if why:
+            raise refuse(why, oid)
+        if call.cloud.images is None:  # no driver: only the list changes
+            image.snapshots = RawXml(image_snapshots.after(image.snapshots, action, snap_id))
+            call.cloud.pools.images.update(conn, image)
+            return
+        image.target_snapshot = snap_id
+        _set_state(image, IMAGE_LOCKED)
+        call.cloud.pools.images.update(conn, image)
+        seq = _await(call, conn, image, action)
+    _send(call, oid, action, seq)

@@ -1,51 +1,35 @@
 """VM template operations: VM templates, and VMs instantiated from them.
 
-Names are unique per owner. The DISKs of a template may point at images;
-cloning or deleting those images with the template (recursive=true) waits for
-image cloning and deletion, so until then such requests are refused whole.
+Names are unique per owner. The DISKs of a template may point at images, cloned or
+deleted with it on recursive=true (nubo.core.ops.template_image_copies).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 
 from sqlalchemy import Connection
 
 from nubo.auth import acl as A
 from nubo.auth.acl import ObjectType
 from nubo.auth.authorize import ONEADMIN_GROUP_ID, ONEADMIN_ID
-from nubo.core import vm_resources
 from nubo.core.ops.clusters import allocation_problem, drop_acl_rules
 from nubo.core.ops.common import Kind, authorize_create, check_lock, fetch, new_permissions, refuse
 from nubo.core.ops.call import Call
 from nubo.core.ops.expressions import check_expressions  # scheduler
-from nubo.core.ops import generic, vms
+from nubo.core.ops import generic, template_image_copies as image_copies, vms
 from nubo.core.ops.images import IMAGE
 from nubo.core.ops.restricted_checks import refuse_restricted, vm_restricted
 from nubo.errors import ActionError, AllocateError, InternalError, NuboError
 from nubo.model.limits import VM_NUMBERS, check_numbers
 from nubo.model.resources import VmTemplate
-from nubo.model.vm_template import build_vm_template, instance_template, references
+from nubo.model.vm_template import build_vm_template, instance_template
 from nubo.template import SingleAttribute, Template
 
 TEMPLATE = Kind(lambda c: c.cloud.pools.templates, ObjectType.TEMPLATE, "TEMPLATE")
 
-_NO_IMAGE_CLONES = ("Cannot clone the images of the template: image cloning is not available "
-                    "yet; clone it with recursive=false")
-_NO_IMAGE_DELETES = ("Cannot delete the images of the template: image deletion is not "
-                     "available yet; delete it with recursive=false")
-
-
 def _image_ids(call: Call, conn: Connection, tmpl: VmTemplate) -> list[int]:
     """The existing images the template's DISKs name (names resolve for the template owner)."""
-    pools = call.cloud.pools
-    ids = []
-    for ref in references(tmpl.template, ("DISK",), "IMAGE"):
-        if ref.oid is None and ref.uid is None and not ref.uname:
-            ref = replace(ref, uid=tmpl.uid)
-        oid = vm_resources.resolve(conn, pools, pools.images, ref, call.uid)
-        if oid is not None and pools.images.exists(conn, oid):
-            ids.append(oid)
-    return sorted(set(ids))
+    return sorted({oid for _, oid in image_copies.disk_images(call, conn, tmpl.template,
+                                                                 tmpl.uid)})
 
 
 def _insert(call: Call, conn: Connection, body: Template, name: str | None = None) -> int:
@@ -84,24 +68,39 @@ def allocate_template(call: Call, body: Template) -> int:
         return _insert(call, conn, body)
 
 
-def clone(call: Call, conn: Connection, tid: int, name: str, recursive: bool,
-          extra: Template | None = None) -> int:
-    """A copy of template tid owned by the caller (the extra template merged in)."""
+def clone(call: Call, conn: Connection, tid: int, name: str,
+          extra: Template | None = None) -> tuple[int, list[tuple[int, int]]]:
+    """A copy of template tid owned by the caller (the extra template merged in); its id
+    and the (DISK index, image id) of the images its DISKs name."""
     source = fetch(call, conn, TEMPLATE, tid, A.USE)
     check_lock(source, A.USE)
     authorize_create(call, TEMPLATE)
-    if recursive and _image_ids(call, conn, source):
-        raise refuse(_NO_IMAGE_CLONES, tid)
     body = source.template.copy()
     if extra is not None:
         body.merge(extra)
-    return _insert(call, conn, body, name)
+    disks = image_copies.disk_images(call, conn, source.template, source.uid)
+    return _insert(call, conn, body, name), disks
 
 
-def clone_template(call: Call, tid: int, name: str, recursive: bool) -> int:
-    """A copy of template tid named name (recursive: its images too, refused for now)."""
+def clone_template(call: Call, tid: int, name: str, recursive: bool,
+                   extra: Template | None = None, persistent: bool = False) -> int:
+    """A copy of template tid named name; recursive: its DISKs' images cloned too
+    (persistent ones for instantiate persistent), its copy pointing at the clones."""
     with call.cloud.db.write() as conn:
-        return clone(call, conn, tid, name, recursive)
+        copy_id, disks = clone(call, conn, tid, name, extra)
+    if not recursive or not disks:
+        return copy_id
+    try:
+        clones = image_copies.clone_images(call, disks, name, persistent)
+    except NuboError:
+        with call.cloud.db.write() as conn:
+            call.cloud.pools.templates.delete(conn, copy_id)
+        raise
+    with call.cloud.db.write() as conn:
+        copy = call.cloud.pools.templates.get(conn, copy_id)
+        image_copies.point_disks(copy.template, clones)
+        call.cloud.pools.templates.update(conn, copy)
+    return copy_id
 
 
 def delete_template(call: Call, tid: int, recursive: bool) -> None:
@@ -109,30 +108,41 @@ def delete_template(call: Call, tid: int, recursive: bool) -> None:
     with call.cloud.db.write() as conn:
         tmpl = fetch(call, conn, TEMPLATE, tid, A.MANAGE)
         check_lock(tmpl, A.MANAGE)
-        if recursive and _image_ids(call, conn, tmpl):
-            raise refuse(_NO_IMAGE_DELETES, tid)
+        image_ids = _image_ids(call, conn, tmpl) if recursive else []
         call.cloud.pools.templates.delete(conn, tid)
         drop_acl_rules(call, conn, ObjectType.TEMPLATE, tid)
+    failed = image_copies.delete_images(call, image_ids)
+    if failed:  # oned: the template is gone, the images that could not go are named
+        raise ActionError("Cannot delete "
+                          f"image{'s' if len(failed) > 1 else ''}: "
+                          f"{','.join(map(str, failed))}", tid)
 
 
 def instantiate_template(call: Call, tid: int, name: str, hold: bool, extra: Template | None,
                          persistent: bool) -> int:
     """A VM from the template: USE on it, CREATE TEMPLATE too when an extra template is given.
 
-    persistent: the VM is made from a private copy of the template, named name.
+    persistent: the VM is made from a private copy of the template, named name, whose
+    images are persistent clones of the template's (the VM waits for their copies).
     """
+    target = tid
+    if persistent:
+        with call.cloud.db.read() as conn:
+            source = fetch(call, conn, TEMPLATE, tid, A.USE)
+            check_lock(source, A.USE)
+            _check_instantiable(call, source, extra)
+        target = clone_template(call, tid, name or f"{source.name}-copy", True, extra, True)
+        with call.cloud.db.read() as conn:
+            clones = _image_ids(call, conn, call.cloud.pools.templates.get(conn, target))
+        image_copies.wait_ready(call, clones)
+        extra = Template([SingleAttribute("CLONING_TEMPLATE_ID", str(tid))])
     with call.cloud.db.write() as conn:
-        source = fetch(call, conn, TEMPLATE, tid, A.USE)
+        source = fetch(call, conn, TEMPLATE, target, A.USE)
         check_lock(source, A.USE)
-        if (source.template.get("VROUTER") or "").upper() == "YES":
-            raise refuse("Virtual router templates cannot be instantiated", tid)
-        _refuse_restricted(call, source, extra)
-        if persistent:
-            copy_id = clone(call, conn, tid, name or f"{source.name}-copy", True, extra)
-            source = call.cloud.pools.templates.get(conn, copy_id)
-            extra = Template([SingleAttribute("CLONING_TEMPLATE_ID", str(tid))])
-        elif extra is not None:
-            authorize_create(call, TEMPLATE)
+        if not persistent:
+            _check_instantiable(call, source, extra)
+            if extra is not None:
+                authorize_create(call, TEMPLATE)
         merged = instance_template(source, extra, name)
         check_expressions(merged, tid)  # scheduler: the extra template's expressions too
         vms.authorize_resources(call, conn, merged)
@@ -141,6 +151,13 @@ def instantiate_template(call: Call, tid: int, name: str, hold: bool, extra: Tem
         except NuboError as e:
             raise AllocateError("Error allocating a new virtual machine template. "
                                 + e.message, e.object_id) from None
+
+
+def _check_instantiable(call: Call, source: VmTemplate, extra: Template | None) -> None:
+    """Virtual router templates are not instantiated; restricted attributes as oned."""
+    if (source.template.get("VROUTER") or "").upper() == "YES":
+        raise refuse("Virtual router templates cannot be instantiated", source.id)
+    _refuse_restricted(call, source, extra)
 
 
 def _refuse_restricted(call: Call, source: VmTemplate, extra: Template | None) -> None:

@@ -19,12 +19,13 @@ from nubo.template import Template
 def test_the_dummy_driver_runs_by_default_with_its_journal_in_data_dir(tmp_path):
     cfg = load_config(None, data_dir=tmp_path)
     specs = {s.name: s for s in driver_specs(cfg)}
-    assert sorted(specs) == ["dummy", "dummy-ds", "tm"]  # im and ds both answer MONITOR
+    assert sorted(specs) == ["ds", "dummy", "dummy-ds", "tm"]  # im and ds both answer MONITOR
     spec = specs["dummy"]
     assert spec.command[0] == sys.executable
     assert spec.command[-4:] == ("--state", str(tmp_path / "dummy-state"),
                                  "--down", str(tmp_path / "dummy-down"))
-    assert specs["dummy-ds"].command[-1] == "ds" and cfg.datastore_driver == "dummy-ds"
+    assert specs["dummy-ds"].command[-1] == "ds" and cfg.datastore_driver == "ds"
+    assert specs["ds"].command[1:] == ("-m", "nubo.drivers.ds")  # the datastore driver
     # the real transfer driver, its simulated hosts in DATA_DIR
     assert cfg.transfer_driver == "tm" and specs["tm"].command[1:3] == ("-m", "nubo.drivers.tm")
     assert str(tmp_path / "dummy-hosts") in specs["tm"].command
