@@ -59,8 +59,12 @@ def _context_line(vm_id: int, context: Context, loc: Location) -> str:
 
 
 def _disk_tm(disk: Disk, loc: Location) -> tuple[str, int]:
-    """Volatile disks belong to the system datastore, image disks to their own."""
-    return (loc.tm_mad, loc.ds_id) if disk.volatile else (disk.tm_mad, disk.datastore_id)
+    """Volatile disks belong to the system datastore, image disks to their own; a disk
+    from a path (SOURCE, no image, as the source documents write them) has no datastore
+    and is moved by the system datastore's driver."""
+    if disk.volatile or not disk.tm_mad:
+        return loc.tm_mad, loc.ds_id
+    return disk.tm_mad, disk.datastore_id
 
 
 def _prolog_disk(vm_id: int, disk: Disk, loc: Location, frontend: str) -> str | None:
@@ -73,14 +77,15 @@ def _prolog_disk(vm_id: int, disk: Disk, loc: Location, frontend: str) -> str | 
                 if disk.size else None)
     src = disk.source if ":" in disk.source else f"{frontend}:{disk.source}"
     verb = "CLONE" if disk.clone else "LN"
-    return f"{verb} {disk.tm_mad} {src} {dst} {vm_id} {disk.datastore_id}"
+    tm_mad, ds_id = _disk_tm(disk, loc)
+    return f"{verb} {tm_mad} {src} {dst} {vm_id} {ds_id}"
 
 
 def _epilog_disk(vm_id: int, disk: Disk, loc: Location, host: str) -> str:
     path = f"{host}:{loc.system_dir}/disk.{disk.disk_id}"
-    if disk.save and not disk.volatile:
-        return f"MVDS {disk.tm_mad} {path} {disk.source} {vm_id} {disk.datastore_id}"
     tm_mad, ds_id = _disk_tm(disk, loc)
+    if disk.save and not disk.volatile:
+        return f"MVDS {tm_mad} {path} {disk.source} {vm_id} {ds_id}"
     return f"DELETE {tm_mad} {path} {vm_id} {ds_id}"
 
 

@@ -74,6 +74,11 @@ class Host:
         return self.sh('test -e "$1" || test -L "$1" && echo y || true',
                        path).strip() == "y"
 
+    def is_dir(self, path: str) -> bool:
+        if self.here:
+            return Path(self.path(path)).is_dir()
+        return self.sh('test -d "$1" && echo d || true', self.path(path)).strip() == "d"
+
     def mkdir(self, path: str) -> None:
         self.run(["mkdir", "-p", self.path(path)], what=f"mkdir {path}")
 
@@ -91,8 +96,7 @@ def copy(src: Host, src_path: str, dst: Host, dst_path: str) -> None:
         dst.run(["cp", "-a", "--sparse=always", "--reflink=auto", a, b],
                 what=f"copy {src.name}:{src_path} to {dst.name}:{dst_path}")
         return
-    is_dir = src.sh('test -d "$1" && echo d || true', src.path(src_path)).strip() == "d"
-    if is_dir:
+    if src.is_dir(src_path):
         read = ["tar", "-C", src.path(src_path), "-cf", "-", "."]
         write = ["sh", "-c", 'mkdir -p "$1" && tar -C "$1" -xf -', "sh", dst.path(dst_path)]
     else:

@@ -52,8 +52,7 @@ def clone(op: Operation, line: Line) -> None:
     if _no_file(line.arg(0)):
         return _stand_in(op, dst_host, dst)
     src_host, src = op.place(line.tm_mad, line.arg(0))
-    if not src_host.exists(src):
-        raise TransferError(f"image file {src} does not exist on {src_host.name}")
+    _image_file(src_host, src)
     target = _new(op, dst_host, dst)
     if line.tm_mad == "qcow2":
         fmt = _info(src_host, src).format
@@ -62,6 +61,15 @@ def clone(op: Operation, line: Line) -> None:
     else:
         copy(src_host, src, dst_host, dst)
     _grow(op, dst_host, dst)
+
+
+def _image_file(host: Host, path: str) -> None:
+    """A disk comes from a file: a missing path or a directory (a SOURCE of "/" would
+    copy the whole file system) fails the line."""
+    if not host.exists(path):
+        raise TransferError(f"image file {path} does not exist on {host.name}")
+    if host.is_dir(path):
+        raise TransferError(f"image file {path} on {host.name} is a directory, not a disk")
 
 
 def _stand_in(op: Operation, host: Host, path: str) -> None:
@@ -91,8 +99,7 @@ def link(op: Operation, line: Line) -> None:
     if _no_file(line.arg(0)):
         return _stand_in(op, host, dst)
     src = op.place(line.tm_mad, line.arg(0))[1]
-    if not host.exists(src):
-        raise TransferError(f"image file {src} does not exist on {host.name}")
+    _image_file(host, src)
     host.run(["ln", "-sfn", src, _new(op, host, dst)], what="ln")
 
 

@@ -6,6 +6,7 @@ import io
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pycdlib
 import pytest
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 
 from nubo.context.iso import ContextIsoError, context_of, write_context_iso
 from nubo.context.script import HEADER, render_context_sh
-from nubo.context.transfer_line import context_line, parse_context_line
+from nubo.core import transfer_payload
+from nubo.lifecycle.transfer import Location, transfer_script
 from nubo.template import Template, VectorAttribute
 
 TRICKY = {
@@ -88,7 +90,7 @@ def made(tmp_path):
     dest = tmp_path / "disk.1"
     # The words of the CONTEXT transfer line, FILES_DS's "SOURCE:'name'" included.
     template = Template([VectorAttribute("CONTEXT", context)])
-    files = parse_context_line(context_line(template, "ssh", "h", "/d", 12, 0)).files
+    files = transfer_payload.context_of(SimpleNamespace(template=template)).files
     assert len(files) == 3
     write_context_iso(vm_xml(context), dest, [Path(f) for f in files])
     return dest, context
@@ -158,17 +160,13 @@ def test_a_missing_file_fails_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_transfer_line_round_trips():
+def test_the_prolog_writes_the_context_line_with_its_files():
     template = Template([VectorAttribute("DISK", {"DISK_ID": "0"}),
                          VectorAttribute("CONTEXT", {"DISK_ID": "1", "FILES": "/srv/a /srv/b",
                                                      "FILES_DS": "/ds/2/x:'conf' "})])
-    line = context_line(template, "ssh", "node1", "/var/lib/one/datastores/0/12/", 12, 0)
-    assert line == ("CONTEXT ssh /ds/2/x:'conf' /srv/a /srv/b "
-                    "node1:/var/lib/one/datastores/0/12/disk.1 12 0")
-    parsed = parse_context_line(line)
-    assert parsed.files == ["/ds/2/x:'conf'", "/srv/a", "/srv/b"]
-    assert (parsed.host, parsed.path, parsed.vm_id, parsed.ds_id) == (
-        "node1", "/var/lib/one/datastores/0/12/disk.1", 12, 0)
-    assert context_line(Template(), "ssh", "n", "/d", 1, 0) is None
-    with pytest.raises(ValueError):
-        parse_context_line("CLONE ssh a b 1 2")
+    here = Location("node1", "/var/lib/one/datastores/0/12", "ssh", 0)
+    lines = transfer_script("PROLOG", 12, [], here,
+                            context=transfer_payload.context_of(SimpleNamespace(template=template)))
+    assert lines == ["CONTEXT ssh /ds/2/x:'conf' /srv/a /srv/b "
+                     "node1:/var/lib/one/datastores/0/12/disk.1 12 0"]
+

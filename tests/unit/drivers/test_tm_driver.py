@@ -110,6 +110,17 @@ def test_a_failing_line_fails_the_operation_and_leaves_nothing(world):
     run(tr, f"CLONE dummy fe:/nowhere sim1:{vmdir}/disk.0 7 1")  # dummy does nothing
 
 
+@pytest.mark.parametrize("tm_mad", ["ssh", "shared", "qcow2"])
+def test_a_directory_is_no_disk_image(world, tm_mad):
+    """A SOURCE naming a directory ("/" above all) fails instead of copying a tree."""
+    tmp, image, tr = world
+    vmdir = tmp / "ds" / "0" / "9"
+    for verb in ("CLONE", "LN"):
+        with pytest.raises(TransferError, match=r"image file / on fe is a directory"):
+            run(tr, f"{verb} {tm_mad} fe:/ sim1:{vmdir}/disk.0 7 1\n")
+    assert list((tmp / "sim").rglob("disk.*")) == []
+
+
 def test_an_image_of_the_dummy_datastore_becomes_a_blank_disk_of_its_size(world):
     tmp, image, tr = world
     vmdir = tmp / "ds" / "0" / "7"
