@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from nubo.core.pool_set import Pools
 from nubo.model import secgroup as sg
 from nubo.model.resources import VirtualNetwork
-from nubo.model.vm import VirtualMachine
+from nubo.model.vm import VirtualMachine, order_system_template
 from nubo.model.vm_template import VmTemplateError
 from nubo.template import Template, VectorAttribute
 
@@ -89,6 +89,7 @@ def render(conn: Connection, pools: Pools, vm: VirtualMachine, state: str = "upd
             vm.template.add(rule)
         sg.add_vm(group, vm.id, state)
         pools.secgroups.update(conn, group)
+    vm.template = order_system_template(vm.template)  # the rules' place in vm.xsd's order
     return ids
 
 

@@ -43,7 +43,7 @@ ALLOCATE = {
         f'NAME = "{name}"\nSIZE = 1\nTYPE = DATABLOCK\nNOTE = "{name}"', 1),
     "vmgroup": lambda one, name: one.vmgroup.allocate(
         f'NAME = "{name}"\nROLE = [ NAME = "web" ]\nNOTE = "{name}"'),
-    "secgroup": lambda one, name: one.secgroup.allocate(f'NAME = "{name}"\nNOTE = "{name}"'),
+    "secgroup": lambda one, name: one.secgroup.allocate(f'NAME = "{name}"\nDESCRIPTION = "{name}"'),
     "vn": lambda one, name: one.vn.allocate(
         f'NAME = "{name}"\nVN_MAD = dummy\nBRIDGE = br0\nNOTE = "{name}"', -1),
     "datastore": lambda one, name: one.datastore.allocate(
