@@ -90,11 +90,12 @@ def parse_context(vm: VirtualMachine, sources: Sources, onegate_endpoint: str = 
 def token_context(vm: VirtualMachine, context: VectorAttribute, onegate_endpoint: str) -> None:
     """TOKEN = "YES": VMID, and ONEGATE_ENDPOINT when one is configured (oned refuses
     the VM without one; nubo accepts it, as templates made for clouds with OneGate
-    ask for TOKEN without needing it), and CREATED_BY in the template."""
+    ask for TOKEN without needing it), and CREATED_BY in the user template (vm.xsd's
+    TEMPLATE has no place for it)."""
     if onegate_endpoint:
         context.set("ONEGATE_ENDPOINT", onegate_endpoint)
     context.set("VMID", str(vm.id))
-    vm.template.set("CREATED_BY", str(vm.uid))
+    vm.user_template.set("CREATED_BY", str(vm.uid))
 
 
 def nics_of(vm: VirtualMachine) -> list[VectorAttribute]:

@@ -92,4 +92,4 @@ def test_token_gets_the_configured_onegate_endpoint(cloud):
     vm = one.vm.info(vm_id)
     assert vm.TEMPLATE["CONTEXT"]["ONEGATE_ENDPOINT"] == "http://198.51.100.1:5030"
     assert vm.TEMPLATE["CONTEXT"]["VMID"] == str(vm_id)
-    assert vm.TEMPLATE["CREATED_BY"] == "0"
+    assert vm.USER_TEMPLATE["CREATED_BY"] == "0"

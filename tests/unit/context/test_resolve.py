@@ -175,7 +175,7 @@ def test_token_without_an_endpoint_gets_no_endpoint():
     parse_context(vm, Sources())
     ctx = dict(vm.template.get_vector("CONTEXT").items())
     assert "ONEGATE_ENDPOINT" not in ctx and ctx["VMID"] == "12"
-    assert vm.template.get("CREATED_BY") == "4"
+    assert vm.user_template.get("CREATED_BY") == "4"
 
 
 def test_target_skips_the_disks_targets_and_a_given_one_stays():
