@@ -36,28 +36,30 @@ def fresh(tmp_path_factory: pytest.TempPathFactory):
     """A core of its own with a small, fixed population."""
     base = tmp_path_factory.mktemp("cli-snap")
     server = NuboServer(base / "data").start()
-    cli = make_cli(server, base / "client")
-    one = pyone.OneServer(server.endpoint, session=server.session)
-    # Images on the dummy datastore driver: no file, so SOURCE and capacity are the same
-    # on every machine.
-    one.datastore.update(1, 'DS_MAD = "dummy"', 1)
-    cli("host", "create", "kvm-node-01", "--im", "dummy", "--vm", "dummy")
-    cli("host", "create", "kvm-node-02-with-a-rather-long-name", "--im", "dummy", "--vm", "dummy")
-    cli("image", "create", "--name", "ubuntu-24.04", "--type", "OS", "--size", "2G",
-        "-d", "default")
-    wait_image(one, 0)  # READY once its datastore driver answered
-    cli("vnet", "create", "-", input='NAME=private\nVN_MAD=dummy\nBRIDGE=br0\n'
-        'AR=[TYPE=IP4, IP=192.168.10.1, SIZE=16]\n')
-    cli("template", "create", "--name", "small", "--cpu", "0.5", "--memory", "512",
-        "--disk", "ubuntu-24.04", "--nic", "private")
-    cli("template", "instantiate", "small", "--name", "web-1")
-    cli("template", "instantiate", "small", "--name",
-        "a-virtual-machine-with-a-very-long-name-indeed", "--hold")
-    cli("vm", "create", "--name", "db-1", "--cpu", "2", "--memory", "4G")
-    cli("vm", "deploy", "web-1", "kvm-node-01", "--wait")
-    cli("vm", "update", "web-1", "-", input='LABELS="web,prod"\n')
-    yield cli
-    server.stop()
+    try:  # stopped even when the population fails, so no server outlives the test
+        cli = make_cli(server, base / "client")
+        one = pyone.OneServer(server.endpoint, session=server.session)
+        # Images on the dummy datastore driver: no file, so SOURCE and capacity are the same
+        # on every machine.
+        one.datastore.update(1, 'DS_MAD = "dummy"', 1)
+        cli("host", "create", "kvm-node-01", "--im", "dummy", "--vm", "dummy")
+        cli("host", "create", "kvm-node-02-with-a-rather-long-name", "--im", "dummy", "--vm", "dummy")
+        cli("image", "create", "--name", "ubuntu-24.04", "--type", "OS", "--size", "2G",
+            "-d", "default")
+        wait_image(one, 0)  # READY once its datastore driver answered
+        cli("vnet", "create", "-", input='NAME=private\nVN_MAD=dummy\nBRIDGE=br0\n'
+            'AR=[TYPE=IP4, IP=192.168.10.1, SIZE=16]\n')
+        cli("template", "create", "--name", "small", "--cpu", "0.5", "--memory", "512",
+            "--disk", "ubuntu-24.04", "--nic", "private")
+        cli("template", "instantiate", "small", "--name", "web-1")
+        cli("template", "instantiate", "small", "--name",
+            "a-virtual-machine-with-a-very-long-name-indeed", "--hold")
+        cli("vm", "create", "--name", "db-1", "--cpu", "2", "--memory", "4G")
+        cli("vm", "deploy", "web-1", "kvm-node-01", "--wait")
+        cli("vm", "update", "web-1", "-", input='LABELS="web,prod"\n')
+        yield cli
+    finally:
+        server.stop()
 
 
 CASES = {
