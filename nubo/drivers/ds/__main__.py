@@ -1,18 +1,16 @@
 """``python -m nubo.drivers.ds``: the datastore driver on stdin/stdout (docs/drivers.md).
 
-Each action runs on a worker thread, so a long copy never holds up a MONITOR or an RM;
-answers are written whole, one at a time, as each finishes.
+Each action runs on a worker thread (nubo/drivers/threaded.py), so a long copy never
+holds up a MONITOR or an RM.
 """
 from __future__ import annotations
 
 import base64
-import os
 import sys
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from nubo.drivers import protocol as p
+from nubo.drivers import threaded
 from nubo.drivers.ds import dummy, fs
 from nubo.drivers.ds.action_data import ActionData, BadPayload
 from nubo.drivers.ds.files import CopyError
@@ -49,51 +47,16 @@ def run(req: p.Request) -> tuple[bool, str]:
     return True, info
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    lock = threading.Lock()
-
-    def write(line: bytes) -> None:
-        with lock:
-            stdout.write(line)
-            stdout.flush()
-
-    def answer(req: p.Request) -> None:
-        ok, info = run(req)
-        write(p.encode_reply(req.action, ok, req.oid, info))
-
-    # An image's actions run in the order they came (an RM waits for the copy before it).
-    last: dict[int, Future] = {}
-
-    def in_order(req: p.Request, before: Future | None) -> None:
-        if before is not None:
-            before.result()
-        answer(req)
-
-    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="ds")
-    for line in stdin:
-        try:
-            msg = p.parse_request(line)
-        except p.ProtocolError as e:
-            write(p.encode_log("E", None, f"malformed request: {e}"))
-            continue
-        if isinstance(msg, p.Init):
-            write(p.encode_init_reply(True))
-        elif isinstance(msg, p.Finalize):
-            break
-        elif msg.action == p.CANCEL:
-            write(p.encode_reply(p.CANCEL, False, msg.oid, "copies are not cancelled"))
-        elif msg.action in ("MONITOR", "STAT"):
-            pool.submit(answer, msg)
-        else:
-            before = last.get(msg.oid)
-            last[msg.oid] = pool.submit(in_order, msg, before if before is not None
-                                        and not before.done() else None)
-    # Exit now, copies under way or not: their files are only half written under a
-    # temporary name, which the copy sent again at the core's next start replaces.
-    with lock:
-        stdout.flush()
-        os._exit(0)
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """An image's actions run in the order they came (an RM waits for the copy before
+    it); MONITOR and STAT at once. On FINALIZE or end of input the driver exits at
+    once, copies under way or not: their files are only half written under a temporary
+    name, which the copy sent again at the core's next start replaces."""
+    return threaded.serve(
+        lambda req, log: run(req), stdin, stdout, name="ds", workers=WORKERS,
+        order_key=lambda req: None if req.action in ("MONITOR", "STAT") else req.oid,
+        cancel=lambda req: (False, "copies are not cancelled"), exit_at_once=True)
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    sys.exit(serve(sys.stdin.buffer, sys.stdout.buffer))

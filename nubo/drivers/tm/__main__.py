@@ -7,14 +7,13 @@ written whole, one line each, as they finish.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
 from nubo.drivers import protocol as p
+from nubo.drivers import threaded
 from nubo.drivers.tm.script import Operation, VmFacts
 from nubo.drivers.tm.transport import TransferError, Transports
 
@@ -37,13 +36,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class Driver:
-    """Answers requests; ``write`` sends one whole line to the core."""
+    """Answers TRANSFER requests; ``log(level, message)`` reports about one."""
 
-    def __init__(self, transports: Transports, write) -> None:
+    def __init__(self, transports: Transports) -> None:
         self.transports = transports
-        self.write = write
 
-    def handle(self, req: p.Request) -> tuple[bool, str]:
+    def handle(self, req: p.Request,
+               log: Callable[[str, str], None] = lambda level, m: None) -> tuple[bool, str]:
         if req.action != "TRANSFER":
             return False, f"unsupported action {req.action}"
         from lxml import etree
@@ -60,7 +59,7 @@ class Driver:
             if injected:
                 return False, f"DUMMY_FAIL: injected failure of {injected}"
         op = Operation(self.transports, req.oid, facts,
-                       on_log=lambda m: self.write(p.encode_log("W", req.oid, m)))
+                       on_log=lambda m: log("W", m))
         try:
             op.run(script)
         except TransferError as e:
@@ -85,37 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     names = {"localhost", socket.gethostname(), socket.getfqdn(), *args.frontend}
     transports = Transports(frozenset(n for n in names if n), args.sim_root,
                             args.remote_command)
-    lock = threading.Lock()
-
-    def write(data: bytes) -> None:
-        with lock:
-            os.write(1, data)
-
-    driver = Driver(transports, write)
-
-    def answer(req: p.Request) -> None:
-        try:
-            ok, info = driver.handle(req)
-        except Exception as e:  # a bug must fail the operation, not the driver
-            ok, info = False, f"transfer driver error: {type(e).__name__}: {e}"
-        write(p.encode_reply(req.action, ok, req.oid, info))
-
-    with ThreadPoolExecutor(max(1, args.workers), thread_name_prefix="tm") as pool:
-        for line in sys.stdin.buffer:
-            try:
-                msg = p.parse_request(line)
-            except p.ProtocolError as e:
-                write(p.encode_log("E", None, f"malformed request: {e}"))
-                continue
-            if isinstance(msg, p.Init):
-                write(p.encode_init_reply(True))
-            elif isinstance(msg, p.Finalize):
-                break
-            elif msg.action == p.CANCEL:
-                write(p.encode_reply(p.CANCEL, False, msg.oid, "cannot stop a transfer"))
-            else:
-                pool.submit(answer, msg)
-    return 0
+    driver = Driver(transports)
+    return threaded.serve(driver.handle, sys.stdin.buffer,
+                          sys.stdout.buffer, name="transfer", workers=args.workers,
+                          cancel=lambda req: (False, "cannot stop a transfer"))
 
 
 if __name__ == "__main__":
