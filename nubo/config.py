@@ -137,6 +137,18 @@ class Config:
     auth_failure_window: int = 60
     auth_backoff: int = 1
     auth_backoff_max: int = 60
+    # KVM hosts (docs/configuration.md, "KVM hosts"): the "kvm" driver is started when
+    # libvirt-python is installed. Where its remote parts (the probe) go on the hosts,
+    # the ssh command line a host's name is appended to, the hosts' python, the libvirt
+    # URI on a host and the seconds a probe samples CPU usage over.
+    kvm_remote_dir: str = "/var/tmp/nubo/remotes"
+    kvm_ssh: str = "ssh -o BatchMode=yes -o ConnectTimeout=10"
+    kvm_python: str = "python3"
+    kvm_uri: str = "qemu:///system"
+    kvm_probe_window: float = 0.5
+    # A host of this name with IM_MAD and VM_MAD kvm, created at start if missing
+    # (``nubo serve --with-kvm``: "localhost"); "" for none.
+    kvm_host: str = ""
     # Drivers by name, each a [drivers.NAME] table (nubo.drivers.DriverSpec keys); the
     # built-in "dummy" driver is always there unless a table of that name replaces it.
     drivers: dict = field(default_factory=dict)
@@ -261,6 +273,25 @@ def tm_driver_command(cfg: Config) -> list[str]:
     return command + (["--frontend", cfg.frontend_name] if cfg.frontend_name else [])
 
 
+def kvm_available() -> bool:
+    """libvirt-python is installed (the kvm extra): the kvm driver can run."""
+    import importlib.util
+    return importlib.util.find_spec("libvirt") is not None
+
+
+def kvm_driver_table(cfg: Config) -> dict:
+    """The kvm driver (nubo.drivers.kvm: vmm and im of KVM hosts through libvirt), its
+    hosts' settings in its environment (nubo.drivers.kvm.remote)."""
+    return {"command": [sys.executable, "-m", "nubo.drivers.kvm",
+                        "--datastore-location", cfg.datastore_dir],
+            "concurrency": 64,
+            "timeouts": {"DEPLOY": 600, "MIGRATE": 900, "SHUTDOWN": 400, "SAVE": 600,
+                         "RESTORE": 600, "MONITOR": 120},
+            "env": {"NUBO_KVM_REMOTE_DIR": cfg.kvm_remote_dir, "NUBO_KVM_SSH": cfg.kvm_ssh,
+                    "NUBO_KVM_PYTHON": cfg.kvm_python, "NUBO_KVM_URI": cfg.kvm_uri,
+                    "NUBO_KVM_PROBE_WINDOW": str(cfg.kvm_probe_window)}}
+
+
 def driver_specs(cfg: Config) -> list[DriverSpec]:
     """The drivers ``nubo serve`` starts: the dummy (so that a fresh install can run
     VMs on ``dummy`` hosts, and tests need no setup) plus the configured ones.
@@ -268,6 +299,7 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
     The dummy keeps its simulated VMs in DATA_DIR/dummy-state, so that they
     outlive a restart of the core as real VMs outlive a real driver, and takes the
     hosts named in DATA_DIR/dummy-down as cut off (docs/hooks.md).
+    The kvm driver is there too when libvirt-python is installed.
     """
     state = Path(cfg.data_dir) / "dummy-state"
     down = Path(cfg.data_dir) / "dummy-down"
@@ -283,6 +315,8 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
                     # the datastore driver: image files in BASE_PATH (fs), or none (dummy)
                     "ds": {"command": [sys.executable, "-m", "nubo.drivers.ds"],
                            "concurrency": 16, "timeouts": {"CP": 3600, "CLONE": 3600}}}
+    if kvm_available():
+        tables["kvm"] = kvm_driver_table(cfg)
     for name, table in cfg.drivers.items():
         if not isinstance(table, dict):
             raise ValueError(f"driver {name}: expected a table")

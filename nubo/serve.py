@@ -104,7 +104,27 @@ def open_core(cfg: Config, run_scheduled: ActionRunner | None = None) -> Core:
         log.info("wrote oneadmin credentials to %s", data_dir / "one_auth")
     if result.created and cfg.first_dummy_host:
         add_first_host(core.cloud, cfg.first_dummy_host)
+    if cfg.kvm_host:
+        hid, created = ensure_kvm_host(core.cloud, cfg.kvm_host)
+        print(f"kvm host {hid} ({cfg.kvm_host}): IM_MAD kvm, VM_MAD kvm"
+              f"{' (created)' if created else ''}", file=sys.stderr, flush=True)
     return core
+
+
+def ensure_kvm_host(cloud: Cloud, name: str) -> tuple[int, bool]:
+    """The host ``name`` with the kvm drivers (``nubo serve --with-kvm``), created if
+    missing: (its id, whether it was created). One of that name on other drivers is
+    left as it is."""
+    from nubo.core.ops.call import Call
+    from nubo.core.ops.hosts import allocate_host
+    from nubo.core.cloud import ONEADMIN
+    with cloud.db.read() as conn:
+        hid = cloud.pools.hosts.oid_by_name(conn, name)
+    if hid is not None:
+        return hid, False
+    hid = allocate_host(Call(cloud, ONEADMIN, "one.host.allocate"), name, "kvm", "kvm", -1)
+    log.info("host %d (%s): a kvm host", hid, name)
+    return hid, True
 
 
 def add_first_host(cloud: Cloud, name: str) -> None:

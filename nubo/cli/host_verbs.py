@@ -115,6 +115,39 @@ def _flush(ctx: Context, a: argparse.Namespace) -> None:
         raise CliError(f"{failed} VMs could not be rescheduled")
 
 
+def _sync(ctx: Context, a: argparse.Namespace) -> None:
+    """Copy the kvm drivers' remote parts (the probe) to the hosts, as onehost sync: the
+    named ones, else every host whose VM_MAD or IM_MAD is kvm; one line per host."""
+    from nubo.drivers.kvm import remote
+    pool = ctx.resolve.pool(HOST)
+    by_id = {text(h, "ID"): h for h in pool.iterfind("HOST")}
+    if a.hosts:
+        chosen = [by_id.get(str(ctx.resolve.one(HOST, ref))) for ref in a.hosts]
+        missing = [ref for ref, h in zip(a.hosts, chosen) if h is None]
+        if missing:
+            raise CliError(f"no such host: {', '.join(missing)}")
+    else:
+        chosen = [h for h in by_id.values() if "kvm" in (text(h, "VM_MAD"), text(h, "IM_MAD"))]
+        if not chosen:
+            ctx.out("no host has VM_MAD or IM_MAD kvm: nothing to sync")
+            return
+    cfg = remote.settings()
+    cfg = remote.Settings(a.remote_dir or cfg.remote_dir, a.ssh or cfg.ssh, cfg.python,
+                          cfg.uri, cfg.window, cfg.timeout)
+    failed = 0
+    for host in chosen:
+        name, hid = text(host, "NAME"), text(host, "ID")
+        try:
+            files = remote.sync(name, cfg)
+        except remote.RemoteError as e:
+            failed += 1
+            ctx.stderr.write(f"host {hid} ({name}): sync failed: {e}\n")
+            continue
+        ctx.out(f"host {hid} ({name}): synced {len(files)} file(s) to {cfg.remote_dir}")
+    if failed:
+        raise CliError(f"{failed} of {len(chosen)} host(s) could not be synced")
+
+
 NOUN = Noun("host", HOST, (
     Verb("create", "add a host, with its information and virtualization drivers",
          "{cmd} create host-3 --im dummy --vm dummy -c production", _create,
@@ -131,4 +164,13 @@ NOUN = Noun("host", HOST, (
     simple(HOST, "offline", "take hosts offline: no VMs, no monitoring", "status", 2),
     Verb("flush", "disable hosts and reschedule their VMs elsewhere", "{cmd} flush host-3",
          _flush, (refs("hosts"),)),
+    Verb("sync", "copy the drivers' remote parts (the kvm probe) to the hosts again",
+         "{cmd} sync host-3 host-4", _sync,
+         (arg("hosts", nargs="*", metavar="HOST",
+              help="hosts (ids or names); default: every host with kvm drivers"),
+          arg("--remote-dir", metavar="DIR",
+              help="where on the hosts (default: $NUBO_KVM_REMOTE_DIR or "
+                   "/var/tmp/nubo/remotes)"),
+          arg("--ssh", metavar="COMMAND", help="the ssh command line the host's name is "
+              "appended to (default: $NUBO_KVM_SSH or ssh -o BatchMode=yes)"))),
 ))

@@ -19,10 +19,17 @@ from nubo.cli.verbs import Verb, arg
 def _serve(_ctx: Context, args: argparse.Namespace) -> int:
     from nubo.config import ConfigError, load_config
     try:
-        cfg = load_config(args.config, data_dir=args.data_dir, listen=args.listen)
+        cfg = load_config(args.config, data_dir=args.data_dir, listen=args.listen,
+                          kvm_host="localhost" if args.with_kvm else None)
     except ConfigError as e:
         print(f"nubo: {e.message}", file=sys.stderr)
         return USAGE
+    if args.with_kvm:
+        from nubo.config import kvm_available
+        if not kvm_available():
+            print("nubo: --with-kvm needs libvirt-python (pip install 'nubo[kvm]')",
+                  file=sys.stderr)
+            return USAGE
     from nubo.serve import serve
     serve(cfg)
     return 0
@@ -36,7 +43,9 @@ SERVE = Verb(
      arg("--listen", metavar="ADDR:PORT", help="address of the XML-RPC API "
          "(default: 127.0.0.1:2633)"),
      arg("--config", type=Path, metavar="FILE", help="TOML configuration file "
-         "(see docs/configuration.md)")),
+         "(see docs/configuration.md)"),
+     arg("--with-kvm", action="store_true", help="also run real VMs: a host 'localhost' "
+         "on the kvm drivers (libvirt), created if missing; the dummy host stays")),
     connects=False)
 
 
