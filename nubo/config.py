@@ -274,9 +274,10 @@ def tm_driver_command(cfg: Config) -> list[str]:
 
 
 def kvm_available() -> bool:
-    """libvirt-python is installed (the kvm extra): the kvm driver can run."""
+    """libvirt-python is installed (the kvm extra) and so is the kvm driver: it can run."""
     import importlib.util
-    return importlib.util.find_spec("libvirt") is not None
+    return (importlib.util.find_spec("libvirt") is not None
+            and importlib.util.find_spec("nubo.drivers.kvm.__main__") is not None)
 
 
 def kvm_driver_table(cfg: Config) -> dict:
