@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 
 from lxml import etree
 
@@ -16,6 +17,7 @@ from nubo.cli.tables import Column
 from nubo.cli.verbs import Noun, Verb, arg, refs
 
 Element = etree._Element
+SYNC_AT_ONCE = 8  # hosts synced at once by ``host sync``
 
 # Host::HostState and the OCA's SHORT_HOST_STATES.
 STATES = ("INIT", "MONITORING_MONITORED", "MONITORED", "ERROR", "DISABLED",
@@ -134,16 +136,26 @@ def _sync(ctx: Context, a: argparse.Namespace) -> None:
     cfg = remote.settings()
     cfg = remote.Settings(a.remote_dir or cfg.remote_dir, a.ssh or cfg.ssh, cfg.python,
                           cfg.uri, cfg.window, cfg.timeout)
-    failed = 0
-    for host in chosen:
-        name, hid = text(host, "NAME"), text(host, "ID")
+    chosen.sort(key=lambda h: int(text(h, "ID", "0")))
+
+    def one(host: Element) -> str | None:
         try:
-            files = remote.sync(name, cfg)
+            remote.sync(text(host, "NAME"), cfg)
         except remote.RemoteError as e:
-            failed += 1
-            ctx.stderr.write(f"host {hid} ({name}): sync failed: {e}\n")
-            continue
-        ctx.out(f"host {hid} ({name}): synced {len(files)} file(s) to {cfg.remote_dir}")
+            return str(e)
+        return None
+    failed = 0
+    # A few at once (ssh connections take most of the time), reported in id order.
+    with ThreadPoolExecutor(SYNC_AT_ONCE) as pool:
+        for host, error in zip(chosen, pool.map(one, chosen)):
+            name, hid = text(host, "NAME"), text(host, "ID")
+            if error is None:
+                ctx.out(f"host {hid} ({name}): synced {len(remote.REMOTE_FILES)} file(s) "
+                        f"to {cfg.remote_dir}")
+            else:
+                failed += 1
+                ctx.stderr.write(f"host {hid} ({name}): sync failed: {error}\n")
+                ctx.stderr.flush()
     if failed:
         raise CliError(f"{failed} of {len(chosen)} host(s) could not be synced")
 
