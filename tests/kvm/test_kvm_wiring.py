@@ -1,0 +1,40 @@
+"""How ``nubo serve`` wires the kvm driver: its table when libvirt-python and the
+driver are installed (with the hosts' settings in its environment), none otherwise,
+and ``--with-kvm`` refused with the reason where it can't run."""
+from __future__ import annotations
+
+import sys
+
+from nubo import config
+from nubo.cli.main import main
+from nubo.config import Config, driver_specs
+
+
+def test_the_kvm_driver_table(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "kvm_available", lambda: True)
+    cfg = Config(data_dir=tmp_path, kvm_remote_dir="/srv/remotes", kvm_probe_window=0.25)
+    spec = {s.name: s for s in driver_specs(cfg)}["kvm"]
+    assert spec.command == (sys.executable, "-m", "nubo.drivers.kvm", "--datastore-location",
+                            cfg.datastore_dir)
+    assert (spec.timeout_for("DEPLOY"), spec.timeout_for("MIGRATE"),
+            spec.timeout_for("SHUTDOWN")) == (600, 900, 400)
+    assert spec.env["NUBO_KVM_REMOTE_DIR"] == "/srv/remotes"
+    assert spec.env["NUBO_KVM_PROBE_WINDOW"] == "0.25"
+    assert spec.env["NUBO_KVM_SSH"].startswith("ssh -o BatchMode=yes")
+
+
+def test_a_table_of_ones_own_replaces_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "kvm_available", lambda: True)
+    cfg = Config(data_dir=tmp_path, drivers={"kvm": {"command": ["my-kvm"]}})
+    assert {s.name: s for s in driver_specs(cfg)}["kvm"].command == ("my-kvm",)
+
+
+def test_no_kvm_driver_without_libvirt(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "kvm_available", lambda: False)
+    assert "kvm" not in {s.name for s in driver_specs(Config(data_dir=tmp_path))}
+
+
+def test_serve_with_kvm_needs_libvirt(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(config, "kvm_available", lambda: False)
+    assert main(["serve", "--with-kvm", "--data-dir", str(tmp_path)]) == 2
+    assert "--with-kvm needs libvirt-python" in capsys.readouterr().err
