@@ -35,6 +35,8 @@ TINY = {
     "prolog.py": (["--vms", "4", "--size-mb", "16", "--data-mb", "2"], "tm qcow2"),
     "vnm_apply.py": (["--vms", "3", "--rules", "5"], "ms per VM"),
     "image_register.py": (["--size", "8", "--runs", "1"], "ratio register/cp"),
+    "kvm_probe.py": (["--guests", "1", "--rounds", "1", "--window", "0.05", "--settle", "0"],
+                     "per probe round, in place"),
 }
 
 
