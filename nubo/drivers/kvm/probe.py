@@ -167,26 +167,52 @@ class Domain:
                 sum(self.number(f"net.{i}.tx.bytes") for i in range(count)))
 
 
-def _libvirt_stats(uri: str) -> list[Domain]:
-    """Every domain with its stats, in one call (libvirt-python)."""
-    import libvirt
-    libvirt.registerErrorHandler(lambda *_: None, None)  # no noise on stderr
-    conn = libvirt.openReadOnly(uri)
-    try:
-        wanted = (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
-                  | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_INTERFACE
-                  | libvirt.VIR_DOMAIN_STATS_VCPU)
-        return [Domain(dom.name(), dom.UUIDString(), stats)
-                for dom, stats in conn.getAllDomainStats(wanted, 0)]
-    finally:
-        conn.close()
+class Hypervisor:
+    """The host's libvirt, read-only: one connection for a round's two bulk calls
+    (libvirt-python), or ``virsh domstats`` where python3-libvirt is missing."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        try:
+            import libvirt
+        except ImportError:
+            self.libvirt, self.conn = None, None
+            return
+        self.libvirt = libvirt
+        libvirt.registerErrorHandler(lambda *_: None, None)  # no noise on stderr
+        try:
+            self.conn = libvirt.openReadOnly(uri)
+        except libvirt.libvirtError as e:
+            raise RuntimeError(f"libvirt {uri}: {e.get_error_message()}") from None
+
+    def stats(self, cpu_only: bool = False) -> list[Domain]:
+        """Every domain with its stats, in one call (``cpu_only``: state and cpu time,
+        which do not ask each guest's QEMU for its balloon and interfaces)."""
+        if self.libvirt is None:
+            return _virsh_stats(self.uri, cpu_only)
+        lv = self.libvirt
+        wanted = lv.VIR_DOMAIN_STATS_STATE | lv.VIR_DOMAIN_STATS_CPU_TOTAL
+        if not cpu_only:
+            wanted |= (lv.VIR_DOMAIN_STATS_BALLOON | lv.VIR_DOMAIN_STATS_INTERFACE
+                       | lv.VIR_DOMAIN_STATS_VCPU)
+        try:
+            return [Domain(dom.name(), dom.UUIDString(), stats)
+                    for dom, stats in self.conn.getAllDomainStats(wanted, 0)]
+        except lv.libvirtError as e:
+            raise RuntimeError(f"libvirt {self.uri}: {e.get_error_message()}") from None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
-def _virsh_stats(uri: str) -> list[Domain]:
+def _virsh_stats(uri: str, cpu_only: bool = False) -> list[Domain]:
     """The same through ``virsh domstats`` (hosts without python3-libvirt)."""
-    out = subprocess.run(
-        ["virsh", "-r", "-c", uri, "domstats", "--raw", "--state", "--cpu-total", "--balloon",
-         "--interface", "--vcpu"], capture_output=True, text=True, timeout=60)
+    groups = ["--state", "--cpu-total"]
+    if not cpu_only:
+        groups += ["--balloon", "--interface", "--vcpu"]
+    out = subprocess.run(["virsh", "-r", "-c", uri, "domstats", "--raw", *groups],
+                         capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip() or f"virsh exited with {out.returncode}")
     domains: list[Domain] = []
@@ -201,15 +227,12 @@ def _virsh_stats(uri: str) -> list[Domain]:
 
 
 def domain_stats(uri: str) -> list[Domain]:
-    """The host's domains from one bulk call: libvirt-python, else virsh."""
+    """The host's domains with all their stats, from one bulk call."""
+    hypervisor = Hypervisor(uri)
     try:
-        import libvirt  # noqa: F401
-    except ImportError:
-        return _virsh_stats(uri)
-    try:
-        return _libvirt_stats(uri)
-    except libvirt.libvirtError as e:
-        raise RuntimeError(f"libvirt {uri}: {e.get_error_message()}") from None
+        return hypervisor.stats()
+    finally:
+        hypervisor.close()
 
 
 def _quote(value: object) -> str:
@@ -256,18 +279,26 @@ def import_template(dom: Domain) -> str:
 def collect(uri: str = DEFAULT_URI, window: float = DEFAULT_WINDOW,
             domains: bool = True) -> str:
     """One probe round: the host's monitoring template."""
-    cpu_before, t0 = cpu_times(_read("/proc/stat")), time.monotonic()
-    before = domain_stats(uri) if domains else []
-    # The rest of the round is done inside the CPU window rather than after it.
-    info = cpuinfo(_read("/proc/cpuinfo"))
-    usable, why = kvm_usable(cpuinfo_text=None)
-    memory = meminfo(_read("/proc/meminfo"))
-    rx, tx = net_totals(_read("/proc/net/dev"))
-    remaining = window - (time.monotonic() - t0)
-    if remaining > 0:
-        time.sleep(remaining)
-    after = domain_stats(uri) if domains else []
-    cpu_after, seconds = cpu_times(_read("/proc/stat")), time.monotonic() - t0
+    hypervisor = Hypervisor(uri) if domains else None
+    try:
+        cpu_before, t0 = cpu_times(_read("/proc/stat")), time.monotonic()
+        before = hypervisor.stats(cpu_only=True) if hypervisor else []
+        sampled = (t0 + time.monotonic()) / 2  # when the domains' cpu time was read
+        # The rest of the round is done inside the CPU window rather than after it.
+        info = cpuinfo(_read("/proc/cpuinfo"))
+        usable, why = kvm_usable()
+        memory = meminfo(_read("/proc/meminfo"))
+        rx, tx = net_totals(_read("/proc/net/dev"))
+        remaining = window - (time.monotonic() - t0)
+        if remaining > 0:
+            time.sleep(remaining)
+        t1 = time.monotonic()
+        after = hypervisor.stats() if hypervisor else []
+        sampled = (t1 + time.monotonic()) / 2 - sampled
+    finally:
+        if hypervisor:
+            hypervisor.close()
+    cpu_after = cpu_times(_read("/proc/stat"))
     total = int(info["TOTALCPU"])
     used = int(round(cpu_busy(cpu_before, cpu_after) * total))
     running = sum(1 for d in after if _STATES.get(d.number("state.state")) in ("a", "p"))
@@ -283,7 +314,7 @@ def collect(uri: str = DEFAULT_URI, window: float = DEFAULT_WINDOW,
     if domains:
         figures.append(("RUNNING_VMS", running))
     lines = [f"{name}={_quote(value)}" for name, value in figures]
-    lines += vm_lines(before, after, seconds)
+    lines += vm_lines(before, after, sampled)
     return "\n".join(lines) + "\n"
 
 
