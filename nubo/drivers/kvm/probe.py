@@ -270,7 +270,7 @@ def import_template(dom: Domain) -> str:
     memory_mb = (dom.number("balloon.maximum") or dom.number("balloon.current")) // 1024
     text = (f"NAME={_quote(dom.name)}\nCPU={_quote(vcpu)}\nVCPU={_quote(vcpu)}\n"
             f"MEMORY={_quote(memory_mb)}\nHYPERVISOR=\"kvm\"\n"
-            + (f"IMPORT_VM_ID={_quote(dom.uuid)}\n" if dom.uuid else f"IMPORT_VM_ID={_quote(dom.name)}\n"))
+            f"IMPORT_VM_ID={_quote(dom.uuid or dom.name)}\n")
     return base64.b64encode(text.encode()).decode("ascii")
 
 
