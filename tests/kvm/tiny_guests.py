@@ -1,7 +1,8 @@
 """Throw-away guests for the probe's tests and bench: transient TCG domains that boot
 Debian's own kernel and initrd (``break=top``: they stop in the initramfs's shell and
-idle there), 96 MiB each, named by the caller (``nubo-test-kvmhost-...``) and
-destroyed by that name.
+idle there, reading a serial pty nobody writes to: a console that gave end of file
+would end the shell, and init with it), 96 MiB each, named by the caller
+(``nubo-test-kvmhost-...``) and destroyed by that name.
 """
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def domain_xml(name: str, kernel: str, initrd: str, memory_mib: int = MEMORY_MIB
   <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64'>hvm</type><kernel>{kernel}</kernel><initrd>{initrd}</initrd>
-    <cmdline>console=ttyS0 quiet break=top panic=-1</cmdline></os>
+    <cmdline>console=ttyS0 quiet break=top</cmdline></os>
   <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>
-  <devices><serial type='null'/><memballoon model='virtio'/></devices>
+  <devices><serial type='pty'/><console type='pty'/><memballoon model='virtio'/></devices>
 </domain>
 """
 
