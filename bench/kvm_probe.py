@@ -67,6 +67,9 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=probe.DEFAULT_WINDOW)
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds between the guests' start and the first round")
+    parser.add_argument("--pause", action="store_true",
+                        help="pause the guests before the rounds (virsh suspend): the "
+                             "domains and their QEMUs are there, their TCG load is not")
     args = parser.parse_args()
 
     import tiny_guests
@@ -92,6 +95,10 @@ def main() -> int:
             print(f"{guests} guests started in {time.perf_counter() - t0:.1f} s; "
                   f"settling {args.settle:.0f} s")
             time.sleep(args.settle)
+        if args.pause:
+            for name in names:
+                subprocess.run(["virsh", "-c", uri, "suspend", name], check=True,
+                               capture_output=True, timeout=60)
         running = probe.collect(uri, 0.1, domains).count("VM=[") if domains else 0
         figures = measure(uri, args.rounds, args.window, domains)
     finally:
