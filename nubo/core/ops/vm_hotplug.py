@@ -133,7 +133,8 @@ def update_vm_conf(call: Call, vm_id: int, template: str, update_type: int) -> i
         loaded.vm.template = order_system_template(updated(loaded.vm.template))
         update_context(call, conn, loaded.vm, before)  # ctx: variables, ETHn_*, TOKEN
 
-    act(call, vm_id, "updateconf", prepare=prepare, live=live)
+    act(call, vm_id, "updateconf", prepare=prepare, live=live,
+        context=updated(vm.template).get_vector("CONTEXT") is not None)
     return vm_id
 
 
@@ -221,7 +222,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
     """Attach a NIC (VM:MANAGE, NET:USE) with a lease of its network: HOTPLUG_NIC on a
     RUNNING VM; just recorded on a POWEROFF one."""
     life_cycle(call)
-    usable_vm(call, vm_id, A.MANAGE)
+    vm = usable_vm(call, vm_id, A.MANAGE)
     nic = _one_vector(template, "NIC", vm_id)
     _check_vector(call, nic, vm_id)
     with call.cloud.db.read() as conn:
@@ -250,7 +251,7 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
         loaded.vm.template = order_system_template(loaded.vm.template)
         refresh_network(call, conn, loaded.vm)  # ctx: the new NIC's ETHn_*
 
-    act(call, vm_id, "nic-attach", prepare=prepare)
+    act(call, vm_id, "nic-attach", prepare=prepare, context=_has_context(vm))
     return vm_id
 
 
@@ -261,7 +262,13 @@ def detach_nic(call: Call, vm_id: int, nic_id: int) -> int:
 
     return _on_marked(call, vm_id, "nic-detach", "NIC", "NIC_ID", nic_id, "ATTACH",
                       f"Could not detach NIC with NIC_ID {nic_id}, it does not exist.",
-                      then=context)
+                      then=context, context=_has_context(usable_vm(call, vm_id, A.MANAGE)))
+
+
+def _has_context(vm: VirtualMachine) -> bool:
+    """A VM with a CONTEXT gets its CD-ROM rebuilt before the hypervisor hears of a NIC
+    change (nubo.lifecycle.hotplug)."""
+    return vm.template.get_vector("CONTEXT") is not None
 
 
 # ---------------------------------------------------------------------- snapshots
