@@ -36,7 +36,9 @@ def _hot(lcm: L, action: str, op, params: Params | None = None) -> T:
 
 def _nic(attach: bool):
     """attachnic/detachnic: hot on RUNNING; on POWEROFF through the driver only if it
-    attaches NICs cold (``cold``), else just recorded. ``alias``: a NIC_ALIAS."""
+    attaches NICs cold (``cold``: its CD-ROM is not rebuilt then), else recorded once a
+    ``context`` is rebuilt (HOTPLUG_NIC_POWEROFF meanwhile) or at once. ``alias``: a
+    NIC_ALIAS."""
     verb = "attach" if attach else "detach"
 
     def running(view: VmView, params: Params) -> T:
