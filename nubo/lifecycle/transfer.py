@@ -121,15 +121,14 @@ def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Locatio
     ``attach_disk``: the one disk the operation concerns: attached or detached
     (PROLOG_ATTACH, EPILOG_DETACH), snapshotted (SNAP_CREATE/REVERT/DELETE, its
     ``snap_id``) or resized (RESIZE, to its ``size``); ``context``: the VM's context CD-ROM, made at PROLOG (it moves
-    with the VM's directory afterwards, and goes with it at EPILOG) and made again by
-    CONTEXT.
+    with the VM's directory afterwards, and goes with it at EPILOG).
     """
     cur = current
+    if action == "CONTEXT":  # the CD-ROM made again (NIC hotplug, updateconf)
+        return [_context_line(vm_id, context, cur)] if context else []
     if action == "PROLOG":
         lines = [line for d in disks if (line := _prolog_disk(vm_id, d, cur, frontend))]
         return lines + ([_context_line(vm_id, context, cur)] if context else [])
-    if action == "CONTEXT":  # the CD-ROM rebuilt after a NIC hotplug or updateconf
-        return [_context_line(vm_id, context, cur)] if context else []
     if action == "PROLOG_ATTACH":
         assert attach_disk is not None
         line = _prolog_disk(vm_id, attach_disk, cur, frontend)
