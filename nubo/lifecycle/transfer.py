@@ -141,6 +141,8 @@ def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Locatio
     kernel and initrd images, copied at PROLOG into the directory (they move with it).
     """
     cur = current
+    if action == "CONTEXT":  # the CD-ROM made again (NIC hotplug, updateconf)
+        return [_context_line(vm_id, context, cur)] if context else []
     if action == "PROLOG":
         lines = [line for d in disks if (line := _prolog_disk(vm_id, d, cur, frontend))]
         lines += [_os_file_line(vm_id, f, cur, frontend) for f in os_files]
