@@ -35,7 +35,7 @@ class HostFacts:
 
     vm_dir: str                                 # <datastore_location>/<DS_ID>/<VM_ID>
     domain_type: str = "qemu"                   # 'kvm' where KVM is usable, else TCG
-    emulator: str = "/usr/bin/qemu-system-x86_64"
+    emulator: str = ""                          # empty: libvirt's default for the arch
 
 
 def parse_vm(payload: bytes | str | etree._Element) -> etree._Element:
@@ -130,7 +130,8 @@ def domain_xml(payload: bytes | str | etree._Element, facts: HostFacts) -> str:
     etree.SubElement(dom, "on_reboot").text = "restart"
     etree.SubElement(dom, "on_crash").text = "destroy"
     devices = etree.SubElement(dom, "devices")
-    etree.SubElement(devices, "emulator").text = facts.emulator
+    if facts.emulator:
+        etree.SubElement(devices, "emulator").text = facts.emulator
     _disks(devices, tmpl, facts.vm_dir, machine, sd_bus)
     for index, nic in enumerate(tmpl.findall("NIC")):
         devices.append(nic_element(vector(nic), oid, index))
