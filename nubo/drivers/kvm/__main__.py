@@ -6,8 +6,10 @@ it); POLL and MONITOR run at once, whatever else is under way.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
+import threading
 
 from nubo.drivers import threaded
 from nubo.drivers.kvm.hosts import LOCAL_URI, REMOTE_COMMAND, REMOTE_URI, Hosts
@@ -21,7 +23,16 @@ CAPABILITIES = ("live-resize", "live-nic-attach", "cold-nic-attach", "live-disk-
 _AT_ONCE = frozenset({"POLL", "MONITOR"})
 
 
+def _env_defaults() -> tuple[str, str]:
+    """The local URI and remote command ``nubo serve`` gives the kvm drivers in their
+    environment (NUBO_KVM_URI, NUBO_KVM_SSH: the ssh command the host name follows)."""
+    ssh = os.environ.get("NUBO_KVM_SSH", "").strip()
+    return (os.environ.get("NUBO_KVM_URI", "").strip() or LOCAL_URI,
+            f"{ssh} {{host}}" if ssh else REMOTE_COMMAND)
+
+
 def _parser() -> argparse.ArgumentParser:
+    local_uri, remote_command = _env_defaults()
     ap = argparse.ArgumentParser(
         prog="python -m nubo.drivers.kvm",
         description="nubo's kvm virtualization driver: runs VMs as libvirt domains "
@@ -32,14 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         "docs/drivers.md on stdin/stdout.")
     ap.add_argument("--uri", default=REMOTE_URI, metavar="TEMPLATE",
                     help="libvirt URI of a remote host, {host} its name (default: %(default)s)")
-    ap.add_argument("--local-uri", default=LOCAL_URI, metavar="URI",
+    ap.add_argument("--local-uri", default=local_uri, metavar="URI",
                     help="libvirt URI of this machine, named localhost, by its host name or "
-                    "by --local-name (default: %(default)s)")
+                    "by --local-name (default: $NUBO_KVM_URI, else %(default)s)")
     ap.add_argument("--local-name", action="append", default=[], metavar="NAME",
                     help="another name of this machine (repeatable)")
-    ap.add_argument("--remote-command", default=REMOTE_COMMAND, metavar="TEMPLATE",
+    ap.add_argument("--remote-command", default=remote_command, metavar="TEMPLATE",
                     help="how to run a command on a remote host, for the VM's directory, its "
-                    "checkpoint and the KVM probe (default: %(default)s)")
+                    "checkpoint and the KVM probe (default: '$NUBO_KVM_SSH {host}', else "
+                    "%(default)s)")
     ap.add_argument("--datastore-location", default="/var/lib/one/datastores", metavar="DIR",
                     help="where the hosts keep the system datastores: a VM's files are in "
                     "DIR/<system DS_ID>/<VM ID>/ (default: %(default)s)")
@@ -66,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = {"localhost", socket.gethostname(), socket.getfqdn(), *args.local_name}
     hosts = Hosts(names, args.uri, args.local_uri, args.remote_command, args.domain_type)
+    if args.domain_type == "auto":  # probe this machine now, not at the first DEPLOY
+        threading.Thread(target=hosts.domain_type_of, args=("localhost",), daemon=True).start()
     vmm = Vmm(hosts, Options(datastore_location=args.datastore_location,
                              shutdown_timeout=args.shutdown_timeout,
                              shutdown_destroy=args.shutdown_destroy == "true",
