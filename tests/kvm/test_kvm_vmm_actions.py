@@ -98,6 +98,10 @@ def test_deploy_poll_reboot_reset_save_restore_shutdown(world):
     assert wait_for(lambda: serial.exists() and b"Linux version" in serial.read_bytes(), 90), \
         "the kernel's console never reached serial.log"
 
+    snap = "<SNAPSHOT><ACTIVE>YES</ACTIVE><SNAPSHOT_ID>0</SNAPSHOT_ID></SNAPSHOT>"
+    ok, info = driver.act("SNAPSHOTCREATE", vm_id, payload=vm_body(vm_id, snap))
+    assert not ok and "need a disk, and every disk in qcow2" in info, info
+
     assert driver.act("REBOOT", vm_id, payload=body) == (True, "")
     assert driver.act("RESET", vm_id, payload=body) == (True, "")
     assert running(conn, vm_id)
@@ -211,3 +215,32 @@ def test_auto_domain_type_probes_the_host(conn):
     kind = Hosts({HOST}).domain_type_of(HOST)
     print(f"\nauto domain type here: {kind} (probe {time.monotonic() - start:.1f} s)")
     assert kind in ("kvm", "qemu")
+
+
+def test_the_core_s_driver_manager_runs_it_and_reads_its_capabilities(conn):
+    """Through nubo.drivers.DriverManager, as nubo serve runs it: INIT's capabilities
+    reach the registry's view, a DEPLOY answers the deploy id, POLL and CANCEL work."""
+    import sys
+
+    from nubo.drivers import DriverManager, DriverSpec
+    root = Path(tempfile.mkdtemp(prefix="nubo-kvmvmm-", dir="/var/tmp"))
+    root.chmod(0o755)
+    vm_id = 900004
+    manager = DriverManager([DriverSpec("kvm", (sys.executable, "-m", "nubo.drivers.kvm",
+                                                "--datastore-location", str(root),
+                                                "--domain-type", "qemu"))])
+    manager.start()
+    try:
+        body = vm_body(vm_id)
+        result = manager.submit("kvm", "DEPLOY", vm_id, HOST, body).result(timeout=180)
+        assert (result.success, result.info, result.origin) == (True, f"one-{vm_id}", "driver")
+        assert manager.capabilities("kvm") >= {"save-restore", "snapshots", "live-migration"}
+        assert "disk-snapshots" not in manager.capabilities("kvm")
+        assert running(conn, vm_id)
+        poll = manager.submit("kvm", "POLL", vm_id, HOST, body).result(timeout=60)
+        assert poll.success and poll.info.startswith("STATE=a ")
+        assert manager.submit("kvm", "CANCEL", vm_id, HOST, body).result(timeout=60).success
+        assert not running(conn, vm_id)
+    finally:
+        manager.close()
+        shutil.rmtree(root, ignore_errors=True)

@@ -15,6 +15,7 @@ from lxml import etree
 
 from nubo.drivers.kvm.call import ActionError, Answer, Call
 from nubo.drivers.kvm.devices import disk_element, nic_element, vector
+from nubo.drivers.kvm.hosts import libvirt_message
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 
@@ -102,8 +103,12 @@ def snapshot_create(c: Call) -> Answer:
     if name in dom.snapshotListNames(0):
         return True, name
     description = escape(snap.get("NAME", ""))
-    dom.snapshotCreateXML(f"<domainsnapshot><name>{name}</name>"
-                          f"<description>{description}</description></domainsnapshot>", 0)
+    try:
+        dom.snapshotCreateXML(f"<domainsnapshot><name>{name}</name>"
+                              f"<description>{description}</description></domainsnapshot>", 0)
+    except libvirt.libvirtError as e:
+        raise ActionError(f"SNAPSHOTCREATE failed: {libvirt_message(e)} (libvirt's snapshots "
+                          "of a running VM need a disk, and every disk in qcow2)") from None
     return True, name
 
 
