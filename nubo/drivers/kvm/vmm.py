@@ -194,7 +194,7 @@ class Vmm:
             return True, ""  # done before (recovery repeats it)
         dom = c.running()
         dconn = self.hosts.connection(dest)
-        target = dest if not self.hosts.is_local(dest) else dconn.getHostname()
+        target = dconn.getHostname() if dest == "localhost" else dest  # as the source sees it
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
         params = {libvirt.VIR_MIGRATE_PARAM_URI: self.options.migrate_uri.format(host=target)}
         start = time.monotonic()
