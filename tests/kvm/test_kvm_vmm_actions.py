@@ -73,7 +73,11 @@ def wait_for(check, timeout: float = 60, step: float = 0.5) -> bool:
 def test_deploy_poll_reboot_reset_save_restore_shutdown(world):
     driver, ds, conn = world
     vm_id = 900001
-    body = vm_body(vm_id, user_template="<SHUTDOWN_TIMEOUT>2</SHUTDOWN_TIMEOUT>")
+    body = vm_body(vm_id, "<CONTEXT><DISK_ID>0</DISK_ID><TARGET>hda</TARGET></CONTEXT>",
+                   user_template="<SHUTDOWN_TIMEOUT>2</SHUTDOWN_TIMEOUT>")
+    context = ds / str(vm_id) / "disk.0"  # as the transfer driver's CONTEXT line leaves it
+    context.parent.mkdir(parents=True)
+    context.write_bytes(bytes(64 * 1024))
     assert driver.init.startswith("INIT SUCCESS CAPABILITIES=")
     assert "save-restore" in driver.init and "disk-snapshots" not in driver.init
 
@@ -101,6 +105,10 @@ def test_deploy_poll_reboot_reset_save_restore_shutdown(world):
     snap = "<SNAPSHOT><ACTIVE>YES</ACTIVE><SNAPSHOT_ID>0</SNAPSHOT_ID></SNAPSHOT>"
     ok, info = driver.act("SNAPSHOTCREATE", vm_id, payload=vm_body(vm_id, snap))
     assert not ok and "need a disk, and every disk in qcow2" in info, info
+
+    assert f"{context}" in conn.lookupByName(f"one-{vm_id}").XMLDesc(0)
+    assert driver.act("UPDATECONF", vm_id, payload=body) == (True, "")  # media changed
+    assert not [log for log in driver.logs if "no context CD-ROM" in log]
 
     assert driver.act("REBOOT", vm_id, payload=body) == (True, "")
     assert driver.act("RESET", vm_id, payload=body) == (True, "")
@@ -244,3 +252,15 @@ def test_the_core_s_driver_manager_runs_it_and_reads_its_capabilities(conn):
     finally:
         manager.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_lost_connection_is_opened_again(conn):
+    """A connection that died under the driver (libvirtd restarted, ssh cut) is noticed
+    and replaced at the next action."""
+    from nubo.drivers.kvm.hosts import Hosts
+    hosts = Hosts({HOST})
+    first = hosts.connection(HOST)
+    first.close()  # as if it had died
+    assert hosts.call(HOST, lambda c: c.getLibVersion()) > 0
+    assert hosts.connection(HOST) is not first
+    hosts.close()

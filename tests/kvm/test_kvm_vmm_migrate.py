@@ -1,7 +1,7 @@
-"""Live migration by the kvm driver between this machine and the second hypervisor host
-the test harness builds (tests/kvm/second_host.py: a network namespace with its own
-sshd and libvirtd): there and back, the domain running on exactly one host after
-each MIGRATE, checked through both libvirts."""
+"""Migration by the kvm driver between this machine and the second hypervisor host the
+test harness builds (tests/kvm/second_host.py: a network namespace with its own sshd
+and libvirtd): live there and back, then cold (SAVE here, RESTORE there), the domain
+running on exactly one host after each step, as both libvirts say."""
 from __future__ import annotations
 
 import shutil
@@ -49,7 +49,7 @@ def _state(driver: KvmDriver, host: str) -> str:
     return info.split()[0]
 
 
-def test_live_migration_there_and_back(two_hosts):
+def test_live_migration_there_and_back_then_cold(two_hosts):
     root, host2 = two_hosts
     here = host2.address.rsplit(".", 1)[0] + ".1"  # this machine, as host2 reaches it
     uri = f"qemu+ssh://root@{{host}}/system?keyfile={host2.key}&no_verify=1"
@@ -73,6 +73,14 @@ def test_live_migration_there_and_back(two_hosts):
         print(f"live migration second host -> here: {time.monotonic() - start:.1f} s")
         assert _state(driver, HOST) == "STATE=a"
         assert _state(driver, host2.address) == "STATE=d"
+
+        # cold: saved here, restored there (the hosts share the datastores' file system)
+        assert driver.act("SAVE", VM_ID, HOST, back, timeout=300) == (True, "")
+        again = vm_body(VM_ID, hosts=(HOST, host2.address, here, host2.address))
+        assert driver.act("RESTORE", VM_ID, host2.address, again, timeout=300) == \
+            (True, f"one-{VM_ID}")
+        assert _state(driver, host2.address) == "STATE=a"
+        assert _state(driver, HOST) == "STATE=d"
     finally:
         for host in (HOST, host2.address):
             driver.act("CANCEL", VM_ID, host, vm_body(VM_ID))

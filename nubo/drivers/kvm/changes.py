@@ -148,3 +148,23 @@ def resize(c: Call) -> Answer:
                               f"was deployed with at most {max_kib // 1024} MB (set MEMORY_MAX)")
         dom.setMemoryFlags(want_kib, LIVE)
     return True, ""
+
+
+def update_context(c: Call) -> Answer:
+    """UPDATECONF: the context CD-ROM (rewritten by the transfer driver) inserted again,
+    so the guest sees a media change and reads it anew, as OpenNebula's reconfigure does
+    with ``virsh change-media --update``. Without a domain or a CONTEXT: nothing to do."""
+    dom = c.domain()
+    context = c.vm.find("TEMPLATE/CONTEXT")
+    if dom is None or context is None:
+        return True, ""
+    disk_id = vector(context).get("DISK_ID") or str(len(c.vm.findall("TEMPLATE/DISK")))
+    path = f"{c.vm_dir()}/disk.{disk_id}"
+    cdrom = next((d for d in _live(dom).iterfind("devices/disk[@device='cdrom']")
+                  if d.find("source") is not None and d.find("source").get("file") == path), None)
+    if cdrom is None:
+        c.log("W", f"{c.name} has no context CD-ROM {path} to update")
+        return True, ""
+    dom.updateDeviceFlags(etree.tostring(cdrom, encoding="unicode"),
+                          LIVE | libvirt.VIR_DOMAIN_DEVICE_MODIFY_FORCE)
+    return True, ""

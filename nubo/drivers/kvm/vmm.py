@@ -48,7 +48,7 @@ class Vmm:
             "DETACHDISK": changes.detach_disk, "ATTACHNIC": changes.attach_nic,
             "DETACHNIC": changes.detach_nic, "SNAPSHOTCREATE": changes.snapshot_create,
             "SNAPSHOTREVERT": changes.snapshot_revert, "SNAPSHOTDELETE": changes.snapshot_delete,
-            "RESIZE": changes.resize, "UPDATECONF": self.nothing, "UPDATESG": self.nothing,
+            "RESIZE": changes.resize, "UPDATECONF": changes.update_context, "UPDATESG": self.nothing,
         }
 
     def handle(self, req: p.Request, log: Log = lambda level, m: None) -> Answer:
@@ -153,8 +153,8 @@ class Vmm:
         return True, ""
 
     def nothing(self, c: Call) -> Answer:
-        """UPDATECONF, UPDATESG: nothing to do in the hypervisor yet (the context CD-ROM
-        is rewritten by the transfer driver; security groups by the network driver)."""
+        """UPDATESG: nothing to do in the hypervisor (security groups are the network
+        driver's)."""
         return True, ""
 
     def poll(self, c: Call) -> Answer:
