@@ -79,7 +79,8 @@ def test_deploy_poll_reboot_reset_save_restore_shutdown(world):
     context.parent.mkdir(parents=True)
     context.write_bytes(bytes(64 * 1024))
     assert driver.init.startswith("INIT SUCCESS CAPABILITIES=")
-    assert "save-restore" in driver.init and "disk-snapshots" not in driver.init
+    assert "save-restore" in driver.init and "disk-resize" in driver.init
+    assert "disk-snapshots" not in driver.init
 
     start = time.monotonic()
     assert driver.act("DEPLOY", vm_id, payload=body) == (True, f"one-{vm_id}")
@@ -148,6 +149,12 @@ def test_disk_and_nic_hotplug_snapshots_resize_and_cancel(world):
     assert driver.act("ATTACHDISK", vm_id, payload=body) == (True, "")
     assert "dev='vdb'" in dom.XMLDesc(0) and str(disk) in dom.XMLDesc(0)
     assert driver.act("ATTACHDISK", vm_id, payload=body) == (True, "")  # repeated
+    grown = vm_body(vm_id, base + attach.replace("<ATTACH>YES</ATTACH>",
+                                                 "<SIZE>32</SIZE><RESIZE>YES</RESIZE>"))
+    assert driver.act("RESIZEDISK", vm_id, payload=grown) == (True, "")
+    info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(disk)],
+                          capture_output=True, text=True, check=True).stdout
+    assert '"virtual-size": 33554432' in info
 
     # VM snapshots: libvirt's internal ones, in the qcow2 disk
     snap = "<SNAPSHOT><ACTIVE>YES</ACTIVE><SNAPSHOT_ID>0</SNAPSHOT_ID><NAME>first</NAME></SNAPSHOT>"
@@ -211,6 +218,8 @@ def test_failures_say_why(world):
     assert not ok and "destination" in info
     assert driver.act("DISKSNAPSHOTCREATE", vm_id, payload=vm_body(vm_id)) == \
         (False, "unsupported action DISKSNAPSHOTCREATE")
+    ok, info = driver.act("RESIZEDISK", vm_id, payload=vm_body(vm_id))
+    assert (ok, info) == (False, "the VM has no DISK marked RESIZE=YES")
     ok, info = driver.act("MONITOR", 0, payload="<HOST/>")
     if not Path(__file__).resolve().parents[2].joinpath("nubo/drivers/kvm/probe.py").exists():
         assert (ok, info) == (False, "probe not available")

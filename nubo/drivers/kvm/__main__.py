@@ -16,10 +16,10 @@ from nubo.drivers.kvm.hosts import LOCAL_URI, REMOTE_COMMAND, REMOTE_URI, Hosts
 from nubo.drivers.kvm.vmm import Options, Vmm
 
 #: What works and is declared in the INIT answer (nubo/drivers/capabilities.py). Not
-#: declared: disk-snapshots and disk-resize (DISKSNAPSHOT*, RESIZEDISK unsupported).
+#: declared: disk-snapshots (DISKSNAPSHOT* are unsupported).
 CAPABILITIES = ("live-resize", "live-nic-attach", "cold-nic-attach", "live-disk-attach",
                 "cold-disk-attach", "live-migration", "cold-migration", "snapshots",
-                "save-restore")
+                "save-restore", "disk-resize")
 _AT_ONCE = frozenset({"POLL", "MONITOR"})
 
 
@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         description="nubo's kvm virtualization driver: runs VMs as libvirt domains "
         "(one-<ID>) on KVM/QEMU hosts. Actions: DEPLOY, SHUTDOWN, CANCEL, CLEANUP, SAVE, "
         "RESTORE, REBOOT, RESET, POLL, MIGRATE (live), ATTACHDISK, DETACHDISK, ATTACHNIC, "
-        "DETACHNIC, SNAPSHOTCREATE, SNAPSHOTREVERT, SNAPSHOTDELETE, RESIZE, UPDATECONF, "
+        "DETACHNIC, SNAPSHOTCREATE, SNAPSHOTREVERT, SNAPSHOTDELETE, RESIZE, RESIZEDISK, "
+        "UPDATECONF, "
         "UPDATESG, MONITOR (with nubo.drivers.kvm.probe). Speaks the driver protocol of "
         "docs/drivers.md on stdin/stdout.")
     ap.add_argument("--uri", default=REMOTE_URI, metavar="TEMPLATE",

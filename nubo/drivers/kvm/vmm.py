@@ -48,7 +48,7 @@ class Vmm:
             "DETACHDISK": changes.detach_disk, "ATTACHNIC": changes.attach_nic,
             "DETACHNIC": changes.detach_nic, "SNAPSHOTCREATE": changes.snapshot_create,
             "SNAPSHOTREVERT": changes.snapshot_revert, "SNAPSHOTDELETE": changes.snapshot_delete,
-            "RESIZE": changes.resize, "UPDATECONF": changes.update_context, "UPDATESG": self.nothing,
+            "RESIZE": changes.resize, "RESIZEDISK": changes.resize_disk, "UPDATECONF": changes.update_context, "UPDATESG": self.nothing,
         }
 
     def handle(self, req: p.Request, log: Log = lambda level, m: None) -> Answer:
