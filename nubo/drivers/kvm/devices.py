@@ -47,7 +47,8 @@ def yes(value: str | None) -> bool:
 def _one_of(vec: Vector, key: str, allowed: frozenset[str], what: str) -> str:
     value = (vec.get(key) or "").strip().lower()
     if value and value not in allowed:
-        raise DomainError(f"{what} {key} '{vec.get(key)}' is not one of {', '.join(sorted(allowed))}")
+        raise DomainError(f"{what} {key} '{vec.get(key)}' is not one of "
+                          f"{', '.join(sorted(allowed))}")
     return value
 
 

@@ -316,7 +316,8 @@ def _inputs(devices: etree._Element, tmpl: etree._Element) -> None:
         kind = vec.get("TYPE", "").strip().lower()
         bus = vec.get("BUS", "").strip().lower() or "usb"
         if kind not in ("mouse", "tablet", "keyboard"):
-            raise DomainError(f"INPUT TYPE '{vec.get('TYPE', '')}' is not mouse, tablet or keyboard")
+            raise DomainError(f"INPUT TYPE '{vec.get('TYPE', '')}' is not mouse, tablet or "
+                              "keyboard")
         if bus not in ("usb", "ps2", "virtio"):
             raise DomainError(f"INPUT BUS '{bus}' is not usb, ps2 or virtio")
         if kind == "tablet" and bus == "ps2":

@@ -14,6 +14,7 @@ a domain already running answer its name; SHUTDOWN, CANCEL of one that is gone s
 from __future__ import annotations
 
 import base64
+import importlib.util
 import threading
 import time
 from collections.abc import Callable
@@ -48,11 +49,12 @@ class Vmm:
             "DETACHDISK": changes.detach_disk, "ATTACHNIC": changes.attach_nic,
             "DETACHNIC": changes.detach_nic, "SNAPSHOTCREATE": changes.snapshot_create,
             "SNAPSHOTREVERT": changes.snapshot_revert, "SNAPSHOTDELETE": changes.snapshot_delete,
-            "RESIZE": changes.resize, "RESIZEDISK": changes.resize_disk, "UPDATECONF": changes.update_context, "UPDATESG": self.nothing,
+            "RESIZE": changes.resize, "RESIZEDISK": changes.resize_disk,
+            "UPDATECONF": changes.update_context, "UPDATESG": self.nothing,
         }
 
     def handle(self, req: p.Request, log: Log = lambda level, m: None) -> Answer:
-        if req.action == "MONITOR":
+        if req.action == "MONITOR":  # dispatch point: the host probe, nubo.drivers.kvm.probe
             return monitor(req)
         action = self.actions.get(req.action)
         if action is None:
@@ -159,7 +161,10 @@ class Vmm:
 
     def poll(self, c: Call) -> Answer:
         dom = c.domain()
+        key = (c.host, c.name)
         if dom is None:
+            with self._cpu_lock:
+                self._cpu.pop(key, None)
             return True, "STATE=d"
 
         def stats(kinds: int) -> dict:
@@ -167,7 +172,6 @@ class Vmm:
             return got[0][1] if got else {}
 
         now = stats(polling.STATS)
-        key = (c.host, c.name)
         sample = (time.monotonic(), int(now.get("cpu.time", 0)))
         with self._cpu_lock:
             before = self._cpu.get(key)
@@ -203,14 +207,14 @@ class Vmm:
         forget(dom)
         return True, ""
 
+
 def monitor(req: p.Request) -> Answer:
     """MONITOR: the host probe (nubo.drivers.kvm.probe, written apart), when present.
     Its monitor(host, payload) gives the host's template as text; INFO is its base64."""
-    try:
-        from nubo.drivers.kvm import probe
-    except ImportError:
+    if importlib.util.find_spec("nubo.drivers.kvm.probe") is None:
         return False, "probe not available"
     try:
+        from nubo.drivers.kvm import probe
         text = probe.monitor(req.host or "", req.payload)
     except Exception as e:  # the probe's failure is the action's, never the driver's
         return False, f"MONITOR of {req.host} failed: {e}"

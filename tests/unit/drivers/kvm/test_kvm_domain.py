@@ -69,7 +69,8 @@ VARIANTS = {
              "<DISK><DISK_ID>2</DISK_ID><TARGET>hdc</TARGET><TYPE>CDROM</TYPE></DISK>"
              "<DISK><DISK_ID>3</DISK_ID><TARGET>vdd</TARGET><TYPE>BLOCK</TYPE>"
              "<READONLY>YES</READONLY></DISK>"
-             "<DISK><DISK_ID>4</DISK_ID><TARGET>vde</TARGET><TYPE>fs</TYPE><FORMAT>qcow2</FORMAT></DISK>"
+             "<DISK><DISK_ID>4</DISK_ID><TARGET>vde</TARGET><TYPE>fs</TYPE>"
+             "<FORMAT>qcow2</FORMAT></DISK>"
              "<CONTEXT><DISK_ID>5</DISK_ID><TARGET>hda</TARGET><NETWORK>YES</NETWORK></CONTEXT>",
     "q35_sata": "<MEMORY>256</MEMORY><OS><MACHINE>q35</MACHINE><SD_DISK_BUS>sata</SD_DISK_BUS>"
                 "<BOOT>disk0,nic0</BOOT></OS>"
@@ -85,7 +86,8 @@ VARIANTS = {
             "<NIC><NIC_ID>2</NIC_ID><BRIDGE>ovsbr</BRIDGE><VN_MAD>ovswitch</VN_MAD>"
             "<TARGET>mytap0</TARGET></NIC>",
     "graphics_vnc": "<MEMORY>128</MEMORY><GRAPHICS><TYPE>VNC</TYPE><LISTEN>0.0.0.0</LISTEN>"
-                    "<PORT>5907</PORT><PASSWD>p&lt;a'ss\"w&amp;rd</PASSWD><KEYMAP>es</KEYMAP></GRAPHICS>"
+                    "<PORT>5907</PORT><PASSWD>p&lt;a'ss\"w&amp;rd</PASSWD><KEYMAP>es</KEYMAP>"
+                    "</GRAPHICS>"
                     "<INPUT><TYPE>tablet</TYPE><BUS>usb</BUS></INPUT>"
                     "<INPUT><TYPE>keyboard</TYPE><BUS>virtio</BUS></INPUT>",
     "graphics_spice": "<MEMORY>128</MEMORY><GRAPHICS><TYPE>spice</TYPE></GRAPHICS>",
@@ -288,16 +290,15 @@ def templates(draw) -> tuple[str, dict]:
                         f"<KERNEL_CMD>{escape(draw(_words))}</KERNEL_CMD>")
     parts.append(f"<OS>{''.join(os_parts)}</OS>")
     prefixes = ["vd", "sd", "hd"]
-    used = set()
     n_disks = draw(st.integers(0, 4))
     for i in range(n_disks):
         kind = draw(_disk_types)
         prefix = draw(st.sampled_from(["sd", "hd"] if kind == "CDROM" else prefixes))
         target = f"{prefix}{'abcdefgh'[i]}"
-        used.add(target)
         parts.append(f"<DISK><DISK_ID>{i}</DISK_ID><TARGET>{target}</TARGET><TYPE>{kind}</TYPE>"
-                     f"<CACHE>{draw(_caches)}</CACHE><DRIVER>{draw(st.sampled_from(['', 'raw', 'qcow2']))}"
-                     f"</DRIVER><READONLY>{draw(st.sampled_from(['', 'YES', 'NO']))}</READONLY>"
+                     f"<CACHE>{draw(_caches)}</CACHE>"
+                     f"<DRIVER>{draw(st.sampled_from(['', 'raw', 'qcow2']))}</DRIVER>"
+                     f"<READONLY>{draw(st.sampled_from(['', 'YES', 'NO']))}</READONLY>"
                      "</DISK>")
     if draw(st.booleans()):
         parts.append("<CONTEXT><TARGET>hdz</TARGET><DISK_ID>9</DISK_ID></CONTEXT>")
