@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--migrate-uri", default="tcp://{host}", metavar="TEMPLATE",
                     help="where the source QEMU sends a live migration, {host} the "
                     "destination's name (default: %(default)s)")
+    ap.add_argument("--vnm-command", default=f"{sys.executable} -m nubo.drivers.vnm",
+                    metavar="COMMAND",
+                    help="the network driver (bridges, VLANs, security groups) on a remote "
+                    "host, run through --remote-command with the step and the VM's body on "
+                    "stdin; on this machine it runs in-process (default: %(default)s, nubo "
+                    "installed at the same path on the hosts)")
     ap.add_argument("--workers", type=int, default=16, help="actions run at once")
     return ap
 
@@ -84,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     vmm = Vmm(hosts, Options(datastore_location=args.datastore_location,
                              shutdown_timeout=args.shutdown_timeout,
                              shutdown_destroy=args.shutdown_destroy == "true",
-                             emulator=args.emulator, migrate_uri=args.migrate_uri))
+                             emulator=args.emulator, migrate_uri=args.migrate_uri,
+                             vnm_command=args.vnm_command))
     try:
         return threaded.serve(
             vmm.handle, sys.stdin.buffer, sys.stdout.buffer, name="kvm", workers=args.workers,

@@ -35,6 +35,8 @@ class Options:
     emulator: str = ""
     migrate_uri: str = "tcp://{host}"
     detach_wait: float = 10.0
+    #: the network driver on a remote host (nubo.drivers.kvm.network), the step follows
+    vnm_command: str = "python3 -m nubo.drivers.vnm"
 
 
 class Call:

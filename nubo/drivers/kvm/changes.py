@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 import libvirt
 from lxml import etree
 
+from nubo.drivers.kvm import network
 from nubo.drivers.kvm.call import ActionError, Answer, Call
 from nubo.drivers.kvm.devices import disk_element, nic_element, vector
 from nubo.drivers.kvm.hosts import libvirt_message
@@ -47,24 +48,45 @@ def detach_disk(c: Call) -> Answer:
          if d.find("target") is not None and d.find("target").get("dev") == target), None))
 
 
+def _alias_change(c: Call) -> bool:
+    """A NIC_ALIAS attached or detached is an address on its parent's device, not a
+    device: the guest learns of it from its context CD-ROM alone."""
+    return any((vector(a).get("ATTACH") or "").upper() == "YES"
+               for a in c.vm.iterfind("TEMPLATE/NIC_ALIAS"))
+
+
 def attach_nic(c: Call) -> Answer:
+    """The NIC marked ATTACH=YES plugged in: its bridge made (network ``pre``), the device
+    attached, its tap and rules set (``attach_nic``), and the context CD-ROM, rewritten
+    with its ETHn_* by the transfer driver, inserted again."""
+    if _alias_change(c):
+        return update_context(c)
     nic = c.marked("NIC")
     dom = c.domain()
     if dom is None:
         return True, ""  # powered off: the next DEPLOY has it
     elem = nic_element(nic, c.req.oid)
     mac = elem.find("mac").get("address") if elem.find("mac") is not None else None
-    if mac and _nic_by_mac(_live(dom), mac) is not None:
-        return True, ""
-    dom.attachDeviceFlags(etree.tostring(elem, encoding="unicode"), LIVE)
-    return True, ""
+    if not (mac and _nic_by_mac(_live(dom), mac) is not None):
+        network.step(c, "pre")
+        dom.attachDeviceFlags(etree.tostring(elem, encoding="unicode"), LIVE)
+    if nic.get("NIC_ID", "").isdigit():
+        network.step(c, "attach_nic", nic_id=int(nic["NIC_ID"]))
+    return update_context(c)
 
 
 def detach_nic(c: Call) -> Answer:
-    mac = c.marked("NIC").get("MAC", "").lower()
+    if _alias_change(c):
+        return update_context(c)
+    nic = c.marked("NIC")
+    mac = nic.get("MAC", "").lower()
     if c.domain() is None:
         return True, ""
-    return _detach(c, lambda live: _nic_by_mac(live, mac))
+    answer = _detach(c, lambda live: _nic_by_mac(live, mac))
+    if answer[0] and nic.get("NIC_ID", "").isdigit():
+        network.step(c, "detach_nic", nic_id=int(nic["NIC_ID"]))
+        return update_context(c)
+    return answer
 
 
 def _nic_by_mac(live: etree._Element, mac: str) -> etree._Element | None:

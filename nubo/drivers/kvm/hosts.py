@@ -134,13 +134,15 @@ class Hosts:
 
     # ------------------------------------------------------------------ commands
 
-    def run(self, host: str, argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
-        """A command on the host (directly when it is this machine)."""
+    def run(self, host: str, argv: list[str], timeout: float = 60,
+            stdin: str | None = None) -> subprocess.CompletedProcess:
+        """A command on the host (directly when it is this machine); ``stdin`` its input."""
         if not self.is_local(host):
             argv = [*shlex.split(self.remote_command.format(host=host)), shlex.join(argv)]
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+                                  input=stdin, stdin=None if stdin is not None
+                                  else subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise HostError(f"{argv[0]} on {host}: {e}") from None
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import libvirt
 
 from nubo.drivers import protocol as p
-from nubo.drivers.kvm import changes
+from nubo.drivers.kvm import changes, network
 from nubo.drivers.kvm import poll as polling
 from nubo.drivers.kvm.call import (
     ActionError, Answer, Call, Log, Options, forget, unless_gone,
@@ -50,7 +50,7 @@ class Vmm:
             "DETACHNIC": changes.detach_nic, "SNAPSHOTCREATE": changes.snapshot_create,
             "SNAPSHOTREVERT": changes.snapshot_revert, "SNAPSHOTDELETE": changes.snapshot_delete,
             "RESIZE": changes.resize, "RESIZEDISK": changes.resize_disk,
-            "UPDATECONF": changes.update_context, "UPDATESG": self.nothing,
+            "UPDATECONF": changes.update_context, "UPDATESG": self.update_sg,
         }
 
     def handle(self, req: p.Request, log: Log = lambda level, m: None) -> Answer:
@@ -78,10 +78,16 @@ class Vmm:
                 return True, name
             forget(dom)
         self.hosts.make_dir(c.host, directory)
+        network.step(c, "pre")
         start = time.monotonic()
-        dom = self.hosts.call(c.host, lambda conn: conn.createXML(xml, 0))
+        try:
+            dom = self.hosts.call(c.host, lambda conn: conn.createXML(xml, 0))
+        except (libvirt.libvirtError, HostError):
+            network.clean(c)
+            raise
         c.log("I", f"created domain {name} ({facts.domain_type}) on {c.host} in "
                    f"{time.monotonic() - start:.3f} s")
+        network.step(c, "post")
         return True, dom.name()
 
     def shutdown(self, c: Call) -> Answer:
@@ -111,6 +117,7 @@ class Vmm:
                 c.log("W", f"domain {c.name} did not stop within {timeout:g} s: destroyed")
                 dom.destroy()
         forget(dom)
+        network.clean(c)
         return True, ""
 
     def cancel(self, c: Call) -> Answer:
@@ -119,6 +126,7 @@ class Vmm:
             with unless_gone():
                 dom.destroy()
             forget(dom)
+        network.clean(c)
         return True, ""
 
     def save(self, c: Call) -> Answer:
@@ -132,6 +140,7 @@ class Vmm:
         start = time.monotonic()
         dom.save(checkpoint)
         forget(dom)
+        network.clean(c)
         c.log("I", f"saved {c.name} to {checkpoint} in {time.monotonic() - start:.1f} s")
         return True, ""
 
@@ -140,9 +149,11 @@ class Vmm:
         if dom is not None and dom.isActive():
             return True, dom.name()
         checkpoint = f"{c.vm_dir()}/checkpoint"
+        network.step(c, "pre")
         self.hosts.call(c.host, lambda conn: conn.restoreFlags(
             checkpoint, None, libvirt.VIR_DOMAIN_SAVE_RUNNING))
         dom = c.running()
+        network.step(c, "post")
         self.hosts.remove(c.host, checkpoint)
         return True, dom.name()
 
@@ -154,9 +165,11 @@ class Vmm:
         c.running().reset(0)
         return True, ""
 
-    def nothing(self, c: Call) -> Answer:
-        """UPDATESG: nothing to do in the hypervisor (security groups are the network
-        driver's)."""
+    def update_sg(self, c: Call) -> Answer:
+        """UPDATESG: the VM's security group rules applied again on its host (the
+        network driver's ``post`` replaces the VM's nftables tables whole)."""
+        if c.domain() is not None:
+            network.step(c, "post")
         return True, ""
 
     def poll(self, c: Call) -> Answer:
@@ -201,10 +214,13 @@ class Vmm:
         target = dconn.getHostname() if dest == "localhost" else dest  # as the source sees it
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
         params = {libvirt.VIR_MIGRATE_PARAM_URI: self.options.migrate_uri.format(host=target)}
+        network.step(c, "pre", dest)
         start = time.monotonic()
         dom.migrate3(dconn, params, flags)
         c.log("I", f"migrated {c.name} {c.host} -> {dest} in {time.monotonic() - start:.1f} s")
         forget(dom)
+        network.step(c, "post", dest)
+        network.clean(c)
         return True, ""
 
 
