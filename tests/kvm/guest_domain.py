@@ -54,8 +54,8 @@ def vm_xml(hostname: str, nics: list[tuple[str, str]], extra: dict[str, str] | N
 
 
 def context_iso(dest: Path, hostname: str, nics: list[tuple[str, str]],
-                extra: dict[str, str] | None = None) -> Path:
-    write_context_iso(vm_xml(hostname, nics, extra), dest, [])
+                extra: dict[str, str] | None = None, gateway: str = HOST_IP) -> Path:
+    write_context_iso(vm_xml(hostname, nics, extra, gateway), dest, [])
     return dest
 
 

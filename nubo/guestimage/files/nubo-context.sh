@@ -167,7 +167,7 @@ hotplug_round() {
 # ACPI power button (virsh shutdown) -> poweroff: busybox acpid runs
 # /etc/acpi/PWRF/00000080 on the button's event.
 start_acpid() {
-    mkdir -p /etc/acpi/PWRF
+    mkdir -p /etc/acpi/PWRF "$NUBO_RUN"
     printf '#!/bin/sh\necho "nubo-context: power button, powering off" > /dev/console\nsync\npoweroff -f\n' \
         > /etc/acpi/PWRF/00000080
     chmod 755 /etc/acpi/PWRF/00000080
