@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import libvirt_daemons
-from guest_domain import (GuestBridge, context_iso, domain_xml, ping, wait_for_line)
+from guest_domain import (GuestBridge, cdrom_xml, context_iso, domain_xml, nic_xml, ping,
+                          wait_for_line)
 from guest_image import guest_image, scratch_dir
 
 pytestmark = [pytest.mark.slow,
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.slow,
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "guest_boot.py"
 BRIDGE = "nbguest0"
 NET = "198.19.71"            # 198.18.0.0/15: a subnet no other test's bridge uses
-MAC = "52:54:00:c6:47:05"
+MAC, MAC2 = "52:54:00:c6:47:05", "52:54:00:c6:47:06"
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +83,17 @@ def test_the_guest_applies_its_context_and_answers_ping(image, conn, bridge, wor
         wait_for_line(log, re.compile("nubo-context: start-script exit=0"), timeout=30)
         assert "started by context" in log.read_text()
         assert any(ping(f"{NET}.5") for _ in range(10)), "the guest does not answer ping"
+
+        # NIC hotplug: the context rebuilt with ETH1 (a new file, the medium changed, as
+        # QEMU holds the old one open), then the NIC attached: the guest configures it
+        iso2 = context_iso(workdir / "context-2.iso", "guest-one",
+                           [(f"{NET}.5", MAC), (f"{NET}.6", MAC2)], gateway=f"{NET}.1")
+        dom.updateDeviceFlags(cdrom_xml(iso2), 0)
+        dom.attachDevice(nic_xml(bridge.name, MAC2))
+        hotplug = wait_for_line(log, re.compile(r"nubo-context: hotplug .*"), timeout=120)
+        assert re.fullmatch(rf"nubo-context: hotplug dev=eth1 eth1={NET}\.6/24", hotplug)
+        assert any(ping(f"{NET}.6") for _ in range(10)), "the hotplugged NIC does not answer"
+
         dom.shutdown()  # the ACPI power button: the init's acpid powers off
         wait_for_line(log, re.compile("nubo-context: power button, powering off"),
                       timeout=60)

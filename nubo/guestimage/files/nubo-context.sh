@@ -38,6 +38,16 @@ mount_context() {
     mount -t iso9660 -o ro "$dev" "$CTX_MNT" 2>/dev/null && [ -f "$CTX_MNT/context.sh" ]
 }
 
+# context.sh of the CD-ROM copied to $NUBO_RUN, the CD-ROM unmounted at once: a
+# mounted one has its tray locked and the host could not change its medium when it
+# rebuilds the context (NIC hotplug).
+fetch_context() {
+    mount_context "$1" && cp "$CTX_MNT/context.sh" "$NUBO_RUN/context.sh"
+    rc=$?
+    umount "$CTX_MNT" 2>/dev/null
+    return $rc
+}
+
 # The prefix length of a dotted mask ("" reads as 255.255.255.0, as one-context does).
 prefix_of() {
     [ -n "$1" ] || { echo 24; return; }
@@ -123,8 +133,8 @@ run_start_script() {
 boot_apply() {
     mkdir -p "$NUBO_RUN"
     : > "$NUBO_RUN/configured"
-    if mount_context "$CTX_WAIT"; then
-        ( . "$CTX_MNT/context.sh"; apply_context )
+    if fetch_context "$CTX_WAIT"; then
+        ( . "$NUBO_RUN/context.sh"; apply_context )
     else
         say "no context CD-ROM"
     fi
@@ -138,8 +148,8 @@ hotplug_nic() {
     mac=$(lower "$(cat "$SYS_NET/$iface/address" 2>/dev/null)")
     tries=$(cat "$NUBO_RUN/tries.$iface" 2>/dev/null || echo 0)
     echo $((tries + 1)) > "$NUBO_RUN/tries.$iface"
-    if mount_context 1; then
-        done_=$( . "$CTX_MNT/context.sh"
+    if fetch_context 1; then
+        done_=$( . "$NUBO_RUN/context.sh"
             for n in $(context_nics); do
                 eval "m=\$ETH${n}_MAC"
                 [ "$(lower "$m")" = "$mac" ] && { configure_nic "$n" "$iface"; break; }
