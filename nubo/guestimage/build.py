@@ -47,7 +47,7 @@ def newest_kernel(boot: Path = BOOT, modules: Path = MODULES) -> str:
     return max(found, key=_version_key)
 
 
-def _file_text(name: str) -> bytes:
+def _package_file(name: str) -> bytes:
     return resources.files("nubo.guestimage").joinpath("files", name).read_bytes()
 
 
@@ -86,8 +86,8 @@ def initramfs_entries(kver: str, busybox: Path = BUSYBOX,
         if applet not in taken and "/" in applet:
             taken.add(applet)
             entries.append(cpio.symlink(applet, "/bin/busybox"))
-    entries.append(cpio.file("init", _file_text("init"), 0o755))
-    entries.append(cpio.file("lib/nubo-context.sh", _file_text("nubo-context.sh")))
+    entries.append(cpio.file("init", _package_file("init"), 0o755))
+    entries.append(cpio.file("lib/nubo-context.sh", _package_file("nubo-context.sh")))
     names, made = [], {f"lib/modules/{kver}"}
     entries.append(cpio.directory(f"lib/modules/{kver}"))
     for rel in order:
@@ -111,7 +111,7 @@ def source_hash() -> str:
     for name in sorted(["build.py", "cpio.py", "modules.py"]):
         h.update(pkg.joinpath(name).read_bytes())
     for name in ("init", "nubo-context.sh"):
-        h.update(_file_text(name))
+        h.update(_package_file(name))
     return h.hexdigest()[:16]
 
 

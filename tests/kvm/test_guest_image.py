@@ -28,7 +28,7 @@ MAC, MAC2 = "52:54:00:c6:47:05", "52:54:00:c6:47:06"
 
 
 @pytest.fixture(scope="session")
-def image(tmp_path_factory):
+def image():
     return guest_image()
 
 
@@ -99,7 +99,8 @@ def test_the_guest_applies_its_context_and_answers_ping(image, conn, bridge, wor
                       timeout=60)
     finally:
         _destroy(conn, name)
-    with pytest.raises(Exception):
+    import libvirt
+    with pytest.raises(libvirt.libvirtError):
         conn.lookupByName(name)
 
 

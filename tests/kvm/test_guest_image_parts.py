@@ -15,7 +15,7 @@ import pytest
 from nubo.context.script import render_context_sh
 from nubo.guestimage import cpio
 from nubo.guestimage.build import initramfs_entries, newest_kernel
-from nubo.guestimage.modules import ModuleError, load_order, module_name
+from nubo.guestimage.modules import ModuleError, load_order, module_name, parse_dep
 from nubo.template import VectorAttribute
 
 LIBRARY = Path(__file__).resolve().parents[2] / "nubo/guestimage/files/nubo-context.sh"
@@ -86,10 +86,11 @@ def test_the_initramfs_has_init_a_console_busybox_and_ordered_modules():
     names = [module_name(p) for p in order]
     for needed in ("ata_piix", "sr_mod", "isofs", "virtio_net", "virtio_pci", "e1000"):
         assert needed in names
-    assert names.index("cdrom") < names.index("sr_mod") < names.index("isofs") or \
-        names.index("cdrom") < names.index("isofs")
-    for path in order:
+    deps = parse_dep((Path("/lib/modules") / kver / "modules.dep").read_text())
+    for n, path in enumerate(order):
         assert f"lib/modules/{path}" in by_name
+        before = {p.split("/", 1)[1] for p in order[:n]}
+        assert set(deps[path.split("/", 1)[1]]) <= before, path
     seen: set[str] = set()
     for e in entries:  # every member's directory comes before it
         parent = e.name.rpartition("/")[0]
@@ -139,11 +140,11 @@ def _run(tmp_path: Path, body: str, net: Path, ctx: Path) -> tuple[str, list[str
     return done.stdout, calls.read_text().splitlines()
 
 
-pytestmark_busybox = pytest.mark.skipif(not Path(BUSYBOX).exists(),
+needs_busybox = pytest.mark.skipif(not Path(BUSYBOX).exists(),
                                         reason="busybox is not installed")
 
 
-@pytestmark_busybox
+@needs_busybox
 def test_boot_applies_hostname_nics_key_and_start_script(tmp_path):
     ctx = _context(tmp_path, {
         "SET_HOSTNAME": "web-1", "ETH0_IP": "198.51.100.5", "ETH0_MASK": "255.255.255.0",
@@ -169,7 +170,7 @@ def test_boot_applies_hostname_nics_key_and_start_script(tmp_path):
     assert (tmp_path / "run/seen").read_text().split() == ["eth0", "eth1", "lo"]
 
 
-@pytestmark_busybox
+@needs_busybox
 def test_start_script_base64_runs_by_its_interpreter(tmp_path):
     script = "#!/bin/sh\necho from base64 $((6 * 7))\nexit 3\n"
     ctx = _context(tmp_path, {"HOSTNAME": "b", "START_SCRIPT_BASE64":
@@ -179,7 +180,7 @@ def test_start_script_base64_runs_by_its_interpreter(tmp_path):
     assert out.startswith("nubo-context: hostname=b gw=- ssh-key=no start-script=yes ")
 
 
-@pytestmark_busybox
+@needs_busybox
 def test_a_hotplugged_nic_is_configured_from_the_context_read_again(tmp_path):
     ctx = _context(tmp_path, {"HOSTNAME": "h", "ETH0_IP": "198.51.100.5",
                               "ETH0_MAC": "02:00:00:00:00:05"})
@@ -196,7 +197,7 @@ hotplug_round
     assert "ip addr add 198.51.100.6/24 dev eth1" in calls
 
 
-@pytestmark_busybox
+@needs_busybox
 def test_a_nic_no_context_names_is_given_up_after_some_tries(tmp_path):
     ctx = _context(tmp_path, {"HOSTNAME": "h"})
     net = _nics(tmp_path, {})

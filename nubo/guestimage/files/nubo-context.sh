@@ -4,7 +4,7 @@
 # second read starts clean) can record what it did.
 NUBO_RUN=${NUBO_RUN:-/run/nubo}
 CTX_MNT=${CTX_MNT:-/mnt/context}
-CTX_WAIT=${CTX_WAIT:-100}          # tenths of a second to wait for the CD-ROM at boot
+CTX_WAIT=${CTX_WAIT:-600}          # tenths of a second to wait for the CD-ROM at boot
 HOTPLUG_TRIES=${HOTPLUG_TRIES:-30} # context re-reads for a new NIC before giving up
 SYS_NET=${SYS_NET:-/sys/class/net}
 SSH_DIR=${SSH_DIR:-/root/.ssh}
@@ -94,6 +94,7 @@ apply_context() {
     nics=""
     for n in $(context_nics); do
         eval "mac=\$ETH${n}_MAC"
+        [ -n "$mac" ] || continue
         if iface=$(iface_of_mac "$mac"); then
             nics="$nics $(configure_nic "$n" "$iface")"
             echo "$iface" >> "$NUBO_RUN/configured"
