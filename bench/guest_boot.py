@@ -34,13 +34,15 @@ MAC = "52:54:00:c6:48:05"
 UPTIME = re.compile(r"uptime=([0-9.]+)")
 
 
-def one_run(uri: str, xml_path: Path, log: Path, name: str) -> tuple[float, float, float]:
-    """(create -> context line, create -> ping answered, the guest's own uptime at
-    the line), in seconds."""
+def one_run(uri: str, xml_path: Path, log: Path,
+            name: str) -> tuple[float, float, float, float]:
+    """(virsh create's own time, create -> context line, create -> ping answered, the
+    guest's own uptime at the line), in seconds."""
     log.unlink(missing_ok=True)
     began = time.perf_counter()
     subprocess.run(["virsh", "-q", "-c", uri, "create", str(xml_path)], check=True,
                    capture_output=True)
+    created = time.perf_counter() - began
     try:
         line = wait_for_line(log, timeout=300, poll=0.01)
         to_line = time.perf_counter() - began
@@ -51,7 +53,7 @@ def one_run(uri: str, xml_path: Path, log: Path, name: str) -> tuple[float, floa
     finally:
         subprocess.run(["virsh", "-q", "-c", uri, "destroy", name], capture_output=True)
     found = UPTIME.search(line)
-    return to_line, to_ping, float(found.group(1)) if found else float("nan")
+    return created, to_line, to_ping, float(found.group(1)) if found else float("nan")
 
 
 def main() -> int:
@@ -75,19 +77,22 @@ def main() -> int:
         xml_path = work / "domain.xml"
         xml_path.write_text(domain_xml(name, kernel, initrd, iso, log, bridge.name, MAC,
                                        memory_mib=args.memory))
-        lines, pings, uptimes = [], [], []
+        creates, lines, pings, uptimes = [], [], [], []
         for n in range(args.runs):
-            to_line, to_ping, uptime = one_run(uri, xml_path, log, name)
+            created, to_line, to_ping, uptime = one_run(uri, xml_path, log, name)
+            creates.append(created)
             lines.append(to_line)
             pings.append(to_ping)
             uptimes.append(uptime)
-            print(f"run {n + 1}: context line {to_line:.2f} s (guest uptime {uptime:.2f} s), "
+            print(f"run {n + 1}: virsh create returned {created:.2f} s, context line {to_line:.2f} s (guest uptime {uptime:.2f} s), "
                   f"ping {to_ping:.2f} s", flush=True)
         print(f"virsh create -> context line: min {min(lines):.2f} s, "
               f"median {statistics.median(lines):.2f} s ({args.runs} runs, TCG, "
               f"{args.memory} MiB)")
         print(f"virsh create -> ping answered: min {min(pings):.2f} s, "
               f"median {statistics.median(pings):.2f} s")
+        print(f"virsh create itself: min {min(creates):.2f} s, "
+              f"median {statistics.median(creates):.2f} s")
         print(f"guest uptime at the context line: min {min(uptimes):.2f} s, "
               f"median {statistics.median(uptimes):.2f} s")
     finally:

@@ -112,7 +112,7 @@ def wait_for_line(log: Path, pattern: re.Pattern = CONTEXT_LINE, timeout: float 
     deadline = time.monotonic() + timeout
     while True:
         text = log.read_text(errors="replace") if log.exists() else ""
-        found = pattern.search(text)
+        found = pattern.search(text[:text.rfind("\n") + 1])  # whole lines only
         if found:
             return found.group(0).strip()
         if time.monotonic() > deadline:
