@@ -114,6 +114,9 @@ class Config:
     # Directories whose files a VM's CONTEXT/FILES may put on its context CD-ROM (a
     # restricted attribute besides); empty: none, FILES is refused (docs/context.md).
     context_files_dirs: list = field(default_factory=list)
+    # The first two bytes of the MACs of address ranges that give no MAC of their own
+    # (oned.conf's MAC_PREFIX); the last four are the IPv4 address, else random.
+    mac_prefix: str = "02:00"
     # OneGate's URL, given to VMs whose CONTEXT has TOKEN = "YES" (oned.conf's
     # ONEGATE_ENDPOINT); empty: none is given (oned refuses such VMs).
     onegate_endpoint: str = ""
@@ -227,6 +230,10 @@ def load_config(path: Path | None, **overrides: object) -> Config:
             problem = spec_problem(spec)
             if problem:
                 raise ConfigError(f"config key '{key}': {problem}")
+    from nubo.model.address_range import mac_prefix_problem
+    problem = mac_prefix_problem(cfg.mac_prefix)
+    if problem:
+        raise ConfigError(f"config key 'mac_prefix': {problem}")
     try:
         sched_config(cfg)
         guard_settings(cfg)

@@ -11,8 +11,8 @@ since versions come from the same database the call reads.
 VM bodies are read with their last poll (nubo.store.last_poll), which monitoring
 writes beside them without moving their versions: a VM's entry is kept with the
 LAST_POLL it was spliced with, and a new poll only splices the new MONITORING into
-the cached wire form. Image bodies are read with their VMs (nubo.store.image_vms),
-which move their row's version whenever they change.
+the cached wire form. Image and security group bodies are read with their VMs
+(nubo.store.members), which move their row's version whenever they change.
 
 Some entries are more than a stored column: a virtual network's pool entry is its short
 body with the ALLOCATED leases of the lease table. Such a listing passes a ``render``
@@ -31,8 +31,8 @@ from sqlalchemy import Connection, Table, null, select
 from sqlalchemy.sql import ColumnElement
 
 from nubo.model.vm_poll import wire_with_poll
-from nubo.store import image_vms, last_poll
-from nubo.store.schema import image_pool, vm_pool
+from nubo.store import last_poll, members
+from nubo.store.schema import vm_pool
 
 FETCH_CHUNK = 500  # ids per IN (...) when fetching changed bodies
 #: Stored texts (oid -> column) to the entries to list, read on the listing's connection.
@@ -125,8 +125,9 @@ class ListingCache:
             rows = [(oid, version, last_poll.spliced(text, stamp, monitoring), stamp)
                     for oid, version, text, stamp, monitoring
                     in conn.execute(q.where(c.oid.in_(chunk)))]
-            if table is image_pool:  # an image's VMs are read beside it, at its version
-                texts = image_vms.spliced(conn, [(oid, text) for oid, _, text, _ in rows])
+            splice = members.splicer(table)
+            if splice is not None:  # members are read beside the body, at its version
+                texts = splice(conn, [(oid, text) for oid, _, text, _ in rows])
                 rows = [(oid, version, text, stamp)
                         for (oid, version, _, stamp), text in zip(rows, texts)]
             if render is not None:

@@ -16,7 +16,8 @@ from nubo.context.network import apply_network
 from nubo.context.resolve import ContextError, FileImage, Resolver, b64, nics_of
 from nubo.core.pool_set import Pools
 from nubo.model import xmlobj
-from nubo.model.resources import IMAGE_STATE_NAMES, IMAGE_TYPE_NAMES, Image, address_ranges
+from nubo.model.resources import (IMAGE_STATE_NAMES, IMAGE_TYPE_NAMES, Image, Range,
+                                  VirtualNetwork, address_ranges)
 from nubo.model.vm import VirtualMachine
 from nubo.template import VectorAttribute
 
@@ -31,17 +32,27 @@ class CloudSources:
                  check_use: Callable[[Image], None] | None = None) -> None:
         self.pools, self.conn, self.vm = pools, conn, vm
         self.check_use = check_use  # USE on a FILES_DS image, for the caller
+        # A context names a network's attributes once per variable (ETH0_IP, ETH0_MASK...):
+        # each network and its ranges are read once per VM, not once per variable.
+        self._vnets: dict[int, tuple[VirtualNetwork, list[Range]] | None] = {}
+
+    def _vnet(self, vnet_id: int) -> tuple[VirtualNetwork, list[Range]] | None:
+        if vnet_id not in self._vnets:
+            vnet = self.pools.vnets.find(self.conn, vnet_id)
+            self._vnets[vnet_id] = None if vnet is None else (vnet, address_ranges(vnet))
+        return self._vnets[vnet_id]
 
     def vm_xml(self) -> str:
         return xmlobj.render(self.vm, "VM")
 
     def network_attribute(self, vnet_id: int, ar_id: int | None, name: str) -> str:
-        vnet = self.pools.vnets.find(self.conn, vnet_id)
-        if vnet is None:
+        found = self._vnet(vnet_id)
+        if found is None:
             return ""
         if name == "TEMPLATE":
             return b64(self.pools.vnets.body(self.conn, vnet_id))
-        for ar, _ in address_ranges(vnet):
+        vnet, ranges = found
+        for ar, _ in ranges:
             if ar.ar_id == ar_id:
                 value = ar.attributes().get(name)
                 if value:

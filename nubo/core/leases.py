@@ -29,7 +29,7 @@ from nubo.template import Template
 Owner = tuple[str, int]
 HOLD: Owner = ("VM", -1)
 OWNER_TYPES = ("VM", "VNET", "VROUTER")
-MAC_PREFIX = "02:00"  # oned.conf MAC_PREFIX, as one.system.config reports it
+MAC_PREFIX = "02:00"  # oned.conf MAC_PREFIX's default (the mac_prefix setting)
 Vnets = Pool[VirtualNetwork]
 Action = Callable[..., int]
 RangeLeases = dict[int, list[tuple[int, dict[str, int]]]]  # AR id -> (index, owner) in order
@@ -124,13 +124,14 @@ def count(conn: Connection, vnet_id: int, *, exclude: Owner | None = None) -> in
 # -- address ranges ---------------------------------------------------------------------------
 
 def new_range(attrs: dict[str, str], ar_id: int, vnet_template: Template,
-              others: list[AddressRange]) -> AddressRange:
-    """A client's AR, inheriting the network's IPAM_MAD, checked against the other ARs."""
+              others: list[AddressRange], mac_prefix: str = MAC_PREFIX) -> AddressRange:
+    """A client's AR, inheriting the network's IPAM_MAD, checked against the other ARs;
+    its MACs start with ``mac_prefix`` (the ``mac_prefix`` setting) if it gives none."""
     attrs = dict(attrs)
     ipam = vnet_template.get("IPAM_MAD")
     if ipam and not attrs.get("IPAM_MAD"):
         attrs["IPAM_MAD"] = ipam
-    ar = AddressRange.from_attributes(ar_id, attrs, MAC_PREFIX)
+    ar = AddressRange.from_attributes(ar_id, attrs, mac_prefix)
     check_overlaps(ar, others)
     return ar
 

@@ -13,6 +13,7 @@ from nubo.model.vmgroup import VmGroup
 from nubo.model.vntemplate import VnTemplate
 from nubo.store import schema
 from nubo.store.image_vms import ImagePool
+from nubo.store.secgroup_vms import SecGroupPool
 from nubo.store.last_poll import PolledPool
 from nubo.store.pools import Pool, owner_columns
 from nubo.store.write_cache import WriteCache
@@ -36,7 +37,7 @@ class Pools:
     vnets: Pool[VirtualNetwork]
     vmgroups: Pool[VmGroup]
     vntemplates: Pool[VnTemplate]
-    secgroups: Pool[SecurityGroup]
+    secgroups: SecGroupPool
 
 
 def make_pools() -> Pools:
@@ -62,5 +63,5 @@ def make_pools() -> Pools:
         vmgroups=Pool(schema.vmgroup_pool, VmGroup, "VM group", owner_columns),
         vntemplates=Pool(schema.vntemplate_pool, VnTemplate, "virtual network template",
                          owner_columns),
-        secgroups=Pool(schema.secgroup_pool, SecurityGroup, "security group", owner_columns),
+        secgroups=SecGroupPool(schema.secgroup_pool, SecurityGroup, "security group", owner_columns),
     )

@@ -19,6 +19,7 @@ from nubo.model import secgroup as sg
 from nubo.model.resources import VirtualNetwork
 from nubo.model.vm import VirtualMachine, order_system_template
 from nubo.model.vm_template import VmTemplateError
+from nubo.store import secgroup_vms
 from nubo.template import Template, VectorAttribute
 
 RULE = "SECURITY_GROUP_RULE"
@@ -87,8 +88,8 @@ def render(conn: Connection, pools: Pools, vm: VirtualMachine, state: str = "upd
             continue
         for rule in group_rules(conn, pools, group):
             vm.template.add(rule)
-        sg.add_vm(group, vm.id, state)
-        pools.secgroups.update(conn, group)
+        secgroup_vms.put(conn, gid, vm.id, state)
+        pools.secgroups.update(conn, group)  # its version moves with its VMs: listings
     vm.template = order_system_template(vm.template)  # the rules' place in vm.xsd's order
     return ids
 
@@ -110,6 +111,5 @@ def forget(conn: Connection, pools: Pools, vm_id: int, ids: list[int]) -> None:
     """Take the VM out of groups ``ids`` (it no longer uses them)."""
     for gid in ids:
         group = pools.secgroups.find(conn, gid)
-        if group is not None and vm_id in group.vms:
-            sg.del_vm(group, vm_id)
+        if group is not None and secgroup_vms.remove(conn, gid, vm_id):
             pools.secgroups.update(conn, group)

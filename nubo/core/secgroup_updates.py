@@ -21,9 +21,9 @@ from nubo.core.cloud import Cloud
 from nubo.core.pool_set import Pools
 from nubo.drivers.spec import DriverResult
 from nubo.lifecycle.states import LcmState, VmState
-from nubo.model import secgroup as sg
 from nubo.model import xmlobj
 from nubo.model.vm import VirtualMachine
+from nubo.store import secgroup_vms
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +44,15 @@ def push(cloud: Cloud, group_id: int, only_pending: bool = False) -> list[int]:
         group = pools.secgroups.find(conn, group_id)
         if group is None:
             return []
-        vms = ([*group.outdated_vms, *group.updating_vms, *group.error_vms] if only_pending
-               else group.vms)
-        for vm_id in vms:
-            sg.mark(group, vm_id, "outdated")
+        members = secgroup_vms.members(conn, group_id)
+        vms = sorted(v for state, ids in members.items()
+                     if not only_pending or state != "updated" for v in ids)
+        secgroup_vms.put_all(conn, group_id, vms, "outdated")
         pools.secgroups.update(conn, group)
-        for vm_id in sorted(vms):
+        for vm_id in vms:
             vm = pools.vms.find(conn, vm_id)
             if vm is None or vm.state == VmState.DONE:
-                group = pools.secgroups.get(conn, group_id)
-                sg.del_vm(group, vm_id)
-                pools.secgroups.update(conn, group)
+                secgroup_vms.remove(conn, group_id, vm_id)
                 continue
             send = rerender(conn, pools, vm)
             sends += [send] if send is not None else []
@@ -110,6 +108,6 @@ def _answered(cloud: Cloud, vm_id: int, success: bool) -> None:
             return
         for gid in secgroup_rules.group_ids(vm.template):
             group = pools.secgroups.find(conn, gid)
-            if group is not None and vm_id in group.updating_vms:
-                sg.mark(group, vm_id, "updated" if success else "error")
+            if group is not None and secgroup_vms.state_of(conn, gid, vm_id) == "updating":
+                secgroup_vms.put(conn, gid, vm_id, "updated" if success else "error")
                 pools.secgroups.update(conn, group)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nubo.lifecycle.transfer import Context, Disk, Location, transfer_script
+from nubo.lifecycle.transfer import Context, Disk, Location, OsFile, transfer_script
 from nubo.model.vm import HistoryRecord, VirtualMachine
 from nubo.model.xmlobj import escape
 from nubo.template import VectorAttribute
@@ -64,6 +64,19 @@ def context_of(vm: VirtualMachine) -> Context | None:
     return Context(disk_id, files)
 
 
+def os_files_of(vm: VirtualMachine) -> tuple[OsFile, ...]:
+    """The kernel and initrd images the VM boots (resolved at allocate, nubo.core.ops.vm_os_files)."""
+    os_ = vm.template.get_vector("OS")
+    out = []
+    for base in ("KERNEL", "INITRD"):
+        source, tm_mad = (os_.get(f"{base}_DS_SOURCE") or "", os_.get(f"{base}_DS_TM") or "") \
+            if os_ is not None else ("", "")
+        if source and tm_mad:
+            out.append(OsFile(base.lower(), source, tm_mad,
+                              _int(os_.get(f"{base}_DS_DSID"), -1)))  # type: ignore[union-attr]
+    return tuple(out)
+
+
 def script(vm: VirtualMachine, action: str, frontend: str, datastore_dir: str) -> list[str]:
     """The command lines of ``action`` for the VM, from its DISKs and last two records."""
     if not vm.history:
@@ -82,7 +95,8 @@ def script(vm: VirtualMachine, action: str, frontend: str, datastore_dir: str) -
     if mark and attach is None:
         return []
     return transfer_script(action, vm.id, disks, current, previous, frontend=frontend,
-                           attach_disk=attach, context=context_of(vm))
+                           attach_disk=attach, context=context_of(vm),
+                           os_files=os_files_of(vm))
 
 
 def payload(vm: VirtualMachine, action: str, vm_body: str, frontend: str,

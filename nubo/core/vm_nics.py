@@ -129,3 +129,62 @@ def _name_nic(vm_id: int, nic: VectorAttribute, nic_id: int) -> None:
         nic.set("NAME", f"NIC{nic_id}")
     if not nic.get("TARGET"):  # the documents' NIC may name its device itself
         nic.set("TARGET", f"one-{vm_id}-{nic_id}")
+
+
+# ------------------------------------------------------------------ hotplug of aliases
+
+def attach_alias(conn: Connection, pools: Pools, vm: VirtualMachine, alias: VectorAttribute,
+                 vnet_id: int) -> None:
+    """A NIC_ALIAS attached to the VM's NIC named by its PARENT, as oned's
+    VirtualMachineNics::set_up_attach_nic: the next NIC_ID, ALIAS_ID 0 for a parent's
+    first alias else one above every alias's, PARENT_ID, the parent's ALIAS_IDS, and a
+    lease of its own."""
+    nics = vm.template.get_vectors("NIC")
+    aliases = vm.template.get_vectors("NIC_ALIAS")
+    nic_id = 1 + max((_int(n.get("NIC_ID")) for n in [*nics, *aliases]), default=-1)
+    parent_name = alias.get("PARENT") or ""
+    parent = next((n for n in nics if n.get("NAME") == parent_name), None)
+    if parent is None:
+        raise ActionError(f"NIC named {parent_name} not found for alias", vm.id)
+    ids = [i for i in (parent.get("ALIAS_IDS") or "").split(",") if i]
+    alias_id = 1 + max((_int(a.get("ALIAS_ID")) for a in aliases), default=-1) if ids else 0
+    pid = parent.get("NIC_ID") or ""
+    alias.set("NIC_ID", str(nic_id))
+    alias.set("PARENT_ID", pid)
+    alias.set("ALIAS_ID", str(alias_id))
+    alias.set("NAME", f"NIC{pid}_ALIAS{alias_id}")
+    _leased(conn, pools, vm.id, alias, vnet_id)
+    alias.remove("BRIDGE_TYPE")  # an address on its parent, not a device
+    parent.set("ALIAS_IDS", ",".join([*ids, str(nic_id)]))
+
+
+def marked(vm: VirtualMachine, flag: str = "ATTACH") -> list[VectorAttribute]:
+    """The NICs and NIC_ALIASes a hotplug in flight marked with ``flag``."""
+    return [v for kind in ("NIC", "NIC_ALIAS") for v in vm.template.get_vectors(kind)
+            if (v.get(flag) or "").upper() == "YES"]
+
+
+def with_aliases(vm: VirtualMachine, doomed: list[VectorAttribute]) -> list[VectorAttribute]:
+    """``doomed`` and the aliases of its NICs: a NIC detached takes its aliases along
+    (oned's delete_attach_alias)."""
+    parents = {n.get("NIC_ID") for n in doomed if n.name == "NIC"}
+    extra = [a for a in vm.template.get_vectors("NIC_ALIAS")
+             if a.get("PARENT_ID") in parents and not any(a is d for d in doomed)]
+    return [*doomed, *extra]
+
+
+def unlink_aliases(vm: VirtualMachine, gone: list[VectorAttribute]) -> None:
+    """The parents of aliases that went no longer list them in ALIAS_IDS."""
+    ids = {a.get("NIC_ID") for a in gone if a.name == "NIC_ALIAS"}
+    for parent in vm.template.get_vectors("NIC"):
+        listed = [i for i in (parent.get("ALIAS_IDS") or "").split(",") if i]
+        kept = [i for i in listed if i not in ids]
+        if kept != listed:  # "" once the last goes, as oned leaves it
+            parent.set("ALIAS_IDS", ",".join(kept))
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or -1)
+    except ValueError:
+        return -1

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection
 
-from nubo.core import leases, vm_resources
+from nubo.core import leases, vm_nics, vm_resources
 from nubo.core.context_sources import refreshing
 from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
@@ -80,6 +80,8 @@ def run(ctx: TaskContext, tasks: tuple[Task, ...]) -> list[FollowUp]:
 # ------------------------------------------------------------------ marked vectors
 
 def _marked(vm: VirtualMachine, name: str, flag: str) -> list[VectorAttribute]:
+    if name == "NIC":  # a NIC_ALIAS is attached and detached as a NIC
+        return vm_nics.marked(vm, flag)
     return [v for v in vm.template.get_vectors(name) if (v.get(flag) or "").upper() == "YES"]
 
 
@@ -125,12 +127,14 @@ def _delete_marked(name: str, flag: str) -> Handler:
     def handler(ctx: TaskContext) -> None:
         doomed = _marked(ctx.vm, name, flag)
         if name == "NIC":
+            doomed = vm_nics.with_aliases(ctx.vm, doomed)
             _free_nic_leases(ctx.conn, ctx.pools, ctx.vm, doomed)
         elif name == "DISK":
             for disk in doomed:
                 vm_resources.release_image(ctx.conn, ctx.pools, ctx.vm.id, disk)
         _drop_vectors(ctx.vm, doomed)
         if name == "NIC":
+            vm_nics.unlink_aliases(ctx.vm, doomed)
             secgroup_rules.refresh(ctx.conn, ctx.pools, ctx.vm)
     return handler
 

@@ -18,6 +18,7 @@ from nubo.lifecycle.states import LcmState as L
 from nubo.lifecycle.states import VmState as S
 from nubo.lifecycle.tasks import Task
 from nubo.lifecycle.disk_changes import DISK_OUTCOMES
+from nubo.lifecycle.hotplug import CONTEXT_OUTCOMES
 
 # ------------------------------------------------------------ dispatch manager triggers
 
@@ -269,6 +270,7 @@ OUTCOME_TRIGGERS: dict[tuple[str, str], tuple[str, str]] = {
     ("tm", "PROLOG_ATTACH"): ("attach_success", "attach_failure"),
     ("tm", "EPILOG_DETACH"): ("detach_success", "detach_failure"),
     **DISK_OUTCOMES,
+    **CONTEXT_OUTCOMES,
 }
 
 # Monitoring reports (the caller applies OpenNebula's 30 s grace after a VM stopped

@@ -12,6 +12,7 @@ from __future__ import annotations
 from nubo.lifecycle.decision import (
     EETIME, ETIME, PETIME, RETIME, SetAction, Stamp, VmView,
 )
+from nubo.lifecycle.hotplug import CONTEXT_REF
 from nubo.lifecycle.outcomes import DONE, OUTCOME_TRIGGERS
 from nubo.lifecycle.rules import (
     NOTHING, A, FreeAll, Op, Params, T, Table, each, register, tm, vmm,
@@ -154,7 +155,9 @@ _RECOVER_BY_STATE: dict[L, tuple[str, str]] = {
 
 def _recover(success: bool):
     def rule(view: VmView, params: Params) -> T:
-        if view.awaiting is not None:  # answer exactly what is pending
+        # answer exactly what is pending; a CD-ROM rebuilt before a hotplug action is
+        # that action's first step, answered as the action
+        if view.awaiting is not None and view.awaiting != CONTEXT_REF:
             pair = OUTCOME_TRIGGERS.get((view.awaiting.driver, view.awaiting.action))
         else:
             pair = _RECOVER_BY_STATE.get(view.lcm_state)

@@ -51,6 +51,22 @@ class Context:
     files: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class OsFile:
+    """A kernel or initrd from the files datastore (OS/KERNEL_DS, INITRD_DS), copied into
+    the VM's directory as ``name`` at PROLOG (TransferManager's prolog_os_transfer_commands)."""
+
+    name: str  # "kernel" or "initrd"
+    source: str
+    tm_mad: str
+    datastore_id: int
+
+
+def _os_file_line(vm_id: int, f: OsFile, loc: Location, frontend: str) -> str:
+    src = f.source if ":" in f.source else f"{frontend}:{f.source}"
+    return f"CLONE {f.tm_mad} {src} {loc.host}:{loc.system_dir}/{f.name} {vm_id} {f.datastore_id}"
+
+
 def _context_line(vm_id: int, context: Context, loc: Location) -> str:
     """As TransferManager::prolog_context_command: the files (maybe none), then where."""
     words = ["CONTEXT", loc.tm_mad, *context.files,
@@ -113,19 +129,23 @@ def _delete(vm_id: int, disks: list[Disk], loc: Location, host: str) -> list[str
 
 def transfer_script(action: str, vm_id: int, disks: list[Disk], current: Location,
                     previous: Location | None = None, frontend: str = "localhost",
-                    attach_disk: Disk | None = None, context: Context | None = None
-                    ) -> list[str]:
+                    attach_disk: Disk | None = None, context: Context | None = None,
+                    os_files: tuple[OsFile, ...] = ()) -> list[str]:
     """The command lines of TM operation ``action`` for a VM.
 
     ``current``/``previous``: the VM's last two history records' locations;
     ``attach_disk``: the one disk the operation concerns: attached or detached
     (PROLOG_ATTACH, EPILOG_DETACH), snapshotted (SNAP_CREATE/REVERT/DELETE, its
     ``snap_id``) or resized (RESIZE, to its ``size``); ``context``: the VM's context CD-ROM, made at PROLOG (it moves
-    with the VM's directory afterwards, and goes with it at EPILOG).
+    with the VM's directory afterwards, and goes with it at EPILOG); ``os_files``: its
+    kernel and initrd images, copied at PROLOG into the directory (they move with it).
     """
     cur = current
+    if action == "CONTEXT":  # the CD-ROM made again (NIC hotplug, updateconf)
+        return [_context_line(vm_id, context, cur)] if context else []
     if action == "PROLOG":
         lines = [line for d in disks if (line := _prolog_disk(vm_id, d, cur, frontend))]
+        lines += [_os_file_line(vm_id, f, cur, frontend) for f in os_files]
         return lines + ([_context_line(vm_id, context, cur)] if context else [])
     if action == "PROLOG_ATTACH":
         assert attach_disk is not None

@@ -335,13 +335,22 @@ def _mac_attr(ar_id: int, text: str | None) -> int | None:
     return mac
 
 
+def mac_prefix_problem(mac_prefix: str) -> str | None:
+    """Why ``mac_prefix`` (oned.conf's MAC_PREFIX) cannot start the MACs of a range, or
+    None: two hex bytes, the first without the multicast bit."""
+    prefix = parse_hex_bytes(mac_prefix, 2)
+    if prefix is None or prefix >> 8 & 1:
+        return f"Wrong MAC_PREFIX {mac_prefix!r}: two hex bytes, not multicast."
+    return None
+
+
 def _generated_mac(ar_id: int, mac_prefix: str, ip: int | None, size: int,
                    rng: random.Random) -> int:
     """MAC_PREFIX + the IPv4 address, or + a random suffix with room for SIZE leases."""
-    prefix = parse_hex_bytes(mac_prefix, 2)
-    if prefix is None or prefix >> 8 & 1:
-        raise AddressRangeError(
-            f"Wrong MAC_PREFIX {mac_prefix!r}: two hex bytes, not multicast.", ar_id)
+    problem = mac_prefix_problem(mac_prefix)
+    if problem:
+        raise AddressRangeError(problem, ar_id)
+    prefix = parse_hex_bytes(mac_prefix, 2) or 0
     suffix = ip if ip is not None else rng.randrange(MAC_SPACE - min(size, MAC_SPACE) + 1)
     return (prefix << 32) | suffix
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nubo.model.id_lists_xml import put_ids
+
 _RUNNING = ("<RUNNING_VMS>", "</RUNNING_VMS>")
 
 
@@ -28,15 +30,4 @@ def with_vms(body: str, vm_ids: Sequence[int]) -> str:
     if start < 0 or end < 0:
         return body
     body = body[:start + len(_RUNNING[0])] + str(len(vm_ids)) + body[end:]
-    start = body.find("<VMS", end)
-    if start < 0:
-        return body
-    if body.startswith("<VMS/>", start):
-        stop = start + len("<VMS/>")
-    else:
-        stop = body.find("</VMS>", start)
-        if stop < 0:
-            return body
-        stop += len("</VMS>")
-    ids = "".join(f"<ID>{vm_id}</ID>" for vm_id in sorted(vm_ids))
-    return body[:start] + f"<VMS>{ids}</VMS>" + body[stop:]
+    return put_ids(body, "VMS", vm_ids, end)[0]

@@ -5,8 +5,9 @@ RULE_TYPE (INBOUND, OUTBOUND), and optionally RANGE of ports ("22,80:90", TCP/UD
 ICMP_TYPE / ICMPV6_TYPE, and the remote end as IP + SIZE or NETWORK_ID (every address
 range of that network). The checks and their messages are oned's (SecurityGroup::is_valid);
 duplicate rules are dropped as oned's remove_duplicates does. The VMs using a group are
-kept in four lists as oned's: UPDATED_VMS (rules applied), OUTDATED_VMS (to be updated),
-UPDATING_VMS (driver running) and ERROR_VMS (the driver failed). Pure: no I/O.
+listed in four lists as oned's: UPDATED_VMS (rules applied), OUTDATED_VMS (to be updated),
+UPDATING_VMS (driver running) and ERROR_VMS (the driver failed), kept as rows of their own
+(nubo.store.secgroup_vms) and spliced into the bodies served. Pure: no I/O.
 """
 from __future__ import annotations
 
@@ -163,43 +164,6 @@ def build(template: Template) -> tuple[str, Template]:
     if not name:
         raise SecGroupError("No NAME in template for Security Group.")
     return name, checked_rules(body)
-
-
-# -- the VMs of a group ----------------------------------------------------------------------
-
-_LISTS = ("updated_vms", "outdated_vms", "updating_vms", "error_vms")
-
-
-def _move(group: SecurityGroup, vm_id: int, to: str | None) -> None:
-    for name in _LISTS:
-        ids = [v for v in getattr(group, name) if v != vm_id]
-        if name == to:
-            ids = sorted({*ids, vm_id})
-        setattr(group, name, ids)
-
-
-def add_vm(group: SecurityGroup, vm_id: int, state: str = "updated") -> None:
-    """A VM whose rules were rendered from the group's current ones: UPDATED, or
-    UPDATING while its host's driver applies them."""
-    _move(group, vm_id, f"{state}_vms")
-
-
-def del_vm(group: SecurityGroup, vm_id: int) -> None:
-    _move(group, vm_id, None)
-
-
-def outdate_all(group: SecurityGroup) -> list[int]:
-    """After a rule change every VM of the group is OUTDATED; answers them."""
-    vms = group.vms
-    for vm_id in vms:
-        _move(group, vm_id, "outdated_vms")
-    return vms
-
-
-def mark(group: SecurityGroup, vm_id: int, state: str) -> None:
-    """Move a VM of the group to 'updated', 'outdated', 'updating' or 'error'."""
-    if vm_id in group.vms:
-        _move(group, vm_id, f"{state}_vms")
 
 
 def ids_of(text: str | None) -> list[int]:

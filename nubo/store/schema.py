@@ -101,6 +101,14 @@ vmgroup_pool = _owned("vmgroup_pool")
 vntemplate_pool = _owned("vntemplate_pool")
 # Security groups (one.secgroup.*): names unique per owner, as oned's SecurityGroupPool.
 secgroup_pool = _owned("secgroup_pool")
+# One row per (security group, VM using it) with the state of its rules: a group's
+# UPDATED_VMS... are read from here (nubo.store.secgroup_vms), as image_vm for images.
+secgroup_vm = Table(
+    "secgroup_vm", metadata,
+    Column("secgroup_id", Integer, primary_key=True, autoincrement=False),
+    Column("vm_id", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(8), nullable=False),
+)
 
 acl = Table(
     "acl", metadata,

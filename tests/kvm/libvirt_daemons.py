@@ -62,7 +62,7 @@ def ensure_libvirtd() -> str:
         _start("virtlogd")
     if not _running("libvirtd"):
         _start("libvirtd")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded 2-core machine starts it slowly
     while not _answers():
         if time.monotonic() > deadline:
             raise RuntimeError(f"libvirtd does not answer on {URI}")

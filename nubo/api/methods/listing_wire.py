@@ -15,9 +15,9 @@ from nubo.api.listings import Render
 from nubo.api.wire import EscapedParts, escape_text
 from nubo.core.ops.call import Call
 from nubo.errors import NoExistsError
-from nubo.store import image_vms, last_poll
+from nubo.store import last_poll, members
 from nubo.store.pools import Pool
-from nubo.store.schema import image_pool, vm_pool
+from nubo.store.schema import vm_pool
 
 
 def pool_xml(root: str, bodies: list[str]) -> str:
@@ -63,7 +63,8 @@ def select_column(call: Call, table: Table, column: str, where: ColumnElement[bo
                   render: Render | None = None) -> list[str]:
     polled = table is vm_pool  # VM bodies are read with their last poll
     q = last_poll.joined(table, table.c[column]) if polled else select(table.c[column])
-    if render is not None or table is image_pool:
+    splice = members.splicer(table)
+    if render is not None or splice is not None:
         q = q.add_columns(table.c.oid)
     if where is not None:
         q = q.where(where)
@@ -71,8 +72,8 @@ def select_column(call: Call, table: Table, column: str, where: ColumnElement[bo
     with call.cloud.db.read() as conn:
         if polled:
             return [last_poll.spliced(*row) for row in conn.execute(q)]
-        if table is image_pool:  # image bodies with their VMs
-            return image_vms.spliced(conn, [(oid, text) for text, oid in conn.execute(q)])
+        if splice is not None:  # image and security group bodies with their VMs
+            return splice(conn, [(oid, text) for text, oid in conn.execute(q)])
         if render is not None:
             rows = {oid: text for text, oid in conn.execute(q)}  # dicts keep listing order
             entries = render(conn, rows)

@@ -24,6 +24,7 @@ from nubo.errors import InternalError
 from nubo.model import secgroup as rules
 from nubo.model.permissions import Permissions
 from nubo.model.secgroup import SecGroupError, SecurityGroup
+from nubo.store import secgroup_vms
 from nubo.store import schema
 from nubo.template import Template, parse
 
@@ -109,9 +110,10 @@ def delete_secgroup(call: Call, oid: int) -> None:
         if vnets:
             raise refuse(f"Cannot delete security group {oid}: virtual network(s) "
                          f"{', '.join(map(str, vnets))} use it (SECURITY_GROUPS)", oid)
-        if group.vms:
+        vms = sorted(v for ids in secgroup_vms.members(conn, oid).values() for v in ids)
+        if vms:
             raise refuse(f"Cannot delete security group {oid}: VM(s) "
-                         f"{', '.join(map(str, group.vms))} use it", oid)
+                         f"{', '.join(map(str, vms))} use it", oid)
         pools.secgroups.delete(conn, oid)
         drop_acl_rules(call, conn, ObjectType.SECGROUP, oid)
 

@@ -17,7 +17,7 @@ def configuration(call: Call) -> list[tuple[str, str]]:
         ("API_LIST_ORDER", cfg.api_list_order.upper()),
         ("DEFAULT_UMASK", cfg.default_umask),
         ("LISTEN_ADDRESS", cfg.host),
-        ("MAC_PREFIX", "02:00"),
+        ("MAC_PREFIX", cfg.mac_prefix),
         # whole seconds (xs:integer), a fraction rounded up
         ("MONITORING_INTERVAL_HOST", str(math.ceil(cfg.host_monitoring_interval))),
         ("PORT", str(cfg.port)),

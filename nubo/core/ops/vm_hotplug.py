@@ -133,7 +133,8 @@ def update_vm_conf(call: Call, vm_id: int, template: str, update_type: int) -> i
         loaded.vm.template = order_system_template(updated(loaded.vm.template))
         update_context(call, conn, loaded.vm, before)  # ctx: variables, ETHn_*, TOKEN
 
-    act(call, vm_id, "updateconf", prepare=prepare, live=live)
+    act(call, vm_id, "updateconf", prepare=prepare, live=live,
+        context=updated(vm.template).get_vector("CONTEXT") is not None)
     return vm_id
 
 
@@ -188,16 +189,18 @@ def attach_disk(call: Call, vm_id: int, template: str) -> int:
     return vm_id
 
 
-def _on_marked(call: Call, vm_id: int, action: str, name: str, key: str, wanted: int,
-               flag: str, missing: str, then: Marked | None = None, **params: Any) -> int:
-    """Do ``action`` on the VM's ``name`` vector whose ``key`` is ``wanted``, marked with
-    ``flag`` until the driver answers (``missing`` if the VM has none such); ``then``
-    sees the marked vector."""
+def _on_marked(call: Call, vm_id: int, action: str, name: str | tuple[str, ...], key: str,
+               wanted: int, flag: str, missing: str, then: Marked | None = None,
+               **params: Any) -> int:
+    """Do ``action`` on the VM's ``name`` vector (one of the names) whose ``key`` is
+    ``wanted``, marked with ``flag`` until the driver answers (``missing`` if the VM has
+    none such); ``then`` sees the marked vector."""
     life_cycle(call)
     usable_vm(call, vm_id, A.MANAGE)
+    names = (name,) if isinstance(name, str) else name
 
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
-        for vector in loaded.vm.template.get_vectors(name):
+        for vector in (v for n in names for v in loaded.vm.template.get_vectors(n)):
             if vector.get(key) == str(wanted):
                 vector.set(flag, "YES")
                 if then is not None:
@@ -218,11 +221,17 @@ def detach_disk(call: Call, vm_id: int, disk_id: int) -> int:
 # -------------------------------------------------------------------------- NICs
 
 def attach_nic(call: Call, vm_id: int, template: str) -> int:
-    """Attach a NIC (VM:MANAGE, NET:USE) with a lease of its network: HOTPLUG_NIC on a
-    RUNNING VM; just recorded on a POWEROFF one."""
+    """Attach a NIC, or a NIC_ALIAS to the NIC its PARENT names (VM:MANAGE, NET:USE),
+    with a lease of its network: HOTPLUG_NIC on a RUNNING VM; just recorded on a
+    POWEROFF one."""
     life_cycle(call)
-    usable_vm(call, vm_id, A.MANAGE)
-    nic = _one_vector(template, "NIC", vm_id)
+    vm = usable_vm(call, vm_id, A.MANAGE)
+    alias = (parse_template(template).get_vector("NIC") is None
+             and parse_template(template).get_vector("NIC_ALIAS") is not None)
+    nic = _one_vector(template, "NIC_ALIAS" if alias else "NIC", vm_id)
+    if alias and not nic.get("PARENT"):
+        raise ApiError("NIC_ALIAS has no PARENT: the NAME of the NIC it is an alias of",
+                       vm_id)
     _check_vector(call, nic, vm_id)
     with call.cloud.db.read() as conn:
         ref = nic.get("NETWORK_ID")
@@ -236,13 +245,17 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
             vnet = fetch(call, conn, VNET, oid, A.USE)
         else:
             raise ApiError("NIC has no NETWORK_ID or NETWORK", vm_id)
-    for key in ("NIC_ID", "ATTACH", "AR_ID"):
+    for key in ("NIC_ID", "ATTACH", "AR_ID", "PARENT_ID", "ALIAS_ID", "ALIAS_IDS"):
         nic.remove(key)
 
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
-        nics = loaded.vm.template.get_vectors("NIC")
-        nic_id = _next_id([*nics, *loaded.vm.template.get_vectors("NIC_ALIAS")], "NIC_ID")
-        vm_nics.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
+        if alias:
+            vm_nics.attach_alias(conn, call.cloud.pools, loaded.vm, nic, vnet.id)
+        else:
+            nics = loaded.vm.template.get_vectors("NIC")
+            nic_id = _next_id([*nics, *loaded.vm.template.get_vectors("NIC_ALIAS")],
+                              "NIC_ID")
+            vm_nics.lease_nic(conn, call.cloud.pools, vm_id, nic, vnet.id, nic_id)
         nic.set("ATTACH", "YES")
         loaded.vm.template.add(nic)
         vm_resources.place(conn, call.cloud.pools, loaded.vm.template)
@@ -250,18 +263,30 @@ def attach_nic(call: Call, vm_id: int, template: str) -> int:
         loaded.vm.template = order_system_template(loaded.vm.template)
         refresh_network(call, conn, loaded.vm)  # ctx: the new NIC's ETHn_*
 
-    act(call, vm_id, "nic-attach", prepare=prepare)
+    act(call, vm_id, "nic-attach", prepare=prepare, context=_has_context(vm), alias=alias)
     return vm_id
 
 
 def detach_nic(call: Call, vm_id: int, nic_id: int) -> int:
-    """Detach a NIC (VM:MANAGE); its lease is freed when the detach succeeds."""
+    """Detach a NIC or a NIC_ALIAS (VM:MANAGE); its lease is freed when the detach
+    succeeds, and a NIC's aliases go with it (oned)."""
+    life_cycle(call)
+    vm = usable_vm(call, vm_id, A.MANAGE)
+    alias = any(a.get("NIC_ID") == str(nic_id) for a in vm.template.get_vectors("NIC_ALIAS"))
+
     def context(conn: Connection, vm: VirtualMachine, nic: VectorAttribute) -> None:
         refresh_network(call, conn, vm, leaving=nic)  # ctx: its ETHn_* go
 
-    return _on_marked(call, vm_id, "nic-detach", "NIC", "NIC_ID", nic_id, "ATTACH",
+    return _on_marked(call, vm_id, "nic-detach", ("NIC", "NIC_ALIAS"), "NIC_ID", nic_id,
+                      "ATTACH",
                       f"Could not detach NIC with NIC_ID {nic_id}, it does not exist.",
-                      then=context)
+                      then=context, context=_has_context(vm), alias=alias)
+
+
+def _has_context(vm: VirtualMachine) -> bool:
+    """A VM with a CONTEXT gets its CD-ROM rebuilt before the hypervisor hears of a NIC
+    change (nubo.lifecycle.hotplug)."""
+    return vm.template.get_vector("CONTEXT") is not None
 
 
 # ---------------------------------------------------------------------- snapshots

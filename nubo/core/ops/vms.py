@@ -22,6 +22,7 @@ from nubo.core.ops.clusters import VNET
 from nubo.core.ops.images import IMAGE
 from nubo.core.ops.vmgroups import join_vm_group
 from nubo.core.ops.vm_context import contextualize
+from nubo.core.ops import vm_os_files
 from nubo.errors import ApiError
 from nubo.model.vm import PENDING
 from nubo.model.vm_template import Ref, VmTemplateError, build_vm, references
@@ -81,6 +82,7 @@ def create_vm(call: Call, conn: Connection, template: Template, hold: bool) -> i
         raise VmTemplateError(e.message) from None
     vm_resources.acquire(conn, pools, vm, session.uid)
     contextualize(call, conn, vm)  # ctx: CONTEXT variables, ETHn_*, FILES_DS, TARGET
+    vm_os_files.resolve(call, conn, vm)  # OS/KERNEL_DS, INITRD_DS: files datastore images
     join_vm_group(call, conn, vm)  # vmgroup: VMGROUP = [ VMGROUP_ID, ROLE ]
     if sched_actions.take_from_template(conn, vm):  # vmgroup branch: SCHED_ACTION vectors
         sched_timer.changed(call.cloud, oid, conn)

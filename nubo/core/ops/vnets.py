@@ -99,7 +99,7 @@ def free_name(conn: Connection, pool: Pool, name: str, uid: int, tag: str, noun:
         raise InternalError(e.message) from None
 
 
-def _legacy_network(template: Template) -> list[dict[str, str]]:
+def _legacy_network(template: Template, mac_prefix: str) -> list[dict[str, str]]:
     """A RANGED or FIXED network of the source documents: its ARs, with the template
     rewritten as a network of today (``address_range_legacy``). oned 6+ needs VN_MAD;
     those templates predate it and ran on the hosts' bridges: ``dummy`` stands for that."""
@@ -109,7 +109,7 @@ def _legacy_network(template: Template) -> list[dict[str, str]]:
     single = {name: template.get(name) or "" for name in template.names()
               if template.get(name) is not None}
     ars, network = legacy_ranges(single, [dict(v.items()) for v in
-                                          template.get_vectors("LEASES")], leases.MAC_PREFIX)
+                                          template.get_vectors("LEASES")], mac_prefix)
     for name in ("TYPE", "LEASES", "NETWORK_SIZE", "IP_START", "IP_END"):
         template.remove(name)
     for key, value in network.items():
@@ -136,7 +136,8 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
         name = " ".join(name.split())
     free_name(conn, vnets, name, call.uid, "NET", "Virtual Network")
     template.remove("NAME")
-    legacy = _legacy_network(template)
+    mac_prefix = call.cloud.config.mac_prefix
+    legacy = _legacy_network(template, mac_prefix)
     vn_mad = template.get("VN_MAD") or ""
     if not vn_mad:
         raise InternalError("No VN_MAD in template for Virtual Network.")
@@ -159,7 +160,7 @@ def build_vnet(call: Call, conn: Connection, template: Template, cluster_ids: li
     ars: list[AddressRange] = []
     vectors = [dict(v.items()) for v in template.get_vectors("AR")]
     for i, attrs in enumerate([*vectors, *legacy]):
-        ars.append(leases.new_range(attrs, i, template, ars))
+        ars.append(leases.new_range(attrs, i, template, ars, mac_prefix))
     template.remove("AR")
     for key, value in (("VN_MAD", vn_mad), ("PHYDEV", phydev), ("BRIDGE", bridge),
                        ("BRIDGE_TYPE", BRIDGE_TYPES[vn_mad]),
@@ -260,7 +261,7 @@ def add_address_range(call: Call, oid: int, text: str) -> int:
         attrs = _first_ar(call, text, restricted=bool(vnet.parent_network_id))
         ars = leases.ranges_of(vnet)
         ars.append(leases.new_range(attrs, max((a.ar_id for a in ars), default=-1) + 1,
-                                    vnet.template, ars))
+                                    vnet.template, ars, call.cloud.config.mac_prefix))
         leases.save(conn, call.cloud.pools.vnets, vnet, ars)
     return oid
 

@@ -1,7 +1,9 @@
 """``python -m nubo.drivers.ds``: the datastore driver on stdin/stdout (docs/drivers.md).
 
 Each action runs on a worker thread (nubo/drivers/threaded.py), so a long copy never
-holds up a MONITOR or an RM.
+holds up a MONITOR or an RM. A DRIVER_CANCEL for an image stops its copy (CP, CLONE)
+under way (nubo.drivers.ds.stopping): the copy answers FAILURE "copy cancelled" and
+leaves no file; the cancel answers SUCCESS, or FAILURE if no copy of it was running.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from nubo.drivers import threaded
 from nubo.drivers.ds import dummy, fs
 from nubo.drivers.ds.action_data import ActionData, BadPayload
 from nubo.drivers.ds.files import CopyError
+from nubo.drivers.ds.stopping import CANCELLED, Running, Stop
 from nubo.drivers.storage.qemu_img import QemuImgError
 
 #: DS_MAD -> its actions. A datastore of another DS_MAD is refused by name.
@@ -22,10 +25,13 @@ DS_MADS = {"fs": fs.ACTIONS, "dummy": dummy.ACTIONS}
 #: as ``dummy`` when their TM_MAD is (as OpenNebula's TM drivers monitor system ones).
 _NO_DS_MAD = ("", "-")
 WORKERS = 8
+#: The actions a DRIVER_CANCEL stops.
+COPIES = frozenset({"CP", "CLONE"})
 
 
-def run(req: p.Request) -> tuple[bool, str]:
-    """Do one action; (success, INFO). Every failure comes back as a message."""
+def run(req: p.Request, stop: Stop | None = None) -> tuple[bool, str]:
+    """Do one action; (success, INFO). Every failure comes back as a message. ``stop``:
+    a copy's stop switch."""
     try:
         data = ActionData.parse(req.payload)
         mad = data.ds_mad
@@ -37,7 +43,8 @@ def run(req: p.Request) -> tuple[bool, str]:
         action = actions.get(req.action)
         if action is None:
             return False, f"unsupported action {req.action}"
-        info = action(data, req.oid)
+        info = (action(data, req.oid, stop=stop) if req.action in COPIES
+                else action(data, req.oid))
     except (BadPayload, CopyError, QemuImgError) as e:
         return False, str(e)
     except OSError as e:
@@ -52,10 +59,23 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
     it); MONITOR and STAT at once. On FINALIZE or end of input the driver exits at
     once, copies under way or not: their files are only half written under a temporary
     name, which the copy sent again at the core's next start replaces."""
+    running = Running()
+
+    def handle(req: p.Request, log: object) -> tuple[bool, str]:
+        if req.action not in COPIES:
+            return run(req)
+        with running.copy(req.oid) as stop:
+            return run(req, stop)
+
+    def cancel(req: p.Request) -> tuple[bool, str]:
+        if running.cancel(req.oid):
+            return True, CANCELLED
+        return False, f"no copy of image {req.oid} under way"
+
     return threaded.serve(
-        lambda req, log: run(req), stdin, stdout, name="ds", workers=WORKERS,
+        handle, stdin, stdout, name="ds", workers=WORKERS,
         order_key=lambda req: None if req.action in ("MONITOR", "STAT") else req.oid,
-        cancel=lambda req: (False, "copies are not cancelled"), exit_at_once=True)
+        cancel=cancel, exit_at_once=True)
 
 
 if __name__ == "__main__":

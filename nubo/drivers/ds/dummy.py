@@ -16,7 +16,8 @@ def _number(text: str, default: int) -> int:
         return default
 
 
-def made(data: ActionData, oid: int) -> str:
+def made(data: ActionData, oid: int, stop: object = None) -> str:
+    """Made at once: nothing to stop."""
     fmt = data.image_attr("FORMAT") or "raw"
     return f"dummy_path/{oid} {fmt} {_number(data.image_attr('SIZE'), DEFAULT_SIZE_MB)}"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from nubo.drivers.ds import files
 from nubo.drivers.ds.action_data import ActionData, BadPayload
 from nubo.drivers.ds.files import CopyError
+from nubo.drivers.ds.stopping import Stop
 from nubo.drivers.storage import qemu_img
 
 FORMATS = ("raw", "qcow2")
@@ -33,15 +34,16 @@ def _wanted_format(data: ActionData, default: str = "") -> str:
     return fmt
 
 
-def _settle(tmp: Path, fmt: str) -> str:
+def _settle(tmp: Path, fmt: str, stop: Stop | None = None) -> str:
     """Give the file written at ``tmp`` the format asked for (converting it if it has
-    another) and return the format it has."""
+    another, a qemu-img a cancel kills) and return the format it has."""
     found = qemu_img.info(tmp).format
     if not fmt or fmt == found:
         return found
     converted = tmp.with_name(tmp.name + ".conv")
     try:
-        qemu_img.convert(tmp, converted, fmt, src_format=found)
+        (stop or Stop()).run(["qemu-img", "convert", "-q", "-O", fmt, "-f", found, str(tmp),
+                              str(converted)])
         os.replace(converted, tmp)
     finally:
         converted.unlink(missing_ok=True)
@@ -52,8 +54,9 @@ def _made(dst: Path, fmt: str) -> str:
     return f"{dst} {fmt} {qemu_img.info(dst).virtual_mb}"
 
 
-def cp(data: ActionData, oid: int) -> str:
-    """Register PATH (a local file from an allowed directory, or an http(s) URL)."""
+def cp(data: ActionData, oid: int, stop: Stop | None = None) -> str:
+    """Register PATH (a local file from an allowed directory, or an http(s) URL);
+    ``stop`` ends it early (DRIVER_CANCEL): it fails and leaves no file."""
     src = data.image_attr("PATH")
     if not src:
         raise BadPayload("image has no PATH")
@@ -61,8 +64,10 @@ def cp(data: ActionData, oid: int) -> str:
     fmt = _wanted_format(data)
     dst = _target(data, oid)
     with files.writing(dst) as tmp:
-        files.fetch(src, tmp)
-        fmt = _settle(tmp, fmt)
+        files.fetch(src, tmp, stop)
+        fmt = _settle(tmp, fmt, stop)
+        if stop is not None:
+            stop.check()  # asked to stop at the last moment: no image after all
     return _made(dst, fmt)
 
 
@@ -89,15 +94,16 @@ def _mkfs(path: Path, fs: str) -> None:
         raise CopyError(f"mkfs.{fs} failed: {(done.stderr or done.stdout).strip()}")
 
 
-def clone(data: ActionData, oid: int) -> str:
-    """A full copy of another image of the datastore (PATH is its SOURCE)."""
+def clone(data: ActionData, oid: int, stop: Stop | None = None) -> str:
+    """A full copy of another image of the datastore (PATH is its SOURCE), by a
+    qemu-img that ``stop`` kills (DRIVER_CANCEL)."""
     src = data.image_attr("PATH")
     if not src or not Path(src).is_file():
         raise CopyError(f"Cannot clone {src or 'an image with no SOURCE'}: no such file")
     fmt = _wanted_format(data) or qemu_img.info(src).format
     dst = _target(data, oid)
     with files.writing(dst) as tmp:
-        qemu_img.convert(src, tmp, fmt)
+        (stop or Stop()).run(qemu_img.convert_command(src, str(tmp), fmt))
     return _made(dst, fmt)
 
 

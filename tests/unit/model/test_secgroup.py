@@ -51,20 +51,6 @@ def test_build_keeps_the_first_of_duplicate_rules_and_needs_a_name():
         sg.build(parse('NAME = "x"\nRULE = "TCP"'))
 
 
-def test_a_vm_is_in_exactly_one_list():
-    name, body = sg.build(parse(sg.DEFAULT_TEMPLATE))
-    from nubo.model.permissions import Permissions
-    group = sg.SecurityGroup(0, 0, 0, "oneadmin", "oneadmin", name, Permissions(), template=body)
-    sg.add_vm(group, 4)
-    sg.add_vm(group, 5, "updating")
-    assert sg.outdate_all(group) == [4, 5] and group.outdated_vms == [4, 5]
-    sg.mark(group, 4, "error")
-    sg.mark(group, 9, "updated")  # not a VM of the group: nothing
-    assert (group.updated_vms, group.outdated_vms, group.error_vms) == ([], [5], [4])
-    sg.del_vm(group, 4)
-    assert group.vms == [5]
-
-
 def test_security_groups_lists():
     assert sg.ids_of(" 0, 100,0") == [0, 100]
     with pytest.raises(sg.SecGroupError, match="SECURITY_GROUPS"):

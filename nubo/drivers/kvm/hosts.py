@@ -1,0 +1,193 @@
+"""Reaching the hypervisor hosts: one libvirt connection per host, a shell on it for the
+few file operations libvirt cannot do (the VM's directory, the checkpoint), and the
+probe that decides between KVM and TCG.
+
+A host named ``localhost`` or by one of this machine's names is this machine
+(``qemu:///system``, files touched directly); any other is reached through the URI
+template (``qemu+ssh://{host}/system?no_tty=1``, as OpenNebula's kvm driver does) and
+the remote command (``ssh -o BatchMode=yes {host}``).
+"""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+import libvirt
+
+T = TypeVar("T")
+
+LOCAL_URI = "qemu:///system"
+REMOTE_URI = "qemu+ssh://{host}/system?no_tty=1"
+REMOTE_COMMAND = "ssh -o BatchMode=yes {host}"
+#: A firmware boot with no bootable device: SeaBIOS reboots at once and -no-reboot
+#: makes QEMU exit, so the run measures that the accelerator really executes code.
+_PROBE = ["qemu-system-x86_64", "-machine", "pc", "-m", "16", "-nodefaults", "-display",
+          "none", "-serial", "none", "-monitor", "none", "-no-reboot", "-boot",
+          "strict=on,reboot-timeout=0", "-accel"]
+
+
+class HostError(RuntimeError):
+    """A host could not be reached or a command on it failed; the message says why."""
+
+
+def _quiet(_ctx: object, _err: object) -> None:
+    """libvirt prints every error to stderr by default; they are answered instead."""
+
+
+libvirt.registerErrorHandler(_quiet, None)
+
+
+def libvirt_message(error: libvirt.libvirtError) -> str:
+    return (error.get_error_message() or str(error)).strip()
+
+
+def _connection_lost(error: libvirt.libvirtError) -> bool:
+    return error.get_error_domain() == libvirt.VIR_FROM_RPC or error.get_error_code() in (
+        libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_INVALID_CONN)
+
+
+def choose_domain_type(kvm_seconds: float | None, tcg_seconds: float | None) -> str:
+    """'kvm' when KVM ran the probe and not much slower than TCG did. A nested or
+    emulated /dev/kvm that opens but crawls (seconds for a firmware boot TCG does in a
+    fraction of one) is not worth using."""
+    if kvm_seconds is None:
+        return "qemu"
+    if tcg_seconds is None:
+        return "kvm"
+    return "kvm" if kvm_seconds <= max(2.0, 3 * tcg_seconds) else "qemu"
+
+
+class Hosts:
+    """Connections and shells per host, opened on first use and reopened when lost."""
+
+    def __init__(self, local_names: Iterable[str], uri: str = REMOTE_URI,
+                 local_uri: str = LOCAL_URI, remote_command: str = REMOTE_COMMAND,
+                 domain_type: str = "auto") -> None:
+        self.local_names = frozenset(n for n in local_names if n)
+        self.uri_template = uri
+        self.local_uri = local_uri
+        self.remote_command = remote_command
+        self.domain_type = domain_type
+        self._conns: dict[str, libvirt.virConnect] = {}
+        self._types: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._host_locks: dict[str, threading.Lock] = {}
+
+    def is_local(self, host: str) -> bool:
+        return host in self.local_names
+
+    def uri(self, host: str) -> str:
+        return self.local_uri if self.is_local(host) else self.uri_template.format(host=host)
+
+    # ------------------------------------------------------------------ connections
+
+    def _host_lock(self, host: str) -> threading.Lock:
+        with self._lock:
+            return self._host_locks.setdefault(host, threading.Lock())
+
+    def connection(self, host: str, fresh: bool = False) -> libvirt.virConnect:
+        with self._host_lock(host):
+            conn = self._conns.get(host)
+            if conn is not None and not fresh:
+                try:
+                    if conn.isAlive():
+                        return conn
+                except libvirt.libvirtError:
+                    pass
+            if conn is not None:
+                self._conns.pop(host, None)
+                try:
+                    conn.close()
+                except libvirt.libvirtError:
+                    pass
+            uri = self.uri(host)
+            try:
+                conn = libvirt.open(uri)
+            except libvirt.libvirtError as e:
+                raise HostError(f"cannot reach host {host} ({uri}): {libvirt_message(e)}") from None
+            self._conns[host] = conn
+            return conn
+
+    def call(self, host: str, fn: Callable[[libvirt.virConnect], T]) -> T:
+        """``fn(connection)``, once more on a new connection if the old one was lost."""
+        conn = self.connection(host)
+        try:
+            return fn(conn)
+        except libvirt.libvirtError as e:
+            if not _connection_lost(e):
+                raise
+        return fn(self.connection(host, fresh=True))
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            try:
+                conn.close()
+            except libvirt.libvirtError:
+                pass
+
+    # ------------------------------------------------------------------ commands
+
+    def run(self, host: str, argv: list[str], timeout: float = 60,
+            stdin: str | None = None) -> subprocess.CompletedProcess:
+        """A command on the host (directly when it is this machine); ``stdin`` its input."""
+        if not self.is_local(host):
+            argv = [*shlex.split(self.remote_command.format(host=host)), shlex.join(argv)]
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  input=stdin, stdin=None if stdin is not None
+                                  else subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise HostError(f"{argv[0]} on {host}: {e}") from None
+
+    def make_dir(self, host: str, path: str) -> None:
+        if self.is_local(host):
+            Path(path).mkdir(parents=True, exist_ok=True)
+            return
+        done = self.run(host, ["mkdir", "-p", path])
+        if done.returncode != 0:
+            raise HostError(f"cannot make {path} on {host}: {done.stderr.strip()}")
+
+    def exists(self, host: str, path: str) -> bool:
+        if self.is_local(host):
+            return Path(path).exists()
+        return self.run(host, ["test", "-e", path]).returncode == 0
+
+    def remove(self, host: str, path: str) -> None:
+        if self.is_local(host):
+            Path(path).unlink(missing_ok=True)
+        else:
+            self.run(host, ["rm", "-f", path])
+
+    # ------------------------------------------------------------------ KVM or TCG
+
+    def domain_type_of(self, host: str) -> str:
+        """'kvm' or 'qemu' for the host: as configured, or probed once (auto)."""
+        if self.domain_type != "auto":
+            return self.domain_type
+        key = "" if self.is_local(host) else host  # this machine by any of its names
+        with self._host_lock(f"probe:{key}"):
+            if key not in self._types:
+                self._types[key] = self._probe(host)
+            return self._types[key]
+
+    def _probe(self, host: str) -> str:
+        """Time a firmware boot under TCG, then under KVM with just enough time to show
+        it is worth using (a host without a usable /dev/kvm fails it at once)."""
+        def timed(accel: str, limit: float) -> float | None:
+            start = time.monotonic()
+            try:
+                done = self.run(host, ["timeout", f"{limit:.1f}", *_PROBE, accel], limit + 30)
+            except HostError:
+                return None
+            return time.monotonic() - start if done.returncode == 0 else None
+
+        tcg = timed("tcg", 20.0)
+        kvm = timed("kvm", max(2.0, 3 * tcg) + 1 if tcg is not None else 10.0)
+        return choose_domain_type(kvm, tcg)
