@@ -140,8 +140,10 @@ class Config:
     auth_failure_window: int = 60
     auth_backoff: int = 1
     auth_backoff_max: int = 60
-    # KVM hosts (docs/configuration.md, "KVM hosts"): the "kvm" driver is started when
-    # libvirt-python is installed. Where its remote parts (the probe) go on the hosts,
+    # KVM hosts (docs/configuration.md, "KVM hosts"): whether the "kvm" driver is
+    # started: "auto" when libvirt-python and the driver are installed, "yes", "no".
+    kvm_driver: str = "auto"
+    # Where its remote parts (the probe) go on the hosts,
     # the ssh command line a host's name is appended to, the hosts' python, the libvirt
     # URI on a host and the seconds a probe samples CPU usage over.
     kvm_remote_dir: str = "/var/tmp/nubo/remotes"
@@ -223,6 +225,8 @@ def load_config(path: Path | None, **overrides: object) -> Config:
         raise ConfigError("api_list_order must be ASC or DESC")
     if cfg.host_error_probes < 1:
         raise ConfigError(f"host_error_probes must be at least 1, got {cfg.host_error_probes}")
+    if cfg.kvm_driver not in ("auto", "yes", "no"):
+        raise ConfigError(f"kvm_driver must be auto, yes or no, got '{cfg.kvm_driver}'")
     if cfg.zombie_policy not in ("report", "destroy"):
         raise ConfigError(f"zombie_policy must be report or destroy, got '{cfg.zombie_policy}'")
     for key in ("vm_restricted_attr", "image_restricted_attr", "vnet_restricted_attr"):
@@ -323,7 +327,7 @@ def driver_specs(cfg: Config) -> list[DriverSpec]:
                     # the datastore driver: image files in BASE_PATH (fs), or none (dummy)
                     "ds": {"command": [sys.executable, "-m", "nubo.drivers.ds"],
                            "concurrency": 16, "timeouts": {"CP": 3600, "CLONE": 3600}}}
-    if kvm_available():
+    if cfg.kvm_driver == "yes" or (cfg.kvm_driver == "auto" and kvm_available()):
         tables["kvm"] = kvm_driver_table(cfg)
     for name, table in cfg.drivers.items():
         if not isinstance(table, dict):

@@ -62,6 +62,10 @@ class NuboServer:
         if "scheduler" not in self.extra_config:
             # Off unless a test asks: VMs then stay PENDING until a test deploys them.
             lines.append("scheduler = false")
+        if "kvm_driver" not in self.extra_config and "kvm_host" not in self.extra_config:
+            # None unless a test asks: the kvm driver probes this machine's KVM as it
+            # starts (seconds of QEMU), which no test on dummy hosts needs.
+            lines.append('kvm_driver = "no"')
         if "first_dummy_host" not in self.extra_config:
             # None unless a test asks: host pools then hold what the tests made.
             lines.append('first_dummy_host = ""')

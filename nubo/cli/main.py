@@ -20,7 +20,8 @@ def _serve(_ctx: Context, args: argparse.Namespace) -> int:
     from nubo.config import ConfigError, load_config
     try:
         cfg = load_config(args.config, data_dir=args.data_dir, listen=args.listen,
-                          kvm_host="localhost" if args.with_kvm else None)
+                          kvm_host="localhost" if args.with_kvm else None,
+                          kvm_driver="yes" if args.with_kvm else None)
     except ConfigError as e:
         print(f"nubo: {e.message}", file=sys.stderr)
         return USAGE

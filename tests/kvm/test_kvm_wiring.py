@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from nubo import config
 from nubo.cli.main import main
 from nubo.config import Config, driver_specs
@@ -38,3 +40,15 @@ def test_serve_with_kvm_needs_libvirt(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(config, "kvm_available", lambda: False)
     assert main(["serve", "--with-kvm", "--data-dir", str(tmp_path)]) == 2
     assert "--with-kvm needs libvirt-python" in capsys.readouterr().err
+
+
+def test_kvm_driver_yes_or_no_overrides_auto(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "kvm_available", lambda: True)
+    names = lambda cfg: {s.name for s in driver_specs(cfg)}  # noqa: E731
+    assert "kvm" not in names(Config(data_dir=tmp_path, kvm_driver="no"))
+    monkeypatch.setattr(config, "kvm_available", lambda: False)
+    assert "kvm" in names(Config(data_dir=tmp_path, kvm_driver="yes"))
+    conf = tmp_path / "nubo.toml"
+    conf.write_text('kvm_driver = "maybe"\n')
+    with pytest.raises(config.ConfigError, match="kvm_driver must be auto, yes or no"):
+        config.load_config(conf)
