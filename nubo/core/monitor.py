@@ -47,7 +47,10 @@ log = logging.getLogger("nubo.monitor")
 
 #: Probe figures kept in the host's TEMPLATE (what one.host.status(offline) removes).
 PROBED = ("HYPERVISOR", "CPUSPEED", "TOTALCPU", "TOTALMEMORY", "FREECPU", "FREEMEMORY",
-          "USEDCPU", "USEDMEMORY", "NETRX", "NETTX")
+          "USEDCPU", "USEDMEMORY", "NETRX", "NETTX",
+          # what a real host's probe adds (nubo.drivers.kvm.probe), as oned keeps them:
+          # for REQUIREMENTS (ARCH, MODELNAME...) and whether guests may use KVM
+          "HOSTNAME", "ARCH", "MODELNAME", "KVM_USABLE", "KVM_REASON")
 
 
 class HostMonitor:

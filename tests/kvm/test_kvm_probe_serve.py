@@ -60,7 +60,8 @@ def test_the_kvm_host_is_created_and_monitored_by_the_probe(kvm_nubo):
                     lambda: (h := one.host.info(0)).STATE == MONITORED and h, timeout=60)
     assert (host.NAME, host.IM_MAD, host.VM_MAD) == ("localhost", "kvm", "kvm")
     template = host.TEMPLATE
-    assert template["HYPERVISOR"] == "kvm"
+    assert template["HYPERVISOR"] == "kvm" and template["ARCH"] == os.uname().machine
+    assert template["KVM_USABLE"] in ("YES", "NO")
     assert int(template["TOTALMEMORY"]) == _mem_total_kb()
     assert int(host.HOST_SHARE.TOTAL_MEM) == _mem_total_kb()
     assert int(host.HOST_SHARE.TOTAL_CPU) == 100 * os.cpu_count()
