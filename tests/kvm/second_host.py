@@ -153,8 +153,12 @@ def _destroy_domains(host: SecondHost) -> None:
 def _forget_host_key(address: str) -> None:
     """What qemu+ssh (no_verify=1) added to root's known_hosts for its address."""
     known = Path.home() / ".ssh" / "known_hosts"
+    backup = known.with_name("known_hosts.old")
+    had_backup = backup.exists()
     if known.exists():
         _sh("ssh-keygen", "-R", address, "-f", str(known), check=False)
+    if not had_backup:  # ssh-keygen's copy of the file as it was: not ours to leave
+        backup.unlink(missing_ok=True)
 
 
 def _network(stack: ExitStack, netns: str, n: int) -> tuple[str, str]:
