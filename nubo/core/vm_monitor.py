@@ -5,7 +5,9 @@ POLL being OpenNebula's poll string ``STATE=a CPU=.. MEMORY=.. NETRX=.. NETTX=..
 Compared with the VMs the host counts (its ``VMS``), as read when the probe was
 sent, it gives each VM's life-cycle event (nubo.lifecycle.on_event):
 
-* a RUNNING VM not listed (or listed with STATE=d or e): ``vm-missing`` (UNKNOWN);
+* a RUNNING or UNKNOWN VM not listed (or listed with STATE=d): ``vm-poweroff``
+  (POWEROFF), as oned 6's MISSING_STATE default: shut down or destroyed outside nubo;
+* a RUNNING VM listed with STATE=e (the hypervisor's FAILURE): ``vm-missing`` (UNKNOWN);
 * a RUNNING or UNKNOWN VM listed paused (STATE=p/s): ``vm-suspended``;
 * an UNKNOWN VM listed running: ``vm-running`` (back to RUNNING); a POWEROFF or
   SUSPENDED one too, once ``POWERON_GRACE`` seconds passed since it stopped;
@@ -106,8 +108,9 @@ def listed_vms(figures: Template) -> dict[int, Poll]:
 def event_for(vm: Watched, poll: Poll | None, now: int) -> str | None:
     """The life-cycle event a probe's report means for ``vm`` (None: nothing)."""
     pair = (vm.state, vm.lcm_state)
-    gone = poll is None or poll.state in ("d", "e")
-    if gone:
+    if poll is None or poll.state == "d":
+        return "vm-poweroff" if pair in (_RUNNING, _UNKNOWN) else None
+    if poll.state == "e":
         return "vm-missing" if pair == _RUNNING else None
     if poll.state in ("p", "s"):
         return "vm-suspended" if pair in (_RUNNING, _UNKNOWN) else None

@@ -28,7 +28,8 @@ def template_text(kernel_id: int, initrd_id: int) -> str:
     return (f'NAME = "nubo-guest"\nCPU = "1"\nVCPU = "1"\nMEMORY = "128"\n'
             f'OS = [ KERNEL_DS = "$FILE[IMAGE_ID={kernel_id}]", '
             f'INITRD_DS = "$FILE[IMAGE_ID={initrd_id}]", KERNEL_CMD = "{KERNEL_CMD}" ]\n'
-            f'CONTEXT = [ NETWORK = "YES", SSH_PUBLIC_KEY = "$USER[SSH_PUBLIC_KEY]" ]\n'
+            f'CONTEXT = [ NETWORK = "YES", SET_HOSTNAME = "$NAME", '
+            f'SSH_PUBLIC_KEY = "$USER[SSH_PUBLIC_KEY]" ]\n'
             f'DESCRIPTION = "nubo\'s test guest: busybox, applies its context, answers ping '
             f'(docs/guest-image.md)"\n')
 

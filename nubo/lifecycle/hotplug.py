@@ -116,6 +116,12 @@ def _context_done(success: bool):
 
 
 register("context_success", _context_done(True))
+# The attached disk made on the host: a running VM's hypervisor attaches it next; a
+# powered-off VM is done (it boots with it).
+register("attach_prolog_success", {
+    A(L.HOTPLUG): T(ops=(vmm("ATTACHDISK"),)),
+    A(L.HOTPLUG_PROLOG_POWEROFF): T(then="attach_success"),
+})
 register("context_failure", _context_done(False))
 #: The outcome triggers of the CONTEXT transfer operation (nubo.lifecycle.outcomes).
 CONTEXT_OUTCOMES = {("tm", "CONTEXT"): ("context_success", "context_failure")}
@@ -134,7 +140,9 @@ UPDATECONF_LCM_STATES = (
 
 HOTPLUG: dict[str, Table] = {
     "disk-attach": {
-        A(L.RUNNING): _hot(L.HOTPLUG, "disk-attach", vmm("ATTACHDISK")),
+        # the disk made on the host first (its file must exist when the hypervisor opens
+        # it: oned's attach runs the TM's prolog inside the VMM action), then attached
+        A(L.RUNNING): _hot(L.HOTPLUG, "disk-attach", tm("PROLOG_ATTACH")),
         S.POWEROFF: _hot(L.HOTPLUG_PROLOG_POWEROFF, "disk-attach", tm("PROLOG_ATTACH")),
     },
     "disk-detach": {

@@ -267,7 +267,7 @@ OUTCOME_TRIGGERS: dict[tuple[str, str], tuple[str, str]] = {
     **{("tm", a): ("epilog_success", "epilog_failure")
        for a in ("EPILOG", "EPILOG_LOCAL", "EPILOG_STOP", "EPILOG_DELETE", "EPILOG_DELETE_LOCAL",
                  "EPILOG_DELETE_PREVIOUS", "EPILOG_DELETE_BOTH")},
-    ("tm", "PROLOG_ATTACH"): ("attach_success", "attach_failure"),
+    ("tm", "PROLOG_ATTACH"): ("attach_prolog_success", "attach_failure"),
     ("tm", "EPILOG_DETACH"): ("detach_success", "detach_failure"),
     **DISK_OUTCOMES,
     **CONTEXT_OUTCOMES,
@@ -276,9 +276,9 @@ OUTCOME_TRIGGERS: dict[tuple[str, str], tuple[str, str]] = {
 # Monitoring reports (the caller applies OpenNebula's 30 s grace after a VM stopped
 # running before reporting "vm-running" for a POWEROFF/SUSPENDED VM).
 EVENT_TRIGGERS: dict[str, str] = {
-    "vm-missing": "monitor_done",     # the hypervisor no longer lists it
+    "vm-missing": "monitor_done",     # the hypervisor lists it failed
+    "vm-poweroff": "monitor_poweroff",  # it no longer lists it, or lists it off
     "host-error": "monitor_done",     # its host went to ERROR
-    "vm-poweroff": "monitor_poweroff",
     "vm-suspended": "monitor_suspend",
     "vm-running": "monitor_poweron",  # found running again
     "images-ready": "images_ready",   # its cloned images are ready (param hold)

@@ -82,15 +82,17 @@ def probe_rounds(server, hid: int, rounds: int) -> None:
     wait_for(f"{rounds} probe rounds of host {hid}", lambda: last() >= start + rounds)
 
 
-def test_a_vm_destroyed_behind_nubos_back_becomes_unknown(server, one):
+def test_a_vm_destroyed_behind_nubos_back_becomes_poweroff(server, one):
+    """As oned 6 (MISSING_STATE = POWEROFF): a VM its hypervisor no longer lists was shut
+    down or destroyed outside nubo."""
     hid = monitored_host(one)
     vm_id = running_vm(one, hid)
     keeper = running_vm(one, hid)
     destroy_behind_nubos_back(server, vm_id, one.host.info(hid).NAME)
-    wait_state(one, vm_id, (ACTIVE, UNKNOWN))
+    wait_state(one, vm_id, (POWEROFF, 0))
     assert one.vm.info(keeper).LCM_STATE == RUNNING
-    assert one.host.info(hid).HOST_SHARE.RUNNING_VMS == 2  # an UNKNOWN VM stays counted
-    # resume boots it again (BOOT_UNKNOWN), and monitoring leaves it RUNNING
+    assert one.host.info(hid).HOST_SHARE.RUNNING_VMS == 2  # a POWEROFF VM stays counted
+    # resume boots it again (BOOT_POWEROFF), and monitoring leaves it RUNNING
     one.vm.action("resume", vm_id)
     wait_state(one, vm_id, (ACTIVE, RUNNING))
     probe_rounds(server, hid, 2)

@@ -177,7 +177,10 @@ def attach_disk(call: Call, vm_id: int, template: str) -> int:
         disk.remove(key)
 
     def prepare(conn: Connection, loaded: Loaded, decision: Decision) -> None:
-        disks = loaded.vm.template.get_vectors("DISK")
+        # Past the context CD-ROM's too (VirtualMachineDisks::set_up_attach): its
+        # DISK_ID names the file disk.N the hypervisor has open.
+        disks = [*loaded.vm.template.get_vectors("DISK"),
+                 *loaded.vm.template.get_vectors("CONTEXT")]
         disk.set("DISK_ID", str(_next_id(disks, "DISK_ID")))
         vm_resources.attach_disk(conn, call.cloud.pools, loaded.vm, disk)
         disk.set("ATTACH", "YES")

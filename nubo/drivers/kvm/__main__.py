@@ -9,7 +9,6 @@ import argparse
 import os
 import socket
 import sys
-import threading
 
 from nubo.drivers import threaded
 from nubo.drivers.kvm.hosts import LOCAL_URI, REMOTE_COMMAND, REMOTE_URI, Hosts
@@ -77,21 +76,36 @@ def _parser() -> argparse.ArgumentParser:
                     "host, run through --remote-command with the step and the VM's body on "
                     "stdin; on this machine it runs in-process (default: %(default)s, nubo "
                     "installed at the same path on the hosts)")
+    ap.add_argument("--qemu-user", default="self", metavar="self|libvirt|UID:GID",
+                    help="who QEMU runs as: self, this driver's own user (as OpenNebula runs "
+                    "it as oneadmin: the VMs' files are nubo's and private to it), libvirt "
+                    "(qemu.conf's user, files relabelled), or numeric UID:GID "
+                    "(default: %(default)s)")
     ap.add_argument("--workers", type=int, default=16, help="actions run at once")
     return ap
+
+
+def _qemu_user(value: str) -> str:
+    if value == "self":
+        return f"{os.getuid()}:{os.getgid()}"
+    if value == "libvirt":
+        return ""
+    uid, sep, gid = value.partition(":")
+    if not (sep and uid.isdigit() and gid.isdigit()):
+        raise SystemExit(f"--qemu-user must be self, libvirt or UID:GID, got {value!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = {"localhost", socket.gethostname(), socket.getfqdn(), *args.local_name}
     hosts = Hosts(names, args.uri, args.local_uri, args.remote_command, args.domain_type)
-    if args.domain_type == "auto":  # probe this machine now, not at the first DEPLOY
-        threading.Thread(target=hosts.domain_type_of, args=("localhost",), daemon=True).start()
     vmm = Vmm(hosts, Options(datastore_location=args.datastore_location,
                              shutdown_timeout=args.shutdown_timeout,
                              shutdown_destroy=args.shutdown_destroy == "true",
                              emulator=args.emulator, migrate_uri=args.migrate_uri,
-                             vnm_command=args.vnm_command))
+                             vnm_command=args.vnm_command,
+                             qemu_user=_qemu_user(args.qemu_user)))
     try:
         return threaded.serve(
             vmm.handle, sys.stdin.buffer, sys.stdout.buffer, name="kvm", workers=args.workers,

@@ -36,6 +36,10 @@ class HostFacts:
     vm_dir: str                                 # <datastore_location>/<DS_ID>/<VM_ID>
     domain_type: str = "qemu"                   # 'kvm' where KVM is usable, else TCG
     emulator: str = ""                          # empty: libvirt's default for the arch
+    #: "UID:GID" QEMU runs as (a static DAC label), as OpenNebula runs it as oneadmin:
+    #: the VM's files are nubo's, in directories only nubo's user may enter; "" for
+    #: libvirt's own (qemu.conf's user, with its files relabelled).
+    qemu_user: str = ""
 
 
 def parse_vm(payload: bytes | str | etree._Element) -> etree._Element:
@@ -139,6 +143,9 @@ def domain_xml(payload: bytes | str | etree._Element, facts: HostFacts) -> str:
     _inputs(devices, tmpl)
     _consoles(devices, facts.vm_dir, vector(tmpl.find("FEATURES")))
     _boot_order(dom, devices, os_vec)
+    if facts.qemu_user:
+        label = etree.SubElement(dom, "seclabel", type="static", model="dac", relabel="no")
+        etree.SubElement(label, "label").text = "+" + facts.qemu_user.replace(":", ":+")
     _raw(dom, tmpl)
     return etree.tostring(dom, encoding="unicode", pretty_print=True)
 

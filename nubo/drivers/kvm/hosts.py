@@ -77,6 +77,7 @@ class Hosts:
         self._types: dict[str, str] = {}
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
+        self._warming: set[str] = set()
 
     def is_local(self, host: str) -> bool:
         return host in self.local_names
@@ -166,6 +167,20 @@ class Hosts:
             self.run(host, ["rm", "-f", path])
 
     # ------------------------------------------------------------------ KVM or TCG
+
+    def warm(self, host: str) -> None:
+        """Start probing the host's domain type in the background (once), so the first
+        DEPLOY there finds the answer ready: the driver's first request about a host
+        (its MONITOR, as a rule) starts it, not the driver's start, which a core with no
+        KVM host at all would pay for."""
+        if self.domain_type != "auto":
+            return
+        key = "" if self.is_local(host) else host
+        with self._lock:
+            if key in self._warming:
+                return
+            self._warming.add(key)
+        threading.Thread(target=self.domain_type_of, args=(host,), daemon=True).start()
 
     def domain_type_of(self, host: str) -> str:
         """'kvm' or 'qemu' for the host: as configured, or probed once (auto)."""

@@ -54,6 +54,8 @@ class Vmm:
         }
 
     def handle(self, req: p.Request, log: Log = lambda level, m: None) -> Answer:
+        if req.host:
+            self.hosts.warm(req.host)
         if req.action == "MONITOR":  # dispatch point: the host probe, nubo.drivers.kvm.probe
             return monitor(req)
         action = self.actions.get(req.action)
@@ -68,7 +70,8 @@ class Vmm:
 
     def deploy(self, c: Call) -> Answer:
         directory = c.vm_dir()
-        facts = HostFacts(directory, self.hosts.domain_type_of(c.host), self.options.emulator)
+        facts = HostFacts(directory, self.hosts.domain_type_of(c.host), self.options.emulator,
+                          self.options.qemu_user)
         xml = domain_xml(c.vm, facts)
         name = f"one-{c.req.oid}"
         dom = c.domain()

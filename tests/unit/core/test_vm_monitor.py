@@ -20,12 +20,15 @@ RUNS = vmm.parse_poll("STATE=a CPU=50 MEMORY=65536 NETRX=0 NETTX=0")
 
 
 @pytest.mark.parametrize("vm, poll, event", [
-    (watched(ACTIVE, RUNNING), None, "vm-missing"),
-    (watched(ACTIVE, RUNNING), vmm.parse_poll("STATE=d"), "vm-missing"),
+    # gone or off: POWEROFF (oned 6's MISSING_STATE); failed: UNKNOWN
+    (watched(ACTIVE, RUNNING), None, "vm-poweroff"),
+    (watched(ACTIVE, RUNNING), vmm.parse_poll("STATE=d"), "vm-poweroff"),
+    (watched(ACTIVE, RUNNING), vmm.parse_poll("STATE=e"), "vm-missing"),
+    (watched(ACTIVE, UNKNOWN), vmm.parse_poll("STATE=e"), None),
     (watched(ACTIVE, RUNNING), RUNS, None),
     (watched(ACTIVE, RUNNING), vmm.parse_poll("STATE=p"), "vm-suspended"),
     (watched(ACTIVE, UNKNOWN), RUNS, "vm-running"),
-    (watched(ACTIVE, UNKNOWN), None, None),
+    (watched(ACTIVE, UNKNOWN), None, "vm-poweroff"),  # its host is back without it
     (watched(POWEROFF, 0, stopped_at=NOW - 60), RUNS, "vm-running"),
     (watched(POWEROFF, 0, stopped_at=NOW - 5), RUNS, None),  # within the grace
     (watched(SUSPENDED, 0, stopped_at=NOW - 60), RUNS, "vm-running"),

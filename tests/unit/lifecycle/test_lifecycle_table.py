@@ -139,7 +139,7 @@ TRANSITIONS = [
      ["tm.PROLOG_MIGRATE"]),
     ("migrate-live", (S.ACTIVE, L.UNKNOWN), {}, (S.ACTIVE, L.PROLOG_MIGRATE_UNKNOWN),
      ["tm.PROLOG_MIGRATE"]),
-    ("disk-attach", R, {}, (S.ACTIVE, L.HOTPLUG), ["vmm.ATTACHDISK"]),
+    ("disk-attach", R, {}, (S.ACTIVE, L.HOTPLUG), ["tm.PROLOG_ATTACH"]),
     ("disk-attach", (S.POWEROFF, L.LCM_INIT), {}, (S.ACTIVE, L.HOTPLUG_PROLOG_POWEROFF),
      ["tm.PROLOG_ATTACH"]),
     ("disk-detach", R, {}, (S.ACTIVE, L.HOTPLUG), ["vmm.DETACHDISK"]),
