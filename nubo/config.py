@@ -150,6 +150,12 @@ class Config:
     kvm_ssh: str = "ssh -o BatchMode=yes -o ConnectTimeout=10"
     kvm_python: str = "python3"
     kvm_uri: str = "qemu:///system"
+    # How the kvm driver reaches the libvirt of a host that is not this machine
+    # ({host}: its name), and where a live migration's memory goes ({host}: the
+    # destination's name).
+    kvm_remote_uri: str = "qemu+ssh://{host}/system?no_tty=1"
+    kvm_migrate_uri: str = "tcp://{host}"
+    kvm_migrate_local_name: str = ""  # this machine as other hosts reach it ("": its name)
     kvm_probe_window: float = 0.5
     # A host of this name with IM_MAD and VM_MAD kvm, created at start if missing
     # (``nubo serve --with-kvm``: "localhost"); "" for none.
@@ -295,7 +301,9 @@ def kvm_driver_table(cfg: Config) -> dict:
     """The kvm driver (nubo.drivers.kvm: vmm and im of KVM hosts through libvirt), its
     hosts' settings in its environment (nubo.drivers.kvm.remote)."""
     return {"command": [sys.executable, "-m", "nubo.drivers.kvm",
-                        "--datastore-location", cfg.datastore_dir],
+                        "--datastore-location", cfg.datastore_dir,
+                        "--uri", cfg.kvm_remote_uri, "--migrate-uri", cfg.kvm_migrate_uri,
+                        "--migrate-local-name", cfg.kvm_migrate_local_name],
             "concurrency": 64,
             "timeouts": {"DEPLOY": 600, "MIGRATE": 900, "SHUTDOWN": 400, "SAVE": 600,
                          "RESTORE": 600, "MONITOR": 120},

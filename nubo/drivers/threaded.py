@@ -33,6 +33,19 @@ class LineWriter:
             self._out.flush()
 
 
+def protocol_pipes() -> tuple[BinaryIO, BinaryIO]:
+    """The core's pipes, taken off fds 0 and 1, which now lead to /dev/null and stderr:
+    a command the driver runs (ssh, qemu-img, ip...) inherits them, and one that read
+    stdin would swallow the core's next requests, one that wrote stdout would break
+    the protocol."""
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    return os.fdopen(proto_in, "rb"), os.fdopen(proto_out, "wb")
+
+
 def serve(handle: Handler, stdin: BinaryIO, stdout: BinaryIO, *, name: str,
           workers: int = 8, order_key: Callable[[p.Request], Hashable | None] = lambda r: None,
           cancel: Callable[[p.Request], tuple[bool, str]] | None = None,

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import libvirt_daemons  # noqa: E402
 from guest_domain import ping, wait_for_line  # noqa: E402
 from guest_image import guest_image, scratch_dir  # noqa: E402
+from second_host import second_host_fixture  # noqa: E402
 from server import NuboServer  # noqa: E402
 from waits import ACTIVE, DONE, POWEROFF, RUNNING, wait_for, wait_state  # noqa: E402
 
@@ -42,7 +43,7 @@ def _ip(*args: str) -> None:
 
 
 class Cloud:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, extra_config: str = "") -> None:
         import pyone
         from nubo.guestimage.register import register
         self.uri = libvirt_daemons.ensure_libvirtd()
@@ -52,7 +53,8 @@ class Cloud:
         self.datastores = base / "datastores"
         self.server = NuboServer(base / "data", extra_config=(
             'kvm_driver = "yes"\nkvm_host = "localhost"\nhost_monitoring_interval = 2\n'
-            f'kvm_probe_window = 0.2\ndatastore_location = "{self.datastores}"\n')).start()
+            f'kvm_probe_window = 0.2\ndatastore_location = "{self.datastores}"\n'
+            + extra_config)).start()
         self.one = pyone.OneServer(self.server.endpoint, session=self.server.session)
         ids = register(self.server.endpoint, self.server.session, kernel.parent)
         self.template = ids["template"]
@@ -253,3 +255,72 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     _state(one, vm_id, (DONE, 0), timeout=120)
     assert cloud.domain_state(vm_id) == "gone"
     assert not cloud.vm_dir(vm_id).exists()
+
+
+@pytest.fixture(scope="module")
+def host2(tmp_path_factory):
+    yield from second_host_fixture(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def two_hosts(host2):
+    """A cloud of this machine and the second host (a namespace with its own sshd and
+    libvirtd, reached over a veth), the system datastore shared by both as their one
+    filesystem is."""
+    ssh = host2.ssh_command
+    base = scratch_dir("nubo-e2e-mig-")
+    c = Cloud(base, extra_config=(
+        f'kvm_ssh = "{ssh}"\ntransfer_remote_command = "{ssh} {{host}}"\n'
+        f'kvm_remote_uri = "qemu+ssh://{{host}}/system?keyfile={host2.key}&no_verify=1"\n'
+        f'kvm_migrate_local_name = "{_peer_side(host2.address)}"\n'))
+    c.one.datastore.update(0, 'TM_MAD = "shared"\nSHARED = "YES"', 1)
+    c.host2 = c.one.host.allocate(host2.address, "kvm", "kvm", -1)
+    wait_for("the second host MONITORED", lambda: c.one.host.info(c.host2).STATE == 2,
+             timeout=120)
+    yield c
+    c.close()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _peer_side(address: str) -> str:
+    """This machine's end of the veth to the second host (its /30: .1 here, .2 there)."""
+    head, last = address.rsplit(".", 1)
+    return f"{head}.{int(last) - 1}"
+
+
+def _domstate(uri: str, vm_id: int) -> str:
+    done = subprocess.run(["virsh", "-c", uri, "domstate", f"one-{vm_id}"],
+                          capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "gone"
+
+
+def test_live_and_cold_migration_between_two_hosts(two_hosts, host2):
+    c, one = two_hosts, two_hosts.one
+    vm_id = one.template.instantiate(c.template, "mig-guest", False,
+                                     f'NIC = [ NETWORK_ID = {c.vnet} ]', False)
+    one.vm.deploy(vm_id, c.host)
+    _state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    log = c.vm_dir(vm_id) / "serial.log"
+    wait_for_line(log, timeout=BOOT)
+    ip = one.vm.info(vm_id).TEMPLATE["NIC"]["IP"]
+    boots = len(_context_lines(log))
+    for dest, here, there in ((c.host2, c.uri, host2.uri), (c.host, host2.uri, c.uri)):
+        started = time.monotonic()
+        one.vm.migrate(vm_id, dest, True, False, -1, 0)
+        _state(one, vm_id, (ACTIVE, RUNNING), timeout=300)
+        print(f"live migration to host {dest}: {time.monotonic() - started:.2f} s")
+        records = one.vm.info(vm_id).HISTORY_RECORDS.HISTORY
+        assert max(records, key=lambda r: r.SEQ).HID == dest, (
+            [(r.SEQ, r.HID, r.ACTION) for r in records],
+            [x for x in c.server.log_lines if "MIGRATE" in x][-6:])
+        assert (_domstate(there, vm_id), _domstate(here, vm_id)) == ("running", "gone")
+    assert len(_context_lines(log)) == boots  # the same guest, never booted again
+    assert c.answers(ip)
+    # cold: saved here, restored there
+    one.vm.migrate(vm_id, c.host2, False, False, -1, 0)
+    _state(one, vm_id, (ACTIVE, RUNNING), timeout=300)
+    assert (_domstate(host2.uri, vm_id), _domstate(c.uri, vm_id)) == ("running", "gone")
+    assert len(_context_lines(log)) == boots
+    one.vm.action("terminate-hard", vm_id)
+    _state(one, vm_id, (DONE, 0), timeout=120)
+    assert _domstate(host2.uri, vm_id) == "gone"

@@ -79,4 +79,4 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.stdin.buffer, sys.stdout.buffer))
+    sys.exit(serve(*threaded.protocol_pipes()))

@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
                     "it as oneadmin: the VMs' files are nubo's and private to it), libvirt "
                     "(qemu.conf's user, files relabelled), or numeric UID:GID "
                     "(default: %(default)s)")
+    ap.add_argument("--migrate-local-name", default="", metavar="NAME",
+                    help="this machine's name or address as other hosts reach it, for a "
+                    "live migration to it (default: its libvirt host name)")
     ap.add_argument("--workers", type=int, default=16, help="actions run at once")
     return ap
 
@@ -105,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                              shutdown_destroy=args.shutdown_destroy == "true",
                              emulator=args.emulator, migrate_uri=args.migrate_uri,
                              vnm_command=args.vnm_command,
-                             qemu_user=_qemu_user(args.qemu_user)))
+                             qemu_user=_qemu_user(args.qemu_user),
+                             migrate_local_name=args.migrate_local_name))
     try:
         return threaded.serve(
-            vmm.handle, sys.stdin.buffer, sys.stdout.buffer, name="kvm", workers=args.workers,
+            vmm.handle, *threaded.protocol_pipes(), name="kvm", workers=args.workers,
             order_key=lambda r: None if r.action in _AT_ONCE else r.oid,
             init_info=f"CAPABILITIES={','.join(CAPABILITIES)}")
     finally:

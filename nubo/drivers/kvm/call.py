@@ -37,6 +37,7 @@ class Options:
     detach_wait: float = 10.0
     #: the network driver on a remote host (nubo.drivers.kvm.network), the step follows
     vnm_command: str = "python3 -m nubo.drivers.vnm"
+    migrate_local_name: str = ""  # this machine as other hosts reach it (live migration)
     qemu_user: str = ""  # "UID:GID" QEMU runs as (domain.HostFacts), "" libvirt's
 
 

@@ -212,7 +212,7 @@ def _virsh_stats(uri: str, cpu_only: bool = False) -> list[Domain]:
     if not cpu_only:
         groups += ["--balloon", "--interface", "--vcpu"]
     out = subprocess.run(["virsh", "-r", "-c", uri, "domstats", "--raw", *groups],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip() or f"virsh exited with {out.returncode}")
     domains: list[Domain] = []

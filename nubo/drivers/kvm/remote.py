@@ -78,7 +78,10 @@ def run(host: str, argv: list[str], stdin: bytes | None = None, timeout: float =
     cfg = cfg or settings()
     command = argv if is_local(host) else [*shlex.split(cfg.ssh), host, shlex.join(argv)]
     try:
-        return subprocess.run(command, input=stdin, capture_output=True, timeout=timeout)
+        # never the driver's own stdin: that is the core's protocol pipe, and an ssh
+        # reading it would swallow the core's next requests
+        return subprocess.run(command, input=stdin, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL if stdin is None else None)
     except subprocess.TimeoutExpired:
         raise RemoteError(f"{host}: no answer within {timeout:.0f} s") from None
     except OSError as e:

@@ -214,7 +214,9 @@ class Vmm:
             return True, ""  # done before (recovery repeats it)
         dom = c.running()
         dconn = self.hosts.connection(dest)
-        target = dconn.getHostname() if dest == "localhost" else dest  # as the source sees it
+        target = dest  # as the source sees it; this machine by --migrate-local-name
+        if self.hosts.is_local(dest):
+            target = self.options.migrate_local_name or dconn.getHostname()
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
         params = {libvirt.VIR_MIGRATE_PARAM_URI: self.options.migrate_uri.format(host=target)}
         network.step(c, "pre", dest)

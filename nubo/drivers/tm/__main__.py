@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     transports = Transports(frozenset(n for n in names if n), args.sim_root,
                             args.remote_command)
     driver = Driver(transports)
-    return threaded.serve(driver.handle, sys.stdin.buffer,
-                          sys.stdout.buffer, name="transfer", workers=args.workers,
+    return threaded.serve(driver.handle, *threaded.protocol_pipes(), name="transfer",
+                          workers=args.workers,
                           cancel=lambda req: (False, "cannot stop a transfer"))
 
 
