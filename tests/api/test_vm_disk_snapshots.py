@@ -3,33 +3,17 @@
 change is checked on the disk file with qemu-img, and the VM's SNAPSHOTS against vm.xsd."""
 from __future__ import annotations
 
-import uuid
 
 import pyone
 import pytest
 
 from nubo.drivers.storage import qemu_img
-from disk_checks import checked, server_with_images
+from disk_checks import checked, one, server, uniq  # noqa: F401 (fixtures)
 from waits import ACTIVE, POWEROFF, RUNNING, wait_state
 from xsd import assert_valid, raw_call
 
 pytestmark = pytest.mark.skipif(not qemu_img.available(), reason="needs qemu-img")
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = server_with_images(tmp_path_factory.mktemp("disks"))
-    yield srv
-    assert srv.stop() == 0
-
-
-@pytest.fixture
-def one(server):
-    return pyone.OneServer(server.endpoint, session=server.session)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ the hypervisor hears of the change; read back with pycdlib."""
 from __future__ import annotations
 
 import io
-import uuid
 
 import pycdlib
-import pyone
 import pytest
 
-from disk_checks import server_with_images
+from disk_checks import one, server, uniq  # noqa: F401 (fixtures)
 from nubo.drivers.storage import qemu_img
 from waits import ACTIVE, POWEROFF, RUNNING, wait_for, wait_state
 
@@ -18,21 +16,6 @@ pytestmark = pytest.mark.skipif(not qemu_img.available(), reason="needs qemu-img
 
 _nets = iter(range(40, 90))
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = server_with_images(tmp_path_factory.mktemp("ctxrebuild"))
-    yield srv
-    assert srv.stop() == 0
-
-
-@pytest.fixture
-def one(server):
-    return pyone.OneServer(server.endpoint, session=server.session)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def new_net(one) -> tuple[int, str]:

@@ -3,31 +3,15 @@
 ``kernel`` and ``initrd`` by the PROLOG, as oned's transfer manager does."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pyone
 import pytest
 
-from disk_checks import server_with_images
+from disk_checks import one, server, uniq  # noqa: F401 (fixtures)
 from images import wait_image
 from waits import ACTIVE, DONE, RUNNING, wait_state
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = server_with_images(tmp_path_factory.mktemp("osfiles"))
-    yield srv
-    assert srv.stop() == 0
-
-
-@pytest.fixture
-def one(server):
-    return pyone.OneServer(server.endpoint, session=server.session)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def file_image(server, one, kind: str, content: bytes) -> int:

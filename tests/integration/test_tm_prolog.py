@@ -3,33 +3,16 @@ its simulated host as real files at PROLOG, checked with qemu-img, and removed a
 EPILOG; a copy that fails leaves the VM in PROLOG_FAILURE with the reason, and no file."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-import pyone
 import pytest
 
 from nubo.drivers.storage import qemu_img
-from disk_checks import checked, server_with_images
+from disk_checks import checked, one, server, uniq  # noqa: F401 (fixtures)
 from waits import ACTIVE, DONE, PROLOG_FAILURE, RUNNING, wait_for, wait_state
 
 pytestmark = pytest.mark.skipif(not qemu_img.available(), reason="needs qemu-img")
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = server_with_images(tmp_path_factory.mktemp("tm"))
-    yield srv
-    assert srv.stop() == 0
-
-
-@pytest.fixture
-def one(server):
-    return pyone.OneServer(server.endpoint, session=server.session)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def image_file(server, fmt: str = "qcow2", size_mb: int = 32) -> Path:

@@ -136,6 +136,17 @@ def test_name_memory_cpu_and_metadata_come_from_the_vm():
     assert (dom.get("type"), dom.findtext("devices/emulator")) == ("kvm", "/usr/bin/kvm")
 
 
+def test_qemu_runs_as_nubos_user_or_libvirts():
+    """A static DAC label: QEMU as nubo's own user opens the VM's files, which live in
+    directories only that user may enter; none leaves it to libvirt's qemu.conf."""
+    label = gen("<MEMORY>128</MEMORY>", HostFacts(VM_DIR, qemu_user="1001:1002")).find(
+        "seclabel")
+    assert (label.get("type"), label.get("model"), label.get("relabel")) == \
+        ("static", "dac", "no")
+    assert label.findtext("label") == "+1001:+1002"
+    assert gen("<MEMORY>128</MEMORY>").find("seclabel") is None
+
+
 def test_kernel_paths_and_kernel_ds_files_of_the_vm_directory():
     os_elem = gen(VARIANTS["kernel"]).find("os")
     assert (os_elem.findtext("kernel"), os_elem.findtext("initrd")) == \
