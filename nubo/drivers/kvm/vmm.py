@@ -215,8 +215,10 @@ class Vmm:
         dom = c.running()
         dconn = self.hosts.connection(dest)
         target = dest  # as the source sees it; this machine by --migrate-local-name
-        if self.hosts.is_local(dest):
-            target = self.options.migrate_local_name or dconn.getHostname()
+        if self.hosts.is_local(dest) and self.options.migrate_local_name:
+            target = self.options.migrate_local_name
+        elif dest == "localhost":
+            target = dconn.getHostname()
         flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_UNSAFE
         params = {libvirt.VIR_MIGRATE_PARAM_URI: self.options.migrate_uri.format(host=target)}
         network.step(c, "pre", dest)
