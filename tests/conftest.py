@@ -68,3 +68,9 @@ def plain_user(one, client_for):
     name = f"plain-{uuid.uuid4().hex[:8]}"
     uid = one.user.allocate(name, "pw", "", [])
     return uid, client_for(f"{name}:pw")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that run real guests and hosts (tests/kvm) go first: they take the
+    longest, and collected last they ran alone on one worker while the other idled."""
+    items.sort(key=lambda item: 0 if "/kvm/" in str(item.path) else 1)

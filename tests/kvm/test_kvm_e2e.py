@@ -30,11 +30,8 @@ pytestmark = pytest.mark.skipif(bool(libvirt_daemons.why_not()),
                                 reason=libvirt_daemons.why_not() or "-")
 
 SUSPENDED, STOPPED = 5, 4
-BRIDGE = "nbe2e0"
-HOST_IP = "198.19.73.1"
-#: A machine on the guests' wire (a namespace on a veth port of the bridge): traffic
-#: from it crosses the bridge, where security groups filter; the host's own does not.
-PEER, PEER_IP, PEER_PORT = f"nbe2e-{os.getpid()}", "198.19.73.2", "nbe2ep0"
+#: Each cloud of this module its own bridge and /24 (198.19.N.0), so two never meet.
+NETS = {"one-host": 73, "two-hosts": 74}
 BOOT = 240  # seconds a TCG guest may take to print its context line on a loaded machine
 
 
@@ -43,7 +40,13 @@ def _ip(*args: str) -> None:
 
 
 class Cloud:
-    def __init__(self, base: Path, extra_config: str = "") -> None:
+    def __init__(self, base: Path, net: int, extra_config: str = "") -> None:
+        self.bridge, self.host_ip = f"nbe2e{net}", f"198.19.{net}.1"
+        # A machine on the guests' wire (a namespace on a veth port of the bridge):
+        # traffic from it crosses the bridge, where security groups filter; the host's
+        # own does not.
+        self.peer, self.peer_ip, self.peer_port = (f"nbe2e{net}-{os.getpid()}",
+                                                   f"198.19.{net}.2", f"nbe2ep{net}")
         import pyone
         from nubo.guestimage.register import register
         self.uri = libvirt_daemons.ensure_libvirtd()
@@ -51,6 +54,7 @@ class Cloud:
         # The datastores apart from DATA_DIR (which only nubo's user may enter), as on a
         # real front-end: QEMU runs as libvirt's user and opens the VM's files.
         self.datastores = base / "datastores"
+        self.placeholders: set[int] = set()
         self.server = NuboServer(base / "data", extra_config=(
             'kvm_driver = "yes"\nkvm_host = "localhost"\nhost_monitoring_interval = 2\n'
             f'kvm_probe_window = 0.2\ndatastore_location = "{self.datastores}"\n'
@@ -61,26 +65,27 @@ class Cloud:
         self._wire()
         self.host = next(h.ID for h in self.one.hostpool.info().HOST if h.NAME == "localhost")
         self.vnet = self.one.vn.allocate(
-            f'NAME = "e2e"\nVN_MAD = "bridge"\nBRIDGE = "{BRIDGE}"\n'
-            f'NETWORK_MASK = "255.255.255.0"\nGATEWAY = "{HOST_IP}"\n'
-            'AR = [ TYPE = "IP4", IP = "198.19.73.10", SIZE = "40" ]', -1)
+            f'NAME = "e2e"\nVN_MAD = "bridge"\nBRIDGE = "{self.bridge}"\n'
+            f'NETWORK_MASK = "255.255.255.0"\nGATEWAY = "{self.host_ip}"\n'
+            f'AR = [ TYPE = "IP4", IP = "198.19.{net}.10", SIZE = "40" ]', -1)
 
     def _wire(self) -> None:
         """The bridge made here, with the host's address and the peer's port on it, so
         the network driver finds it and never removes it (a port not its own is on it)."""
-        _ip("link", "add", BRIDGE, "type", "bridge")
-        _ip("addr", "add", f"{HOST_IP}/24", "dev", BRIDGE)
-        _ip("link", "set", BRIDGE, "up")
-        _ip("netns", "add", PEER)
-        _ip("link", "add", PEER_PORT, "type", "veth", "peer", "name", "eth0", "netns", PEER)
-        _ip("link", "set", PEER_PORT, "master", BRIDGE, "up")
-        for args in (("addr", "add", f"{PEER_IP}/24", "dev", "eth0"),
+        _ip("link", "add", self.bridge, "type", "bridge")
+        _ip("addr", "add", f"{self.host_ip}/24", "dev", self.bridge)
+        _ip("link", "set", self.bridge, "up")
+        _ip("netns", "add", self.peer)
+        _ip("link", "add", self.peer_port, "type", "veth", "peer", "name", "eth0", "netns",
+            self.peer)
+        _ip("link", "set", self.peer_port, "master", self.bridge, "up")
+        for args in (("addr", "add", f"{self.peer_ip}/24", "dev", "eth0"),
                      ("link", "set", "eth0", "up"), ("link", "set", "lo", "up")):
-            _ip("-n", PEER, *args)
+            _ip("-n", self.peer, *args)
 
     def peer_pings(self, address: str) -> bool:
         tool = ["ping"] if shutil.which("ping") else ["busybox", "ping"]
-        return subprocess.run(["ip", "netns", "exec", PEER, *tool, "-c", "1", "-W", "1",
+        return subprocess.run(["ip", "netns", "exec", self.peer, *tool, "-c", "1", "-W", "1",
                                address], capture_output=True).returncode == 0
 
     def vm_dir(self, vm_id: int) -> Path:
@@ -98,14 +103,16 @@ class Cloud:
 
     def close(self) -> None:
         for vm in self.one.vmpool.info(-2, -1, -1, -1).VM:
+            if vm.ID in self.placeholders:
+                continue  # never deployed: its domain name may be another cloud's
             subprocess.run(["virsh", "-c", self.uri, "destroy", f"one-{vm.ID}"],
                            capture_output=True)
             subprocess.run(["nft", "delete", "table", "inet", f"one_vm_{vm.ID}"],
                            capture_output=True)  # what its network driver's clean removes
         code = self.server.stop()
-        _ip("link", "delete", PEER_PORT)
-        _ip("netns", "delete", PEER)
-        _ip("link", "delete", BRIDGE)
+        _ip("link", "delete", self.peer_port)
+        _ip("netns", "delete", self.peer)
+        _ip("link", "delete", self.bridge)
         assert code == 0, "".join(self.server.log_lines[-30:])
 
 
@@ -116,7 +123,7 @@ def cloud():
     except RuntimeError as e:
         pytest.skip(str(e))
     base = scratch_dir("nubo-e2e-")  # QEMU (libvirt's user) must reach the VM's files
-    c = Cloud(base)
+    c = Cloud(base, NETS["one-host"])
     yield c
     c.close()
     shutil.rmtree(base, ignore_errors=True)
@@ -272,11 +279,14 @@ def two_hosts(host2):
     filesystem is."""
     ssh = host2.ssh_command
     base = scratch_dir("nubo-e2e-mig-")
-    c = Cloud(base, extra_config=(
+    c = Cloud(base, NETS["two-hosts"], extra_config=(
         f'kvm_ssh = "{ssh}"\ntransfer_remote_command = "{ssh} {{host}}"\n'
         f'kvm_remote_uri = "qemu+ssh://{{host}}/system?keyfile={host2.key}&no_verify=1"\n'
         f'kvm_migrate_local_name = "{_peer_side(host2.address)}"\n'))
     c.one.datastore.update(0, 'TM_MAD = "shared"\nSHARED = "YES"', 1)
+    # Domains are named one-<VM ID> on the one local libvirtd that this module's other
+    # cloud uses too (maybe at once, on another worker): VM 0 is held here, never run.
+    c.placeholders.add(c.one.vm.allocate('NAME = "placeholder"\nCPU = 0.1\nMEMORY = 64', True))
     c.host2 = c.one.host.allocate(host2.address, "kvm", "kvm", -1)
     wait_for("the second host MONITORED", lambda: c.one.host.info(c.host2).STATE == 2,
              timeout=120)

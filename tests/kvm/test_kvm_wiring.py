@@ -17,7 +17,8 @@ def test_the_kvm_driver_table(monkeypatch, tmp_path):
     cfg = Config(data_dir=tmp_path, kvm_remote_dir="/srv/remotes", kvm_probe_window=0.25)
     spec = {s.name: s for s in driver_specs(cfg)}["kvm"]
     assert spec.command == (sys.executable, "-m", "nubo.drivers.kvm", "--datastore-location",
-                            cfg.datastore_dir)
+                            cfg.datastore_dir, "--uri", "qemu+ssh://{host}/system?no_tty=1",
+                            "--migrate-uri", "tcp://{host}", "--migrate-local-name", "")
     assert (spec.timeout_for("DEPLOY"), spec.timeout_for("MIGRATE"),
             spec.timeout_for("SHUTDOWN")) == (600, 900, 400)
     assert spec.env["NUBO_KVM_REMOTE_DIR"] == "/srv/remotes"
