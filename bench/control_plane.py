@@ -115,6 +115,16 @@ def add_images_and_networks(p: xmlrpc.client.ServerProxy, session: str, vms: int
                                  f'SIZE = "{10240 * (d + 1)}"', 1)
         if not r[0] or r[1] != d:
             raise SystemExit(f"image {d}: {r[1]}")
+    deadline = time.monotonic() + 120  # LOCKED while their datastore driver makes them
+    for d in range(4):
+        while True:
+            r = p.one.image.info(session, d, False)
+            state = int(r[1].split("<STATE>", 1)[1].split("<", 1)[0]) if r[0] else -1
+            if state == 1:  # READY
+                break
+            if state == 5 or time.monotonic() > deadline:  # ERROR, or never made
+                raise SystemExit(f"image {d} is not READY (state {state})")
+            time.sleep(0.05)
     size = (vms // 250 + 1) * 256
     for n in range(3):
         r = p.one.vn.allocate(session, f'NAME = "net{n}"\nVN_MAD = "dummy"\nBRIDGE = "br{n}"\n'

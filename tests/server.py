@@ -66,6 +66,11 @@ class NuboServer:
             # None unless a test asks: the kvm driver probes this machine's KVM as it
             # starts (seconds of QEMU), which no test on dummy hosts needs.
             lines.append('kvm_driver = "no"')
+        elif "zombie_policy" not in self.extra_config:
+            # Servers with real hosts share this machine's libvirtd (and the second
+            # host's) with other tests' servers and drivers, whose domains one-<N> each
+            # would take for its own zombies and destroy: report them only.
+            lines.append('zombie_policy = "report"')
         if "first_dummy_host" not in self.extra_config:
             # None unless a test asks: host pools then hold what the tests made.
             lines.append('first_dummy_host = ""')
