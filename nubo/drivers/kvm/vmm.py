@@ -30,6 +30,7 @@ from nubo.drivers.kvm.call import (
 from nubo.drivers.kvm.devices import DomainError
 from nubo.drivers.kvm.domain import HostFacts, domain_xml, history
 from nubo.drivers.kvm.hosts import HostError, Hosts, libvirt_message
+from nubo.drivers.stopwatch import Stopwatch
 
 __all__ = ["Options", "Vmm", "monitor"]
 
@@ -69,10 +70,13 @@ class Vmm:
             return False, f"{req.action} failed: {libvirt_message(e)}"
 
     def deploy(self, c: Call) -> Answer:
+        watch = Stopwatch()
         directory = c.vm_dir()
         facts = HostFacts(directory, self.hosts.domain_type_of(c.host), self.options.emulator,
                           self.options.qemu_user)
+        watch.lap("domain type")
         xml = domain_xml(c.vm, facts)
+        watch.lap("domain XML")
         name = f"one-{c.req.oid}"
         dom = c.domain()
         if dom is not None:
@@ -81,16 +85,19 @@ class Vmm:
                 return True, name
             forget(dom)
         self.hosts.make_dir(c.host, directory)
+        watch.lap("lookup and directory")
         network.step(c, "pre")
-        start = time.monotonic()
+        watch.lap("network pre")
         try:
             dom = self.hosts.call(c.host, lambda conn: conn.createXML(xml, 0))
         except (libvirt.libvirtError, HostError):
             network.clean(c)
             raise
-        c.log("I", f"created domain {name} ({facts.domain_type}) on {c.host} in "
-                   f"{time.monotonic() - start:.3f} s")
+        created = watch.lap("createXML")
         network.step(c, "post")
+        watch.lap("network post")
+        c.log("I", f"created domain {name} ({facts.domain_type}) on {c.host} in "
+                   f"{created:.3f} s; the DEPLOY's steps: {watch}")
         return True, dom.name()
 
     def shutdown(self, c: Call) -> Answer:

@@ -64,6 +64,8 @@ class Driver:
             op.run(script)
         except TransferError as e:
             return False, f"{action} failed: {e}"
+        if op.watch.laps:
+            log("I", f"{action}'s lines: {op.watch}")
         return True, ""
 
 

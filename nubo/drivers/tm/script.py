@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nubo.drivers.stopwatch import Stopwatch
 from nubo.drivers.tm.transport import Host, TransferError, Transports
 
 _DISK_RE = re.compile(r"/disk\.(\d+)$")
@@ -81,6 +82,7 @@ class Operation:
         self.facts = facts
         self.on_log = on_log
         self._made: list[tuple[Host, str]] = []
+        self.watch = Stopwatch()  # a lap per line, named by its verb
 
     # -- places ------------------------------------------------------------------------
     def host(self, name: str) -> Host:
@@ -140,6 +142,7 @@ class Operation:
                     raise TransferError(f"unknown TM_MAD '{line.tm_mad}' (known: "
                                         f"{', '.join(sorted(verbs.TM_MADS))}, dummy)")
                 verb(self, line)
+                self.watch.lap(line.verb)
             except (TransferError, OSError, ValueError) as e:
                 self.undo()
                 raise TransferError(f"line {number} '{text}': {e}") from None
