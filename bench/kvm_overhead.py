@@ -135,29 +135,36 @@ def _stamp(line: str) -> float | None:
     return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
-def breakdown(log: list[str], vm_id: int, times: dict[str, float]) -> dict[str, float]:
-    """Each step of the VM's way to RUNNING, in seconds, from its lines in the log."""
+def breakdown(log: list[str], vm_id: int,
+              times: dict[str, float]) -> tuple[dict[str, float], str]:
+    """Each step of the VM's way to RUNNING, in seconds, from its lines in the log; and
+    the libvirt domain type its DEPLOY made (kvm, or qemu: TCG)."""
     at: dict[str, float] = {}
+    kind = "?"
     prolog: dict[str, float] = {}
     boot: dict[str, float] = {}
     marks = {"PROLOG committed": f"VM {vm_id}: deploy -> ACTIVE/PROLOG",
              "BOOT committed": f"VM {vm_id}: tm.PROLOG SUCCESS -> ACTIVE/BOOT",
              "RUNNING committed": f"VM {vm_id}: vmm.DEPLOY SUCCESS -> ACTIVE/RUNNING"}
     for line in log:
+        if "RUNNING committed" in at:
+            break  # the terminate's lines follow
         stamp = _stamp(line)
         for key, text in marks.items():
             if text in line and stamp is not None:
                 at[key] = stamp - times["t0"]
         if found := re.search(rf"tm TRANSFER id={vm_id} host=\S+ SUCCESS in ([0-9.]+)s", line):
-            prolog["  transfer driver (as the core saw it)"] = float(found.group(1))
+            prolog = {"  transfer driver, as the core saw it": float(found.group(1)), **prolog}
         if found := re.search(rf"driver tm \[{vm_id}\]: PROLOG's lines: (.*)", line):
             prolog.update({f"    {verb}": took for verb, took in _laps(found.group(1)).items()})
         if found := re.search(rf"kvm DEPLOY id={vm_id} host=\S+ SUCCESS in ([0-9.]+)s", line):
-            boot["  kvm DEPLOY (as the core saw it)"] = float(found.group(1))
-        if found := re.search(rf"driver kvm \[{vm_id}\]: created domain .*steps: (.*)", line):
-            boot.update({f"    {step}": took for step, took in _laps(found.group(1)).items()})
+            boot = {"  kvm DEPLOY, as the core saw it": float(found.group(1)), **boot}
+        if found := re.search(rf"driver kvm \[{vm_id}\]: created domain \S+ \((\w+)\) .*"
+                              r"steps: (.*)", line):
+            kind = found.group(1)
+            boot.update({f"    {step}": took for step, took in _laps(found.group(2)).items()})
     if len(at) < len(marks):
-        return {}
+        return {}, kind
     return {"instantiate (API call)": times["allocate"],
             "deploy (API call)": times["deploy call"] - times["allocate"],
             "PROLOG (deploy committed -> BOOT committed)":
@@ -165,7 +172,7 @@ def breakdown(log: list[str], vm_id: int, times: dict[str, float]) -> dict[str, 
             "BOOT (BOOT committed -> RUNNING committed)":
                 at["RUNNING committed"] - at["BOOT committed"], **boot,
             "RUNNING seen through the API after its commit":
-                times["running"] - at["RUNNING committed"]}
+                times["running"] - at["RUNNING committed"]}, kind
 
 
 def _laps(text: str) -> dict[str, float]:
@@ -233,12 +240,13 @@ def main() -> int:
                 xml_path = bare_domain(nubo, vm_id, base / "bare", bare_name)
             nubo.terminate(vm_id)
             nubo_runs.append(times)
-            steps.append(breakdown(cloud.server.log_lines[mark:], vm_id, times))
+            took, kind = breakdown(cloud.server.log_lines[mark:], vm_id, times)
+            steps.append(took)
             created, to_line, _ping, _uptime = one_run(cloud.uri, xml_path,
                                                        base / "bare" / "serial.log",
                                                        bare_name, address=None)
             bare_runs.append((created, to_line))
-            print(f"run {n + 1}: nubo RUNNING {times['running']:.2f} s, context line "
+            print(f"run {n + 1} ({kind}): nubo RUNNING {times['running']:.2f} s, context line "
                   f"{times['context line']:.2f} s; bare virsh create {created:.2f} s, "
                   f"context line {to_line:.2f} s", flush=True)
         report(nubo_runs, bare_runs, steps)
