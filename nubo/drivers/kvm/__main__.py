@@ -14,11 +14,12 @@ from nubo.drivers.kvm import remote
 from nubo.drivers.kvm.hosts import LOCAL_URI, REMOTE_COMMAND, REMOTE_URI, Hosts
 from nubo.drivers.kvm.vmm import Options, Vmm
 
-#: What works and is declared in the INIT answer (nubo/drivers/capabilities.py). Not
-#: declared: disk-snapshots (DISKSNAPSHOT* are unsupported).
+#: What works and is declared in the INIT answer (nubo/drivers/capabilities.py).
+#: disk-snapshots: DISKSNAPSHOTCREATE of a running VM (revert and delete go to the
+#: transfer driver, as in OpenNebula).
 CAPABILITIES = ("live-resize", "live-nic-attach", "cold-nic-attach", "live-disk-attach",
                 "cold-disk-attach", "live-migration", "cold-migration", "snapshots",
-                "save-restore", "disk-resize")
+                "disk-snapshots", "save-restore", "disk-resize")
 _AT_ONCE = frozenset({"POLL", "MONITOR"})
 
 
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         description="nubo's kvm virtualization driver: runs VMs as libvirt domains "
         "(one-<ID>) on KVM/QEMU hosts. Actions: DEPLOY, SHUTDOWN, CANCEL, CLEANUP, SAVE, "
         "RESTORE, REBOOT, RESET, POLL, MIGRATE (live), ATTACHDISK, DETACHDISK, ATTACHNIC, "
-        "DETACHNIC, SNAPSHOTCREATE, SNAPSHOTREVERT, SNAPSHOTDELETE, RESIZE, RESIZEDISK, "
+        "DETACHNIC, SNAPSHOTCREATE, SNAPSHOTREVERT, SNAPSHOTDELETE, DISKSNAPSHOTCREATE, "
+        "RESIZE, RESIZEDISK, "
         "UPDATECONF, "
         "UPDATESG, MONITOR (with nubo.drivers.kvm.probe). Speaks the driver protocol of "
         "docs/drivers.md on stdin/stdout.")
