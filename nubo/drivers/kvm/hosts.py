@@ -207,5 +207,13 @@ class Hosts:
             return time.monotonic() - start if done.returncode == 0 else None
 
         tcg = timed("tcg", 20.0)
-        kvm = timed("kvm", max(1.0, tcg) + 1 if tcg is not None else 10.0)
+        kvm = timed("kvm", kvm_bound(tcg))
         return choose_domain_type(kvm, tcg)
+
+
+def kvm_bound(tcg_seconds: float | None) -> float:
+    """How long the probe's KVM run may take: just past the slowest choose_domain_type
+    still takes as KVM. A run cut off there is answered as one that went on (TCG), and
+    the first DEPLOY on the host waits for the answer: a crawling nested KVM costs
+    that DEPLOY the bound, not a second more."""
+    return max(1.0, tcg_seconds) + 0.1 if tcg_seconds is not None else 10.0

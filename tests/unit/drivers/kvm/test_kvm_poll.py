@@ -52,3 +52,11 @@ def test_kvm_only_when_it_runs_the_probe_at_speed():
     assert choose_domain_type(7.45, 2.5) == "qemu"
     assert choose_domain_type(2.0, 2.5) == "kvm"
     assert choose_domain_type(0.5, None) == "kvm"
+
+
+def test_the_probes_kvm_run_is_cut_off_only_where_it_would_be_refused():
+    from nubo.drivers.kvm.hosts import kvm_bound
+    for tcg in (0.1, 0.5, 1.0, 2.5, 7.0):
+        assert choose_domain_type(kvm_bound(tcg), tcg) == "qemu"      # cut off: TCG
+        assert choose_domain_type(kvm_bound(tcg) - 0.11, tcg) == "kvm"  # let finish
+    assert kvm_bound(0.12) < 1.5  # a crawling KVM costs the first DEPLOY ~1 s, not 2
