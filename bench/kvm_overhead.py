@@ -159,10 +159,10 @@ def breakdown(log: list[str], vm_id: int,
             prolog.update({f"    {verb}": took for verb, took in _laps(found.group(1)).items()})
         if found := re.search(rf"kvm DEPLOY id={vm_id} host=\S+ SUCCESS in ([0-9.]+)s", line):
             boot = {"  kvm DEPLOY, as the core saw it": float(found.group(1)), **boot}
-        if found := re.search(rf"driver kvm \[{vm_id}\]: created domain \S+ \((\w+)\) .*"
-                              r"steps: (.*)", line):
+        if found := re.search(rf"driver kvm \[{vm_id}\]: created domain \S+ \((\w+)\)", line):
             kind = found.group(1)
-            boot.update({f"    {step}": took for step, took in _laps(found.group(2)).items()})
+        if found := re.search(rf"driver kvm \[{vm_id}\]: created domain .* steps: (.*)", line):
+            boot.update({f"    {step}": took for step, took in _laps(found.group(1)).items()})
     if len(at) < len(marks):
         return {}, kind
     return {"instantiate (API call)": times["allocate"],

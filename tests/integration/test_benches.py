@@ -3,7 +3,8 @@
 No figure is asserted (they are measured on an idle machine, not in the suite); what
 could fail is the benchmark itself: it must finish, exit 0 and print its headline.
 bench/auth_flood.py and bench/startup.py have tests of their own; bench/guest_boot.py
-needs libvirt and is run by tests/kvm/test_guest_image.py.
+and bench/kvm_overhead.py need libvirt and are run by tests/kvm/test_guest_image.py and
+tests/kvm/test_kvm_overhead_bench.py.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ TINY = {
 
 
 def test_every_benchmark_is_run_here():
-    own_tests = {"auth_flood.py", "startup.py", "guest_boot.py"}  # guest_boot: tests/kvm
+    own_tests = {"auth_flood.py", "startup.py", "guest_boot.py",  # the last two: tests/kvm
+                 "kvm_overhead.py"}
     assert {p.name for p in BENCH.glob("*.py")} - own_tests <= set(TINY), \
         "a benchmark without a tiny run: add it to TINY"
 
