@@ -2,7 +2,8 @@
 and -> the guest's context line, against bare ``virsh create`` of the same domain XML.
 
 A nubo server with a kvm host ``localhost`` (tests/kvm/e2e_cloud.py's Cloud: nubo's
-guest image registered, a bridge 198.19.176.0/24 of its own), then --runs times, in
+guest image registered, a bridge nbe2eN with 198.19.N.0/24 of its own, N from 176 to
+199 by the process id, so two runs at once rarely meet), then --runs times, in
 turn: a VM through nubo (instantiate, deploy, RUNNING seen through the API, the context
 line on its serial log, terminate), and the bare baseline (bench/guest_boot.py's
 one_run) of nubo's own domain XML for it, rendered by the kvm driver's domain_xml
@@ -46,7 +47,7 @@ from guest_image import scratch_dir  # noqa: E402
 from lxml import etree  # noqa: E402
 from waits import ACTIVE, DONE, RUNNING, wait_for  # noqa: E402
 
-NET = 176                  # the cloud's bridge nbe2e176 and 198.19.176.0/24
+NET = 176 + os.getpid() % 24  # the cloud's bridge nbe2eN and 198.19.N.0/24
 FIRST_VM_ID = 10_000 * (1 + os.getpid() % 90)
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 LAPS = re.compile(r"\s*([^,]+?) ([0-9.]+) s(?=,|$)")
