@@ -154,7 +154,7 @@ def move(op: Operation, line: Line) -> None:
     tm/ssh/mv does; on a shared datastore the files are already there."""
     src_host, src = op.place(line.tm_mad, line.arg(0))
     dst_host, dst = op.place(line.tm_mad, line.arg(1))
-    if (src_host.name, src_host.root, src) == (dst_host.name, dst_host.root, dst):
+    if _same_file(src_host, src, dst_host, dst):
         return
     if line.tm_mad == "ssh" and split_location(line.arg(0))[1].rsplit("/", 1)[-1] \
             .startswith("disk."):
@@ -164,6 +164,14 @@ def move(op: Operation, line: Line) -> None:
     _new(op, dst_host, dst)
     copy(src_host, src, dst_host, dst)
     src_host.remove(src)
+
+
+def _same_file(a: Host, a_path: str, b: Host, b_path: str) -> bool:
+    """The same file by two names: this machine's under each of its names (a host that
+    is the front-end itself, as ``localhost`` and by its host name), else the same host's."""
+    if a.here and b.here:
+        return a.path(a_path) == b.path(b_path)
+    return (a.name, a.root, a_path) == (b.name, b.root, b_path)
 
 
 def mvds(op: Operation, line: Line) -> None:

@@ -151,6 +151,16 @@ def test_a_remote_host_is_reached_through_the_remote_command(world):
     assert not remote_dir.exists() and checked(home / "disk.1").virtual_mb == 8
 
 
+def test_stopping_on_a_host_that_is_the_front_end_moves_nothing(world):
+    """EPILOG_STOP / PROLOG_RESUME between this machine's two names (the host
+    ``localhost``, the front-end ``fe``): the directory is already where it goes."""
+    tmp, image, tr = world
+    vmdir = tmp / "ds" / "0" / "7"
+    run(tr, f"MKSWAP ssh 8 localhost:{vmdir}/disk.1 7 0\n")
+    run(tr, f"MV ssh localhost:{vmdir} fe:{vmdir} 7 0\nMV ssh fe:{vmdir} localhost:{vmdir} 7 0")
+    assert checked(vmdir / "disk.1").virtual_mb == 8
+
+
 def test_persistent_disks_are_written_back_and_saved_as_new_images(world):
     tmp, image, tr = world
     vmdir = tmp / "ds" / "0" / "7"
