@@ -2,8 +2,11 @@
 host ``localhost`` (IM_MAD and VM_MAD kvm) → the transfer driver (kernel, initrd and
 context CD-ROM into the VM's directory) → the network driver (bridge, security groups)
 → the kvm driver (libvirt, QEMU under TCG) → nubo's own guest image, which reads its
-context and answers ping. Each step's state is checked through the API and the
-domain's through libvirt directly."""
+context and answers ping. Each step's state is checked through the API, the
+domain's through libvirt directly and the guest's by the lines it prints on its
+serial console: poweroff, suspend, stop (and resume from each), reboot, security
+groups, NIC and disk hotplug, VM snapshots, a core killed, a guest destroyed behind
+nubo's back, terminate; and a guest nubo did not start, shown wild and left alone."""
 from __future__ import annotations
 
 import os
@@ -58,6 +61,8 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     context_after = time.monotonic() - started
     ip = one.vm.info(vm_id).TEMPLATE["NIC"]["IP"]
     assert "hostname=e2e-guest" in line and f"eth0={ip}/24" in line, line
+    assert wait_for_line(log, re.compile(r"nubo-context: disks .*"), timeout=30) \
+        == "nubo-context: disks -"  # its only disk is the context CD-ROM
     assert cloud.domain_state(vm_id) == "running"
     assert (cloud.vm_dir(vm_id) / "kernel").exists()
     print(f"instantiate {allocated:.2f} s, deploy call {deployed:.2f} s, RUNNING "
@@ -138,7 +143,7 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     assert cloud.answers(ip1)
 
     # disk hotplug: a volatile qcow2 disk made by the transfer driver, attached to the
-    # domain (TARGET sda: SCSI, on a virtio-scsi controller the driver plugs in first),
+    # domain (TARGET sd*: SCSI, on a virtio-scsi controller the driver plugs in first),
     # seen by the guest with its size
     disks_seen = len(disk_lines(log))
     one.vm.attach(vm_id, 'DISK = [ TYPE = "fs", SIZE = 16, FORMAT = "qcow2" ]')
@@ -149,8 +154,10 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
                 if (d.get("TYPE") or "").upper() == "FS")
     blk = virsh(cloud, "domblklist", f"one-{vm_id}")
     assert f"{cloud.vm_dir(vm_id)}/disk.{disk['DISK_ID']}" in blk, (blk, disk)
+    assert disk["TARGET"].startswith("sd") and "virtio-scsi" in virsh(
+        cloud, "dumpxml", f"one-{vm_id}")
     seen = next_disk_line(log, disks_seen)
-    assert re.fullmatch(r"nubo-context: disk dev=[sv]d[a-z] size=16MiB", seen), seen
+    assert re.fullmatch(r"nubo-context: disk dev=sd[a-z] size=16MiB", seen), seen
 
     # VM snapshots of the running guest (libvirt's internal ones: its disk is qcow2)
     snap = one.vm.snapshotcreate(vm_id, "e2e-snap")
@@ -207,9 +214,10 @@ def test_a_guest_started_outside_nubo_is_shown_wild_and_left_alone(cloud):
         def wilds() -> str:
             return str(cloud.one.host.info(cloud.host).TEMPLATE.get("WILDS") or "")
         wait_for(f"{name} in the host's WILDS", lambda: name in wilds(), timeout=60)
-        seen = cloud.one.host.info(cloud.host).LAST_MON_TIME
-        wait_for("a second probe", lambda: cloud.one.host.info(cloud.host).LAST_MON_TIME > seen,
-                 timeout=60)
+        def probed() -> int:
+            return int(cloud.one.host.info(cloud.host).MONITORING.TIMESTAMP)
+        seen = probed()
+        wait_for("a later probe", lambda: probed() > seen, timeout=60)
         assert name in wilds()
         assert virsh(cloud, "domstate", name).strip() == "paused"
     finally:
