@@ -39,6 +39,7 @@ class FileImage:
     source: str
     type: str    # OS, CDROM, ..., CONTEXT
     state: str   # READY, USED, ...
+    datastore_id: int = -1  # where it is (OS/KERNEL_DS's *_DS_DSID)
 
 
 class Sources(Protocol):

@@ -96,7 +96,7 @@ class CloudSources:
         return FileImage(image.id, image.name, image.source,
                          IMAGE_TYPE_NAMES.get(image.type, "OS"),
                          IMAGE_STATE_NAMES[image.state] if image.state < len(IMAGE_STATE_NAMES)
-                         else str(image.state))
+                         else str(image.state), image.datastore_id)
 
 
 def refresh_network(pools: Pools, conn: Connection, vm: VirtualMachine,

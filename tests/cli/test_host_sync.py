@@ -47,15 +47,16 @@ def test_sync_every_kvm_host_and_only_them(sync_cli, host2, tmp_path):
     env = sync_cli.env(NUBO_KVM_SSH=host2.ssh_command)
     # localhost: in place, so a directory of this machine's tmp
     done = sync_cli("host", "sync", "localhost", "--remote-dir", str(local_dir), env=env)
-    assert done.stdout.strip() == f"host 0 (localhost): synced 1 file(s) to {local_dir}"
+    assert done.stdout.strip() == f"host 0 (localhost): synced 2 file(s) to {local_dir}"
     assert (local_dir / "probe.py").read_bytes() == PROBE.read_bytes()
     done = sync_cli("host", "sync", "--remote-dir", remote_dir, env=env, ok=None)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines == [f"host 0 (localhost): synced 1 file(s) to {remote_dir}",
-                     f"host 1 ({host2.address}): synced 1 file(s) to {remote_dir}"]
+    assert lines == [f"host 0 (localhost): synced 2 file(s) to {remote_dir}",
+                     f"host 1 ({host2.address}): synced 2 file(s) to {remote_dir}"]
     there = host2.ssh(f"cat {remote_dir}/probe.py")
     assert there.returncode == 0 and there.stdout == PROBE.read_text()
+    assert host2.ssh(f"test -s {remote_dir}/vnm.pyz").returncode == 0
     shutil.rmtree(remote_dir)  # one file system: the second host's copy too
 
 
@@ -67,7 +68,7 @@ def test_a_host_out_of_reach_fails_alone(sync_cli, host2, tmp_path):
                     env=sync_cli.env(NUBO_KVM_SSH=host2.ssh_command))
     assert "(nubo-test-kvmhost-nowhere.invalid): sync failed: " in done.stderr
     assert "1 of 2 host(s) could not be synced" in done.stderr
-    assert "(localhost): synced 1 file(s)" in done.stdout
+    assert "(localhost): synced 2 file(s)" in done.stdout
     assert Path(remote_dir, "probe.py").exists()
     missing = sync_cli("host", "sync", "no-such-host", ok=False)
     assert "no-such-host" in missing.stderr

@@ -6,6 +6,10 @@ builds, and always tears down by pid and name:
 * a network namespace ``nbhost2-<pid>`` reached from here over a veth pair
   (``nbh2r<n>`` here with 198.18.<n>.1/30, ``nbh2n<n>`` there with .2: 198.18.0.0/15
   is the only range tests may put on links);
+* a second veth pair, ``nbh2l<n>`` on both ends (one here, one there) and no
+  address: the wire a rack's hosts share for their guests. A network whose PHYDEV
+  is ``SecondHost.phydev`` has the bridge driver plug it into the network's bridge
+  on each host, so a guest on either is on one layer 2 with the other's;
 * inside it, one holder process in its own UTS and mount namespaces (``unshare
   --uts --mount``): its own hostname, and tmp directories bind-mounted over
   /run/libvirt (sockets, pid files, domain state), /etc/libvirt/qemu (persistent
@@ -79,6 +83,8 @@ class SecondHost:
     netns: str
     hostname: str
     address: str              # its end of the veth
+    local_address: str        # this machine's end, as the second host reaches it
+    phydev: str               # the guests' wire: the same name on both hosts
     key: Path                 # root's private key
     host_uuid: str
     pids: dict[str, int] = field(default_factory=dict)
@@ -101,7 +107,26 @@ class SecondHost:
 
     @property
     def uri(self) -> str:
-        return f"qemu+ssh://{self.target}/system?keyfile={self.key}&no_verify=1"
+        return self.uri_template.format(host=self.address)
+
+    @property
+    def uri_template(self) -> str:
+        """A host's libvirt as nubo's kvm_remote_uri takes it ({host} filled in)."""
+        return f"qemu+ssh://root@{{host}}/system?keyfile={self.key}&no_verify=1"
+
+    @property
+    def remote_command(self) -> str:
+        """A command on a host as transfer_remote_command takes it ({host} filled in)."""
+        return f"{self.ssh_command} root@{{host}}"
+
+    def nubo_config(self) -> str:
+        """The lines of nubo.conf for a cloud of this machine and the second host: ssh
+        with the test's key, libvirt over it, and the name the second host knows this
+        machine by (where a live migration back goes)."""
+        return (f'kvm_ssh = "{self.ssh_command}"\n'
+                f'transfer_remote_command = "{self.remote_command}"\n'
+                f'kvm_remote_uri = "{self.uri_template}"\n'
+                f'kvm_migrate_local_name = "{self.local_address}"\n')
 
     def ssh(self, command: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(["ssh", *self.ssh_options, self.target, command],
@@ -176,6 +201,17 @@ def _network(stack: ExitStack, netns: str, n: int) -> tuple[str, str]:
     return f"198.18.{n}.1", f"198.18.{n}.2"
 
 
+def _guest_wire(stack: ExitStack, netns: str, n: int) -> str:
+    """A veth pair of one name, an end here and one in ``netns``: no address, only up
+    (the bridge driver plugs each end into the network's bridge on its host)."""
+    name = f"nbh2l{n}"
+    _sh("ip", "link", "add", name, "type", "veth", "peer", "name", name, "netns", netns)
+    stack.callback(_sh, "ip", "link", "delete", name, check=False)
+    _sh("ip", "link", "set", name, "up")
+    _sh("ip", "netns", "exec", netns, "ip", "link", "set", name, "up")
+    return name
+
+
 def _holder(stack: ExitStack, netns: str, hostname: str, tmp: Path) -> int:
     """The process whose namespaces the daemons join: own hostname, own libvirt dirs."""
     mounts = []
@@ -220,9 +256,10 @@ def second_host(tmp: Path) -> Iterator[SecondHost]:
     with ExitStack() as stack:
         n = _free_subnet()
         netns = hostname = f"nbhost2-{os.getpid()}-{n}"
-        _, address = _network(stack, netns, n)
+        local, address = _network(stack, netns, n)
+        phydev = _guest_wire(stack, netns, n)
         key, host_key, authorized = _ssh_keys(tmp)
-        host = SecondHost(netns, hostname, address, key, str(uuid.uuid4()))
+        host = SecondHost(netns, hostname, address, local, phydev, key, str(uuid.uuid4()))
         stack.callback(_forget_host_key, address)
         host.holder = _holder(stack, netns, hostname, tmp)
         conf = tmp / "libvirtd.conf"

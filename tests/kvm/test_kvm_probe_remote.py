@@ -38,7 +38,7 @@ def test_a_remote_host_is_monitored_over_ssh(host2, tmp_path):
         tiny_guests.start(host2.uri, wild)
     server = NuboServer(tmp_path / "data", extra_config=(
         f'kvm_driver = "yes"\nhost_monitoring_interval = 1\nkvm_probe_window = 0.2\n'
-        f'kvm_ssh = "{host2.ssh_command}"\nkvm_remote_dir = "{remote_dir}"\n')).start()
+        f'kvm_remote_dir = "{remote_dir}"\n' + host2.nubo_config())).start()
     try:
         one = pyone.OneServer(server.endpoint, session=server.session)
         hid = one.host.allocate(host2.address, "kvm", "kvm", -1)

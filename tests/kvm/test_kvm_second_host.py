@@ -58,6 +58,16 @@ def test_its_libvirtd_answers_over_ssh_with_its_own_identity(host2):
     assert f"<uuid>{host2.host_uuid}</uuid>" not in local_caps
 
 
+def test_the_guests_wire_is_one_name_on_both_hosts_and_up(host2):
+    """Its PHYDEV: the bridge driver finds it by that one name wherever the guest runs."""
+    here = subprocess.run(["ip", "-o", "link", "show", host2.phydev], capture_output=True,
+                          text=True)
+    there = host2.ssh(f"ip -o link show {host2.phydev}")
+    assert here.returncode == there.returncode == 0, (here.stderr, there.stderr)
+    assert "state UP" in here.stdout or "LOWER_UP" in here.stdout
+    assert "LOWER_UP" in there.stdout
+
+
 def test_its_libvirt_directories_are_its_own(host2):
     """Its /run/libvirt (sockets), /etc/libvirt/qemu and /var/lib/libvirt are not ours."""
     done = host2.ssh("ls /run/libvirt; ls -A /etc/libvirt/qemu")
@@ -75,5 +85,6 @@ def test_everything_is_gone_after(tmp_path):
             Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
     assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                        text=True).stdout
-    assert f"nbh2r{host.address.split('.')[2]}" not in subprocess.run(
-        ["ip", "-o", "link"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"nbh2r{host.address.split('.')[2]}: " not in links
+    assert f"{host.phydev}: " not in links and f"{host.phydev}@" not in links

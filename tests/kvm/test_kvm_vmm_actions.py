@@ -80,7 +80,7 @@ def test_deploy_poll_reboot_reset_save_restore_shutdown(world):
     context.write_bytes(bytes(64 * 1024))
     assert driver.init.startswith("INIT SUCCESS CAPABILITIES=")
     assert "save-restore" in driver.init and "disk-resize" in driver.init
-    assert "disk-snapshots" not in driver.init
+    assert "disk-snapshots" in driver.init
 
     start = time.monotonic()
     assert driver.act("DEPLOY", vm_id, payload=body) == (True, f"one-{vm_id}")
@@ -217,7 +217,9 @@ def test_failures_say_why(world):
     ok, info = driver.act("MIGRATE", vm_id, payload=vm_body(vm_id))
     assert not ok and "destination" in info
     assert driver.act("DISKSNAPSHOTCREATE", vm_id, payload=vm_body(vm_id)) == \
-        (False, "unsupported action DISKSNAPSHOTCREATE")
+        (False, "the VM has no DISK marked DISK_SNAPSHOT_ACTIVE=YES")
+    assert driver.act("DISKSNAPSHOTREVERT", vm_id, payload=vm_body(vm_id)) == \
+        (False, "unsupported action DISKSNAPSHOTREVERT")
     ok, info = driver.act("RESIZEDISK", vm_id, payload=vm_body(vm_id))
     assert (ok, info) == (False, "the VM has no DISK marked RESIZE=YES")
     ok, info = driver.act("MONITOR", 0, payload="<HOST/>")
@@ -251,8 +253,8 @@ def test_the_core_s_driver_manager_runs_it_and_reads_its_capabilities(conn):
         body = vm_body(vm_id)
         result = manager.submit("kvm", "DEPLOY", vm_id, HOST, body).result(timeout=180)
         assert (result.success, result.info, result.origin) == (True, f"one-{vm_id}", "driver")
-        assert manager.capabilities("kvm") >= {"save-restore", "snapshots", "live-migration"}
-        assert "disk-snapshots" not in manager.capabilities("kvm")
+        assert manager.capabilities("kvm") >= {"save-restore", "snapshots", "live-migration",
+                                               "disk-snapshots"}
         assert running(conn, vm_id)
         poll = manager.submit("kvm", "POLL", vm_id, HOST, body).result(timeout=60)
         assert poll.success and poll.info.startswith("STATE=a ")

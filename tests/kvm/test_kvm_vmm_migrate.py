@@ -51,10 +51,9 @@ def _state(driver: KvmDriver, host: str) -> str:
 
 def test_live_migration_there_and_back_then_cold(two_hosts):
     root, host2 = two_hosts
-    here = host2.address.rsplit(".", 1)[0] + ".1"  # this machine, as host2 reaches it
-    uri = f"qemu+ssh://root@{{host}}/system?keyfile={host2.key}&no_verify=1"
-    driver = KvmDriver(str(root / "datastores"), "--domain-type", "qemu", "--uri", uri,
-                       "--remote-command", f"{host2.ssh_command} root@{{host}}",
+    here = host2.local_address  # this machine, as host2 reaches it
+    driver = KvmDriver(str(root / "datastores"), "--domain-type", "qemu",
+                       "--uri", host2.uri_template, "--remote-command", host2.remote_command,
                        "--local-name", here)
     try:
         assert driver.act("DEPLOY", VM_ID, HOST, vm_body(VM_ID)) == (True, f"one-{VM_ID}")

@@ -45,10 +45,9 @@ def resolve(call: Call, conn: Connection, vm: VirtualMachine) -> None:
         if image.state != "READY":
             raise VmTemplateError(f"Cannot parse {where}: {kind} image {image.id} is not in "
                                   "READY state")
-        found = call.cloud.pools.images.get(conn, image.id)
-        ds = call.cloud.pools.datastores.find(conn, found.datastore_id)
+        ds = call.cloud.pools.datastores.find(conn, image.datastore_id)
         os_.set(f"{base}_DS_SOURCE", image.source)
-        os_.set(f"{base}_DS_DSID", str(found.datastore_id))
+        os_.set(f"{base}_DS_DSID", str(image.datastore_id))
         os_.set(f"{base}_DS_TM", ds.tm_mad if ds is not None else "")
 
 

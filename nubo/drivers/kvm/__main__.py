@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 
 from nubo.drivers import threaded
+from nubo.drivers.kvm import remote
 from nubo.drivers.kvm.hosts import LOCAL_URI, REMOTE_COMMAND, REMOTE_URI, Hosts
 from nubo.drivers.kvm.vmm import Options, Vmm
 
-#: What works and is declared in the INIT answer (nubo/drivers/capabilities.py). Not
-#: declared: disk-snapshots (DISKSNAPSHOT* are unsupported).
+#: What works and is declared in the INIT answer (nubo/drivers/capabilities.py).
+#: disk-snapshots: DISKSNAPSHOTCREATE of a running VM (revert and delete go to the
+#: transfer driver, as in OpenNebula).
 CAPABILITIES = ("live-resize", "live-nic-attach", "cold-nic-attach", "live-disk-attach",
                 "cold-disk-attach", "live-migration", "cold-migration", "snapshots",
-                "save-restore", "disk-resize")
+                "disk-snapshots", "save-restore", "disk-resize")
 _AT_ONCE = frozenset({"POLL", "MONITOR"})
 
 
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         description="nubo's kvm virtualization driver: runs VMs as libvirt domains "
         "(one-<ID>) on KVM/QEMU hosts. Actions: DEPLOY, SHUTDOWN, CANCEL, CLEANUP, SAVE, "
         "RESTORE, REBOOT, RESET, POLL, MIGRATE (live), ATTACHDISK, DETACHDISK, ATTACHNIC, "
-        "DETACHNIC, SNAPSHOTCREATE, SNAPSHOTREVERT, SNAPSHOTDELETE, RESIZE, RESIZEDISK, "
+        "DETACHNIC, SNAPSHOTCREATE, SNAPSHOTREVERT, SNAPSHOTDELETE, DISKSNAPSHOTCREATE, "
+        "RESIZE, RESIZEDISK, "
         "UPDATECONF, "
         "UPDATESG, MONITOR (with nubo.drivers.kvm.probe). Speaks the driver protocol of "
         "docs/drivers.md on stdin/stdout.")
@@ -70,12 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--migrate-uri", default="tcp://{host}", metavar="TEMPLATE",
                     help="where the source QEMU sends a live migration, {host} the "
                     "destination's name (default: %(default)s)")
-    ap.add_argument("--vnm-command", default=f"{sys.executable} -m nubo.drivers.vnm",
-                    metavar="COMMAND",
+    ap.add_argument("--vnm-command", default="", metavar="COMMAND",
                     help="the network driver (bridges, VLANs, security groups) on a remote "
                     "host, run through --remote-command with the step and the VM's body on "
-                    "stdin; on this machine it runs in-process (default: %(default)s, nubo "
-                    "installed at the same path on the hosts)")
+                    "stdin; on this machine it runs in-process (default: the host's copy of "
+                    "vnm.pyz in $NUBO_KVM_REMOTE_DIR, copied there on first use and by "
+                    "'nubo host sync')")
     ap.add_argument("--qemu-user", default="self", metavar="self|libvirt|UID:GID",
                     help="who QEMU runs as: self, this driver's own user (as OpenNebula runs "
                     "it as oneadmin: the VMs' files are nubo's and private to it), libvirt "
@@ -101,7 +103,7 @@ def _qemu_user(value: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    names = {"localhost", socket.gethostname(), socket.getfqdn(), *args.local_name}
+    names = {*remote.own_names(), *args.local_name}
     hosts = Hosts(names, args.uri, args.local_uri, args.remote_command, args.domain_type)
     vmm = Vmm(hosts, Options(datastore_location=args.datastore_location,
                              shutdown_timeout=args.shutdown_timeout,

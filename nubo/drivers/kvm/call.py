@@ -36,7 +36,7 @@ class Options:
     migrate_uri: str = "tcp://{host}"
     detach_wait: float = 10.0
     #: the network driver on a remote host (nubo.drivers.kvm.network), the step follows
-    vnm_command: str = "python3 -m nubo.drivers.vnm"
+    vnm_command: str = ""  # "": the host's vnm.pyz (nubo.drivers.kvm.remote)
     migrate_local_name: str = ""  # this machine as other hosts reach it (live migration)
     qemu_user: str = ""  # "UID:GID" QEMU runs as (domain.HostFacts), "" libvirt's
 

@@ -4,8 +4,9 @@ OpenNebula's vmm/kvm actions call the VM's vnm driver: ``pre`` before the domain
 (bridges, VLAN interfaces: libvirt plugs the taps into the bridge, which must exist),
 ``post`` once it runs (taps up, security groups as nftables rules), ``clean`` after it
 stopped or left the host, ``attach_nic``/``detach_nic`` on hotplug. On this machine the
-steps run in-process (nubo.drivers.vnm); on another host, ``--vnm-command`` (nubo's
-``python -m nubo.drivers.vnm`` there) with the VM's body on stdin. A VM whose NICs name
+steps run in-process (nubo.drivers.vnm); on another host, the host's copy of the
+network driver (``vnm.pyz`` in the remote directory, copied there on first use as the
+probe is; or ``--vnm-command``) with the VM's body on stdin. A VM whose NICs name
 no VN_MAD has nothing to wire.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from nubo.drivers import vnm
+from nubo.drivers.kvm import remote
 from nubo.drivers.kvm.call import ActionError, Call
 
 
@@ -33,10 +35,17 @@ def step(c: Call, name: str, host: str | None = None, nic_id: int | None = None)
         except vnm.VnmError as e:
             raise ActionError(f"network driver {name} on {host}: {e}") from None
         return
-    argv = [*shlex.split(c.options.vnm_command), name]
+    argv = [*shlex.split(c.options.vnm_command or remote.vnm_command()), name]
     if nic_id is not None:
         argv += ["--nic-id", str(nic_id)]
-    done = c.hosts.run(host, argv, stdin=c.req.payload.decode("utf-8", "replace"))
+    payload = c.req.payload.decode("utf-8", "replace")
+    done = c.hosts.run(host, argv, stdin=payload)
+    if not c.options.vnm_command and remote.missing_remote_file(done):
+        try:
+            remote.sync(host)  # first use of this host
+        except remote.RemoteError as e:
+            raise ActionError(f"network driver {name} on {host}: {e}") from None
+        done = c.hosts.run(host, argv, stdin=payload)
     if done.returncode != 0:
         raise ActionError(f"network driver {name} on {host}: "
                           f"{done.stderr.strip() or f'exit {done.returncode}'}")

@@ -1,8 +1,9 @@
 """How the kvm drivers reach their hosts: in place for this machine, over ssh elsewhere.
 
 As OpenNebula does: key-based ssh (BatchMode, as the user running nubo) to the host
-by its name, and the drivers' remote parts (the probe) copied to a directory on the
-host (``remote_dir``, /var/tmp/nubo/remotes as OpenNebula's /var/tmp/one) on first
+by its name, and the drivers' remote parts (the probe, and the network driver as one
+zip application, ``vnm.pyz``, which needs only the host's python3) copied to a directory
+on the host (``remote_dir``, /var/tmp/nubo/remotes as OpenNebula's /var/tmp/one) on first
 use and again by ``nubo host sync`` after an upgrade.
 
 The settings come from the driver's environment (``nubo serve`` sets them from the
@@ -19,6 +20,7 @@ import shlex
 import socket
 import subprocess
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +29,10 @@ from nubo.drivers.kvm import probe as probe_module
 
 DEFAULT_REMOTE_DIR = "/var/tmp/nubo/remotes"
 DEFAULT_SSH = "ssh -o BatchMode=yes -o ConnectTimeout=10"
-#: What is copied to a host: files of this package, by name.
-REMOTE_FILES = ("probe.py",)
+#: What is copied to a host: the probe (a file of this package) and the network driver.
+REMOTE_FILES = ("probe.py", "vnm.pyz")
 HERE = Path(__file__).resolve().parent
+VNM = HERE.parent / "vnm"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class RemoteError(RuntimeError):
 
 
 @lru_cache(maxsize=1)
-def _own_names() -> frozenset[str]:
+def own_names() -> frozenset[str]:
+    """The names this machine answers to, lower-cased."""
     names = {"localhost", "localhost.localdomain", "127.0.0.1", "::1", socket.gethostname()}
     try:
         names.add(socket.getfqdn())
@@ -68,7 +72,7 @@ def _own_names() -> frozenset[str]:
 
 def is_local(host: str) -> bool:
     """This machine (``localhost`` or its own names): reached without ssh."""
-    return host.lower() in _own_names() or host.lower().split("@")[-1] in _own_names()
+    return host.lower() in own_names() or host.lower().split("@")[-1] in own_names()
 
 
 def run(host: str, argv: list[str], stdin: bytes | None = None, timeout: float = 60.0,
@@ -93,12 +97,43 @@ def _why(host: str, done: subprocess.CompletedProcess) -> str:
     return f"{host}: {text[-1] if text else f'exit code {done.returncode}'}"
 
 
+def vnm_zipapp() -> bytes:
+    """nubo.drivers.vnm as a zip application (``python3 vnm.pyz STEP``): the package
+    needs the standard library alone, so a host needs no nubo installed to run it."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("__main__.py", "import runpy\n"
+                   "runpy.run_module('nubo.drivers.vnm', run_name='__main__')\n")
+        z.writestr("nubo/__init__.py", "")  # not nubo's own: that would import the rest
+        z.writestr("nubo/drivers/__init__.py", "")
+        for path in sorted(VNM.glob("*.py")):
+            z.writestr(f"nubo/drivers/vnm/{path.name}", path.read_bytes())
+    return data.getvalue()
+
+
+def _body(name: str) -> bytes:
+    return vnm_zipapp() if name == "vnm.pyz" else (HERE / name).read_bytes()
+
+
+def vnm_command(cfg: Settings | None = None) -> str:
+    """How a remote host runs the network driver: its copy of ``vnm.pyz``."""
+    cfg = cfg or settings()
+    return f"{cfg.python} {cfg.remote_dir}/vnm.pyz"
+
+
+def missing_remote_file(done: subprocess.CompletedProcess) -> bool:
+    """python's answer for a script that is not there (the host never synced)."""
+    err = done.stderr if isinstance(done.stderr, str) else (done.stderr or b"").decode(
+        errors="replace")
+    return done.returncode == 2 and "can't open file" in err
+
+
 def _bundle() -> bytes:
     """The remote files as a tar archive (executable, readable by all)."""
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:
         for name in REMOTE_FILES:
-            body = (HERE / name).read_bytes()
+            body = _body(name)
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(body), 0o755
             tar.addfile(info, io.BytesIO(body))
@@ -127,7 +162,7 @@ def probe(host: str, cfg: Settings | None = None) -> str:
     argv = [cfg.python, f"{cfg.remote_dir}/probe.py", "--uri", cfg.uri,
             "--window", str(cfg.window)]
     done = run(host, argv, timeout=cfg.timeout, cfg=cfg)
-    if done.returncode == 2 and b"can't open file" in (done.stderr or b""):
+    if missing_remote_file(done):
         sync(host, cfg)  # first use of this host
         done = run(host, argv, timeout=cfg.timeout, cfg=cfg)
     if done.returncode != 0:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import libvirt
 
 from nubo.drivers import protocol as p
-from nubo.drivers.kvm import changes, network
+from nubo.drivers.kvm import changes, disk_snapshots, network
 from nubo.drivers.kvm import poll as polling
 from nubo.drivers.kvm.call import (
     ActionError, Answer, Call, Log, Options, forget, unless_gone,
@@ -51,6 +51,7 @@ class Vmm:
             "SNAPSHOTREVERT": changes.snapshot_revert, "SNAPSHOTDELETE": changes.snapshot_delete,
             "RESIZE": changes.resize, "RESIZEDISK": changes.resize_disk,
             "UPDATECONF": changes.update_context, "UPDATESG": self.update_sg,
+            "DISKSNAPSHOTCREATE": disk_snapshots.create,
         }
 
     def handle(self, req: p.Request, log: Log = lambda level, m: None) -> Answer:

@@ -4,8 +4,8 @@
 front-end acts on it (CLONE copies, LN links). ``ssh``: the host has its own copy
 (CLONE and LN copy the image to it, MV/MVDS copy back). ``qcow2``: shared, and CLONE
 is a qcow2 file whose backing file is the image. Disk snapshots: qcow2 files keep
-internal snapshots (qemu-img snapshot, named by the snapshot's id); raw files are
-copied to ``disk.N.snap/ID``.
+internal snapshots (qemu-img snapshot, named by the snapshot's id; QEMU deletes one
+of a running VM's, as it holds the file); raw files are copied to ``disk.N.snap/ID``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from nubo.drivers.storage import qemu_img
+from nubo.drivers.storage import qemu_img, qmp
 from nubo.drivers.tm.script import Line, Operation, split_location
 from nubo.drivers.tm.transport import Host, TransferError, copy
 
@@ -238,8 +238,13 @@ def _snapshot(action: str) -> Callable[[Operation, Line], None]:
         if info.format == "qcow2":
             if action == "delete" and snap_id not in info.snapshots:
                 return  # already gone (a retry): deleting is idempotent
-            host.run(qemu_img.snapshot_command(host.path(path), action, snap_id),
-                     what=f"qemu-img snapshot {action}")
+            try:
+                host.run(qemu_img.snapshot_command(host.path(path), action, snap_id),
+                         what=f"qemu-img snapshot {action}")
+            except TransferError as e:
+                if action != "delete" or "lock" not in str(e):
+                    raise
+                _delete_live(op, line, host.path(path), snap_id)  # the VM runs: QEMU's to do
             return
         copy_path = f"{path}.snap/{snap_id}"
         if action == "create":
@@ -252,6 +257,26 @@ def _snapshot(action: str) -> Callable[[Operation, Line], None]:
         else:
             host.remove(copy_path)
     return run
+
+
+def _delete_live(op: Operation, line: Line, path: str, snap_id: str) -> None:
+    """SNAP_DELETE of a qcow2 disk a running QEMU has open (and locked): QEMU deletes
+    the internal snapshot itself, asked through ``virsh qemu-monitor-command`` on the
+    VM's host, as OpenNebula's qcow2 snap_delete uses virsh for a running VM."""
+    vm_host = op.host(split_location(line.arg(0))[0])
+    domain = f"one-{op.vm_id}"
+
+    def monitor(command: str) -> str:
+        return vm_host.run(["virsh", "-c", "qemu:///system", "qemu-monitor-command", domain,
+                            command], what=f"virsh qemu-monitor-command {domain}")
+    try:
+        node = qmp.block_node(monitor(qmp.QUERY_BLOCK), path)
+        if node is None:
+            raise TransferError(f"{domain} has no disk {path} open")
+        if snap_id in node.snapshots:
+            qmp.check(monitor(qmp.snapshot_command("delete", node.node, snap_id)))
+    except qmp.QmpError as e:
+        raise TransferError(f"snapshot {snap_id} of {path}: {e}") from None
 
 
 def resize(op: Operation, line: Line) -> None:

@@ -8,9 +8,8 @@ Pure: parsing only.
 """
 from __future__ import annotations
 
+import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
-
-from lxml import etree
 
 #: The VN_MADs these drivers serve; any other is refused with its name.
 DRIVERS = ("bridge", "802.1Q", "dummy")
@@ -85,7 +84,7 @@ def parse_vm(xml: str | bytes) -> VmNetwork:
     """The VM's NICs (of every VN_MAD; unknown ones refused) and its rules."""
     try:
         root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
-    except etree.XMLSyntaxError as e:
+    except etree.ParseError as e:
         raise VnmError(f"the VM XML does not parse: {e}") from None
     if root.tag != "VM" or not (root.findtext("ID") or "").strip().isdigit():
         raise VnmError("the VM XML must be a <VM> with its <ID>")

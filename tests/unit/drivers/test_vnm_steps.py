@@ -78,3 +78,17 @@ def test_dummy_nics_touch_nothing_but_the_firewall_tables():
     for step in (steps.pre, steps.post, steps.clean):
         step(host, vm)
     assert all(c[0] == "nft" for c in host.calls)
+
+
+def test_bridge_plugs_phydev_in_and_clean_leaves_it_on_the_host():
+    """A host the VM left (live migration): its bridge goes, the shared wire stays."""
+    host = RecordedHost({"eth1": {"ifname": "eth1"}, "one-8-0": {"ifname": "one-8-0"}})
+    vm = nics.parse_vm("<VM><ID>8</ID><TEMPLATE><NIC><NIC_ID>0</NIC_ID><VN_MAD>bridge</VN_MAD>"
+                       "<BRIDGE>br0</BRIDGE><PHYDEV>eth1</PHYDEV></NIC></TEMPLATE></VM>")
+    steps.pre(host, vm)
+    assert host.state["eth1"]["master"] == "br0"
+    steps.pre(host, vm)  # again: plugged in once
+    assert sum("master" in c for c in host.calls) == 1
+    steps.post(host, vm)
+    steps.clean(host, vm)
+    assert "br0" not in host.state and "eth1" in host.state
