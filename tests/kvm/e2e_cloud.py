@@ -3,12 +3,16 @@
 the wire, and the waits those tests share."""
 from __future__ import annotations
 
+import fcntl
+import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -22,6 +26,8 @@ SUSPENDED, STOPPED = 5, 4
 #: Each cloud its own bridge and /24 (198.19.N.0), so two never meet.
 NETS = {"one-host": 73, "two-hosts": 74}
 PLACEHOLDER = 'NAME = "placeholder"\nCPU = 0.1\nMEMORY = 64'
+SLOTS = Path(tempfile.gettempdir()) / "nubo-e2e-slots"
+SLOT_IDS = 10  # VM ids (domain names one-<id>) of each cloud's own
 BOOT = 240  # seconds a TCG guest may take to print its context line on a loaded machine
 
 
@@ -75,13 +81,17 @@ class Cloud:
             _ip("-n", self.peer, *args)
 
     def _hold_taken_names(self) -> None:
-        """A held placeholder VM (never deployed) for each next VM id whose domain name
-        one-<id> libvirtd already has: another test's guest on this machine, which a
-        DEPLOY of ours would take for its own (it answers "already runs")."""
+        """Held placeholder VMs (never deployed) up to this cloud's first VM id, and past
+        any whose domain name one-<id> libvirtd already has. Domains are named by VM id
+        alone, and every test's cloud on this machine shares one libvirtd: a DEPLOY of
+        a name another cloud's guest holds would take that guest for its own (it
+        answers "already runs"). Each cloud starts at a slot of its own: slot N's ids
+        from N * SLOT_IDS (slot 0, from 0, for the first cloud on the machine)."""
+        self.slot, self._slot_lock = _claim_slot()
         names = set(subprocess.run(["virsh", "-c", self.uri, "list", "--all", "--name"],
                                    capture_output=True, text=True).stdout.split())
         next_id = max((vm.ID for vm in self.one.vmpool.info(-2, -1, -1, -1).VM), default=-1) + 1
-        while f"one-{next_id}" in names:
+        while next_id < self.slot * SLOT_IDS or f"one-{next_id}" in names:
             self.placeholders.add(self.one.vm.allocate(PLACEHOLDER, True))
             next_id += 1
 
@@ -110,10 +120,25 @@ class Cloud:
             subprocess.run(["nft", "delete", "table", "inet", f"one_vm_{vm.ID}"],
                            capture_output=True)  # what its network driver's clean removes
         code = self.server.stop()
+        self._slot_lock.close()
         _ip("link", "delete", self.peer_port)
         _ip("netns", "delete", self.peer)
         _ip("link", "delete", self.bridge)
         assert code == 0, "".join(self.server.log_lines[-30:])
+
+
+def _claim_slot() -> tuple[int, IO]:
+    """The lowest slot no other cloud of this machine holds: a lock on SLOTS/<N>.lock,
+    held while its file stays open (a killed test's goes with its process)."""
+    SLOTS.mkdir(mode=0o777, exist_ok=True)
+    for n in itertools.count():
+        lock = open(SLOTS / f"{n}.lock", "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return n, lock
+        except BlockingIOError:
+            lock.close()
+    raise AssertionError("unreachable")
 
 
 def state(one, vm_id: int, want: tuple[int, int], timeout: float = 180) -> None:
