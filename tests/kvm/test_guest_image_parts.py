@@ -238,3 +238,15 @@ hotplug_round
     assert out.splitlines()[1:] == ["nubo-context: disks vda=2048MiB",
                                     "nubo-context: disk dev=sda size=16MiB",
                                     "nubo-context: disk dev=vda gone"]
+
+
+def test_the_cache_key_changes_with_the_init_and_its_script(monkeypatch):
+    """A changed /init or nubo-context.sh is a new image: the tests' cache must not
+    boot the old one (tests/kvm/guest_image.py keys it on source_hash)."""
+    from nubo.guestimage import build
+    original = build._package_file
+    before = build.source_hash()
+    for name in ("init", "nubo-context.sh"):
+        monkeypatch.setattr(build, "_package_file",
+                            lambda n, changed=name: original(n) + (b"#\n" if n == changed else b""))
+        assert build.source_hash() != before, name
