@@ -1,0 +1,142 @@
+"""The ``ssh`` and ``qcow2`` transfer drivers for real, on real guests.
+
+A cloud of this machine and a second host whose system datastore directory is its
+own (a directory bind-mounted over the same path in its mount namespace), as two
+machines with local disks: the system datastore's TM_MAD is ``ssh``, so a guest
+deployed there gets its kernel, initrd and context copied over ssh, runs from them,
+and comes back with its files at a cold migration. A second guest, on this machine,
+has a disk from an image of a ``qcow2`` datastore: a qcow2 overlay of the image,
+snapshotted while it runs.
+
+Net 198.19.75.0/24 (bridge nbe2e75) is this module's; its VM ids start at HELD, VMs
+0..HELD-1 held and never run, so its domains (one-<id>) never meet another cloud's.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import libvirt_daemons  # noqa: E402
+from e2e_cloud import BOOT, Cloud, context_lines, domstate, state  # noqa: E402
+from guest_image import scratch_dir  # noqa: E402
+from second_host import second_host_fixture  # noqa: E402
+from waits import ACTIVE, DONE, RUNNING, wait_for  # noqa: E402
+
+pytestmark = pytest.mark.skipif(bool(libvirt_daemons.why_not()),
+                                reason=libvirt_daemons.why_not() or "-")
+NET = 75
+HELD = 40
+IMAGE_READY = 1
+
+
+@pytest.fixture(scope="module")
+def base():
+    path = scratch_dir("nubo-e2e-tm-")
+    (path / "datastores" / "0").mkdir(parents=True, mode=0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def host2(tmp_path_factory, base):
+    yield from second_host_fixture(tmp_path_factory,
+                                   private_dirs=(str(base / "datastores" / "0"),))
+
+
+@pytest.fixture(scope="module")
+def cloud(base, host2):
+    """This machine and the second host, the system datastore ``ssh`` (each host's
+    files its own), the guest's kernel and initrd in an ``ssh`` files datastore (as
+    OpenNebula's default one), a ``qcow2`` image datastore."""
+    c = Cloud(base, NET, extra_config=host2.nubo_config())
+    one = c.one
+    one.datastore.update(0, 'TM_MAD = "ssh"\nSHARED = "NO"', 1)
+    files = next(d.ID for d in one.datastorepool.info().DATASTORE if d.NAME == "nubo-files")
+    one.datastore.update(files, 'TM_MAD = "ssh"', 1)
+    c.qcow2 = one.datastore.allocate('NAME = "qcow2"\nTYPE = "IMAGE_DS"\nDS_MAD = "fs"\n'
+                                     'TM_MAD = "qcow2"', -1)
+    for _ in range(HELD):
+        c.placeholders.add(one.vm.allocate('NAME = "held"\nCPU = 0.1\nMEMORY = 64', True))
+    c.host2 = one.host.allocate(host2.address, "kvm", "kvm", -1)
+    wait_for("the second host MONITORED", lambda: one.host.info(c.host2).STATE == 2,
+             timeout=120)
+    yield c
+    c.close()
+
+
+def _guest(c: Cloud, name: str, extra: str = "") -> int:
+    vm_id = c.one.template.instantiate(c.template, name, False, extra, False)
+    assert vm_id >= HELD
+    return vm_id
+
+
+def test_ssh_system_datastore_deploy_cold_migrate_terminate(cloud, host2):
+    c, one = cloud, cloud.one
+    vm_id = _guest(c, "tm-ssh")
+    here = c.vm_dir(vm_id)
+    there = host2.private[str(c.datastores / "0")] / str(vm_id)
+    one.vm.deploy(vm_id, c.host2)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    context = f"disk.{one.vm.info(vm_id).TEMPLATE['CONTEXT']['DISK_ID']}"
+    assert {"kernel", "initrd", context} <= {p.name for p in there.iterdir()}
+    assert not here.exists()  # the same path on this machine: nothing copied here
+    assert host2.ssh(f"test -s {here}/kernel").returncode == 0
+    wait_for("the context line on the second host",
+             lambda: context_lines(there / "serial.log"), timeout=BOOT)
+    assert domstate(host2.uri, vm_id) == "running"
+    # cold: saved there, its directory copied back over ssh, restored here
+    one.vm.migrate(vm_id, c.host, False, False, -1, 0)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=300)
+    assert (domstate(c.uri, vm_id), domstate(host2.uri, vm_id)) == ("running", "gone")
+    assert {"kernel", "initrd", context} <= {p.name for p in here.iterdir()}
+    assert not there.exists()
+    assert len(context_lines(here / "serial.log")) == 1  # restored, not booted again
+    one.vm.action("terminate-hard", vm_id)
+    state(one, vm_id, (DONE, 0), timeout=120)
+    assert not here.exists()
+
+
+def _qemu_img_info(path: Path) -> dict:
+    return json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def _snapshots(path: Path) -> list[str]:
+    return [s["name"] for s in _qemu_img_info(path).get("snapshots", [])]
+
+
+def test_qcow2_disk_overlay_and_live_snapshot(cloud):
+    c, one = cloud, cloud.one
+    image = one.image.allocate('NAME = "blk"\nTYPE = "DATABLOCK"\nSIZE = "8"\n'
+                               'FORMAT = "qcow2"', c.qcow2)
+    wait_for("the image READY", lambda: one.image.info(image).STATE == IMAGE_READY,
+             timeout=60)
+    source = one.image.info(image).SOURCE
+    vm_id = _guest(c, "tm-qcow2", f'DISK = [ IMAGE_ID = {image} ]')
+    one.vm.deploy(vm_id, c.host)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    disk = one.vm.info(vm_id).TEMPLATE["DISK"]
+    disk_id = int(disk["DISK_ID"])
+    path = c.vm_dir(vm_id) / f"disk.{disk_id}"
+    info = _qemu_img_info(path)
+    assert (info["format"], info.get("full-backing-filename")) == ("qcow2", source)
+    blk = subprocess.run(["virsh", "-c", c.uri, "domblklist", f"one-{vm_id}"],
+                         capture_output=True, text=True, check=True).stdout
+    assert str(path) in blk
+    for name, ids in (("s1", ["0"]), ("s2", ["0", "1"])):  # the active one stays: s2
+        one.vm.disksnapshotcreate(vm_id, disk_id, name)
+        wait_for(f"snapshot {name} in the disk", lambda: _snapshots(path) == ids, timeout=60)
+        state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
+    one.vm.disksnapshotdelete(vm_id, disk_id, 0)
+    wait_for("snapshot s1 gone from the disk", lambda: _snapshots(path) == ["1"], timeout=60)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
+    assert domstate(c.uri, vm_id) == "running"
+    one.vm.action("terminate-hard", vm_id)
+    state(one, vm_id, (DONE, 0), timeout=120)
