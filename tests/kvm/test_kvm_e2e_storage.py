@@ -3,7 +3,8 @@
 A cloud of this machine and a second host whose system datastore directory is its
 own (a directory bind-mounted over the same path in its mount namespace), as two
 machines with local disks: the system datastore's TM_MAD is ``ssh``, so a guest
-deployed there gets its kernel, initrd and context copied over ssh, runs from them,
+deployed there gets its kernel, initrd (of a ``shared`` files datastore) and
+context copied over ssh into its directory there, runs from them,
 and comes back with its files at a cold migration. A second guest, on this machine,
 has a disk from an image of a ``qcow2`` datastore: a qcow2 overlay of the image,
 snapshotted while it runs.
@@ -53,13 +54,11 @@ def host2(tmp_path_factory, base):
 @pytest.fixture(scope="module")
 def cloud(base, host2):
     """This machine and the second host, the system datastore ``ssh`` (each host's
-    files its own), the guest's kernel and initrd in an ``ssh`` files datastore (as
-    OpenNebula's default one), a ``qcow2`` image datastore."""
+    files its own; the other datastores, the guest's kernel and initrd's ``shared``
+    one among them, are one file system of both), a ``qcow2`` image datastore."""
     c = Cloud(base, NET, extra_config=host2.nubo_config())
     one = c.one
     one.datastore.update(0, 'TM_MAD = "ssh"\nSHARED = "NO"', 1)
-    files = next(d.ID for d in one.datastorepool.info().DATASTORE if d.NAME == "nubo-files")
-    one.datastore.update(files, 'TM_MAD = "ssh"', 1)
     c.qcow2 = one.datastore.allocate('NAME = "qcow2"\nTYPE = "IMAGE_DS"\nDS_MAD = "fs"\n'
                                      'TM_MAD = "qcow2"', -1)
     for _ in range(HELD):

@@ -1,7 +1,8 @@
 """What each transfer command does, per TM_MAD (OpenNebula's tm/<TM_MAD>/<verb> scripts).
 
 ``shared``: the datastores are one filesystem of the front-end and the hosts, so the
-front-end acts on it (CLONE copies, LN links). ``ssh``: the host has its own copy
+front-end acts on it (CLONE copies, LN links); in the directory of a VM whose system
+datastore is ``ssh`` (a host's own disk), on that host (nubo.drivers.tm.script.place). ``ssh``: the host has its own copy
 (CLONE and LN copy the image to it, MV/MVDS copy back). ``qcow2``: shared, and CLONE
 is a qcow2 file whose backing file is the image. Disk snapshots: qcow2 files keep
 internal snapshots (qemu-img snapshot, named by the snapshot's id; QEMU deletes one
@@ -174,7 +175,7 @@ def mvds(op: Operation, line: Line) -> None:
         return  # the image has no file to write to (the dummy datastore's)
     image = op.place(line.tm_mad, line.arg(1))[1]
     front = op.transports.frontend
-    if line.tm_mad != "ssh" and Path(host.path(path)).resolve() == Path(image).resolve():
+    if host.here and Path(host.path(path)).resolve() == Path(image).resolve():
         return  # a link to the image itself: it was written in place
     partial = f"{image}.nubo-part"
     op.made(front, partial)
