@@ -5,9 +5,9 @@ own (a directory bind-mounted over the same path in its mount namespace), as two
 machines with local disks: the system datastore's TM_MAD is ``ssh``, so a guest
 deployed there gets its kernel, initrd (of a ``shared`` files datastore) and
 context copied over ssh into its directory there, runs from them,
-and comes back with its files at a cold migration. A second guest, on this machine,
-has a disk from an image of a ``qcow2`` datastore: a qcow2 overlay of the image,
-snapshotted while it runs.
+and comes back with its files at a cold migration. Each guest has a disk from an image
+of a ``qcow2`` datastore, a qcow2 overlay of the image (made on the host the guest
+runs on); the second guest's, on this machine, is snapshotted while it runs.
 
 Net 198.19.75.0/24 (bridge nbe2e75) is this module's; its VM ids start at HELD, VMs
 0..HELD-1 held and never run, so its domains (one-<id>) never meet another cloud's.
@@ -63,28 +63,46 @@ def cloud(base, host2):
                                      'TM_MAD = "qcow2"', -1)
     for _ in range(HELD):
         c.placeholders.add(one.vm.allocate('NAME = "held"\nCPU = 0.1\nMEMORY = 64', True))
+    c.image = one.image.allocate('NAME = "blk"\nTYPE = "DATABLOCK"\nSIZE = "8"\n'
+                                 'FORMAT = "qcow2"', c.qcow2)
     c.host2 = one.host.allocate(host2.address, "kvm", "kvm", -1)
     wait_for("the second host MONITORED", lambda: one.host.info(c.host2).STATE == 2,
              timeout=120)
+    wait_for("the image READY", lambda: one.image.info(c.image).STATE == IMAGE_READY,
+             timeout=60)
+    c.image_file = one.image.info(c.image).SOURCE
     yield c
     c.close()
 
 
-def _guest(c: Cloud, name: str, extra: str = "") -> int:
-    vm_id = c.one.template.instantiate(c.template, name, False, extra, False)
+def _guest(c: Cloud, name: str) -> tuple[int, str]:
+    """A guest with a disk of the qcow2 datastore's image; its id, the disk's name."""
+    vm_id = c.one.template.instantiate(c.template, name, False,
+                                       f'DISK = [ IMAGE_ID = {c.image} ]', False)
     assert vm_id >= HELD
-    return vm_id
+    return vm_id, f"disk.{c.one.vm.info(vm_id).TEMPLATE['DISK']['DISK_ID']}"
+
+
+def _qemu_img_info(path: Path) -> dict:
+    return json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def _overlay_of(path: Path, image: str) -> bool:
+    info = _qemu_img_info(path)
+    return (info["format"], info.get("full-backing-filename")) == ("qcow2", image)
 
 
 def test_ssh_system_datastore_deploy_cold_migrate_terminate(cloud, host2):
     c, one = cloud, cloud.one
-    vm_id = _guest(c, "tm-ssh")
+    vm_id, disk = _guest(c, "tm-ssh")
     here = c.vm_dir(vm_id)
     there = host2.private[str(c.datastores / "0")] / str(vm_id)
     one.vm.deploy(vm_id, c.host2)
     state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
     context = f"disk.{one.vm.info(vm_id).TEMPLATE['CONTEXT']['DISK_ID']}"
-    assert {"kernel", "initrd", context} <= {p.name for p in there.iterdir()}
+    assert {"kernel", "initrd", context, disk} <= {p.name for p in there.iterdir()}
+    assert _overlay_of(there / disk, c.image_file)  # made there, on the image they share
     assert not here.exists()  # the same path on this machine: nothing copied here
     assert host2.ssh(f"test -s {here}/kernel").returncode == 0
     wait_for("the context line on the second host",
@@ -94,17 +112,12 @@ def test_ssh_system_datastore_deploy_cold_migrate_terminate(cloud, host2):
     one.vm.migrate(vm_id, c.host, False, False, -1, 0)
     state(one, vm_id, (ACTIVE, RUNNING), timeout=300)
     assert (domstate(c.uri, vm_id), domstate(host2.uri, vm_id)) == ("running", "gone")
-    assert {"kernel", "initrd", context} <= {p.name for p in here.iterdir()}
-    assert not there.exists()
+    assert {"kernel", "initrd", context, disk} <= {p.name for p in here.iterdir()}
+    assert _overlay_of(here / disk, c.image_file) and not there.exists()
     assert len(context_lines(here / "serial.log")) == 1  # restored, not booted again
     one.vm.action("terminate-hard", vm_id)
     state(one, vm_id, (DONE, 0), timeout=120)
     assert not here.exists()
-
-
-def _qemu_img_info(path: Path) -> dict:
-    return json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)],
-                                     capture_output=True, text=True, check=True).stdout)
 
 
 def _snapshots(path: Path) -> list[str]:
@@ -113,25 +126,19 @@ def _snapshots(path: Path) -> list[str]:
 
 def test_qcow2_disk_overlay_and_live_snapshot(cloud):
     c, one = cloud, cloud.one
-    image = one.image.allocate('NAME = "blk"\nTYPE = "DATABLOCK"\nSIZE = "8"\n'
-                               'FORMAT = "qcow2"', c.qcow2)
-    wait_for("the image READY", lambda: one.image.info(image).STATE == IMAGE_READY,
-             timeout=60)
-    source = one.image.info(image).SOURCE
-    vm_id = _guest(c, "tm-qcow2", f'DISK = [ IMAGE_ID = {image} ]')
+    vm_id, disk = _guest(c, "tm-qcow2")
     one.vm.deploy(vm_id, c.host)
     state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
-    disk = one.vm.info(vm_id).TEMPLATE["DISK"]
-    disk_id = int(disk["DISK_ID"])
-    path = c.vm_dir(vm_id) / f"disk.{disk_id}"
-    info = _qemu_img_info(path)
-    assert (info["format"], info.get("full-backing-filename")) == ("qcow2", source)
+    path = c.vm_dir(vm_id) / disk
+    assert _overlay_of(path, c.image_file)
     blk = subprocess.run(["virsh", "-c", c.uri, "domblklist", f"one-{vm_id}"],
                          capture_output=True, text=True, check=True).stdout
     assert str(path) in blk
+    disk_id = int(disk.split(".")[1])
     for name, ids in (("s1", ["0"]), ("s2", ["0", "1"])):  # the active one stays: s2
         one.vm.disksnapshotcreate(vm_id, disk_id, name)
-        wait_for(f"snapshot {name} in the disk", lambda: _snapshots(path) == ids, timeout=60)
+        wait_for(f"snapshot {name} in the disk", lambda ids=ids: _snapshots(path) == ids,
+                 timeout=60)
         state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
     one.vm.disksnapshotdelete(vm_id, disk_id, 0)
     wait_for("snapshot s1 gone from the disk", lambda: _snapshots(path) == ["1"], timeout=60)
