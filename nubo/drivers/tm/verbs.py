@@ -157,14 +157,23 @@ def move(op: Operation, line: Line) -> None:
     dst_host, dst = op.place(line.tm_mad, line.arg(1))
     if (src_host.name, src_host.root, src) == (dst_host.name, dst_host.root, dst):
         return
-    if line.tm_mad == "ssh" and split_location(line.arg(0))[1].rsplit("/", 1)[-1] \
-            .startswith("disk."):
+    if _in_moved_directory(op, line):
         return
     if not src_host.exists(src):
         return  # nothing made there (a VM that never got files)
     _new(op, dst_host, dst)
     copy(src_host, src, dst_host, dst)
     src_host.remove(src)
+
+
+def _in_moved_directory(op: Operation, line: Line) -> bool:
+    """A disk in the VM's directory on a host's own disk (ssh) goes with the directory's
+    MV, in one copy: moved alone first, it would be lost if the directory's copy failed
+    (that undo removes the directory)."""
+    if not split_location(line.arg(0))[1].rsplit("/", 1)[-1].startswith("disk."):
+        return False
+    hosts = (split_location(line.arg(0))[0], split_location(line.arg(1))[0])
+    return line.tm_mad == "ssh" or "ssh" in (op.facts.system_tms.get(h) for h in hosts)
 
 
 def mvds(op: Operation, line: Line) -> None:

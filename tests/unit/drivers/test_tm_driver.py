@@ -100,9 +100,9 @@ def test_shared_and_qcow2_disks_of_a_vm_on_an_ssh_system_datastore_are_the_hosts
     from lxml import etree
     tmp, image, tr = world
     vmdir = tmp / "ds" / "0" / "8"
-    vm = etree.fromstring("<VM><ID>8</ID><HISTORY_RECORDS><HISTORY><HOSTNAME>sim1</HOSTNAME>"
-                          "<VM_MAD>dummy</VM_MAD><TM_MAD>ssh</TM_MAD></HISTORY>"
-                          "</HISTORY_RECORDS></VM>")
+    vm = etree.fromstring("<VM><ID>8</ID><HISTORY_RECORDS>" + "".join(
+        f"<HISTORY><HOSTNAME>{h}</HOSTNAME><VM_MAD>dummy</VM_MAD><TM_MAD>ssh</TM_MAD>"
+        "</HISTORY>" for h in ("sim1", "sim2")) + "</HISTORY_RECORDS></VM>")
     Operation(tr, 8, VmFacts.parse(vm)).run(
         f"CLONE shared fe:{image} sim1:{vmdir}/kernel 8 2\n"
         f"CLONE qcow2 fe:{image} sim1:{vmdir}/disk.0 8 1\n")
@@ -110,8 +110,14 @@ def test_shared_and_qcow2_disks_of_a_vm_on_an_ssh_system_datastore_are_the_hosts
     clone = checked(sim(tmp, "sim1", vmdir / "disk.0"))
     assert (clone.format, clone.backing_file) == ("qcow2", str(image))
     assert not vmdir.exists()
-    Operation(tr, 8, VmFacts.parse(vm)).run(f"DELETE shared sim1:{vmdir}/disk.0 8 1")
-    assert not sim(tmp, "sim1", vmdir / "disk.0").exists() and image.exists()
+    # a migration: the disk moves with the directory
+    Operation(tr, 8, VmFacts.parse(vm)).run(
+        f"MV qcow2 sim1:{vmdir}/disk.0 sim2:{vmdir}/disk.0 8 1\n"
+        f"MV ssh sim1:{vmdir} sim2:{vmdir} 8 0\n")
+    assert checked(sim(tmp, "sim2", vmdir / "disk.0")).backing_file == str(image)
+    assert not sim(tmp, "sim1", vmdir).exists() and not vmdir.exists()
+    Operation(tr, 8, VmFacts.parse(vm)).run(f"DELETE qcow2 sim2:{vmdir}/disk.0 8 1")
+    assert not sim(tmp, "sim2", vmdir / "disk.0").exists() and image.exists()
 
 
 def test_a_failing_line_fails_the_operation_and_leaves_nothing(world):
