@@ -88,9 +88,27 @@ def _qemu_img_info(path: Path) -> dict:
                                      capture_output=True, text=True, check=True).stdout)
 
 
+def _snapshots(path: Path) -> list[str]:
+    return [s["name"] for s in _qemu_img_info(path).get("snapshots", [])]
+
+
 def _overlay_of(path: Path, image: str) -> bool:
     info = _qemu_img_info(path)
     return (info["format"], info.get("full-backing-filename")) == ("qcow2", image)
+
+
+def _snapshots_live(one, vm_id: int, disk: str, path: Path) -> None:
+    """Two snapshots of the running VM's qcow2 disk taken by its QEMU, the first (not
+    the active one) deleted by it: each seen in the file (``path`` read here)."""
+    disk_id = int(disk.split(".")[1])
+    for name, ids in (("s1", ["0"]), ("s2", ["0", "1"])):
+        one.vm.disksnapshotcreate(vm_id, disk_id, name)
+        wait_for(f"snapshot {name} in the disk", lambda ids=ids: _snapshots(path) == ids,
+                 timeout=60)
+        state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
+    one.vm.disksnapshotdelete(vm_id, disk_id, 0)
+    wait_for("snapshot s1 gone from the disk", lambda: _snapshots(path) == ["1"], timeout=60)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
 
 
 def test_ssh_system_datastore_deploy_cold_migrate_terminate(cloud, host2):
@@ -108,20 +126,18 @@ def test_ssh_system_datastore_deploy_cold_migrate_terminate(cloud, host2):
     wait_for("the context line on the second host",
              lambda: context_lines(there / "serial.log"), timeout=BOOT)
     assert domstate(host2.uri, vm_id) == "running"
+    _snapshots_live(one, vm_id, disk, there / disk)  # QEMU's, asked over ssh there
     # cold: saved there, its directory copied back over ssh, restored here
     one.vm.migrate(vm_id, c.host, False, False, -1, 0)
     state(one, vm_id, (ACTIVE, RUNNING), timeout=300)
     assert (domstate(c.uri, vm_id), domstate(host2.uri, vm_id)) == ("running", "gone")
     assert {"kernel", "initrd", context, disk} <= {p.name for p in here.iterdir()}
-    assert _overlay_of(here / disk, c.image_file) and not there.exists()
+    assert _overlay_of(here / disk, c.image_file) and _snapshots(here / disk) == ["1"]
+    assert not there.exists()
     assert len(context_lines(here / "serial.log")) == 1  # restored, not booted again
     one.vm.action("terminate-hard", vm_id)
     state(one, vm_id, (DONE, 0), timeout=120)
     assert not here.exists()
-
-
-def _snapshots(path: Path) -> list[str]:
-    return [s["name"] for s in _qemu_img_info(path).get("snapshots", [])]
 
 
 def test_qcow2_disk_overlay_and_live_snapshot(cloud):
@@ -134,15 +150,7 @@ def test_qcow2_disk_overlay_and_live_snapshot(cloud):
     blk = subprocess.run(["virsh", "-c", c.uri, "domblklist", f"one-{vm_id}"],
                          capture_output=True, text=True, check=True).stdout
     assert str(path) in blk
-    disk_id = int(disk.split(".")[1])
-    for name, ids in (("s1", ["0"]), ("s2", ["0", "1"])):  # the active one stays: s2
-        one.vm.disksnapshotcreate(vm_id, disk_id, name)
-        wait_for(f"snapshot {name} in the disk", lambda ids=ids: _snapshots(path) == ids,
-                 timeout=60)
-        state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
-    one.vm.disksnapshotdelete(vm_id, disk_id, 0)
-    wait_for("snapshot s1 gone from the disk", lambda: _snapshots(path) == ["1"], timeout=60)
-    state(one, vm_id, (ACTIVE, RUNNING), timeout=60)
+    _snapshots_live(one, vm_id, disk, path)
     assert domstate(c.uri, vm_id) == "running"
     one.vm.action("terminate-hard", vm_id)
     state(one, vm_id, (DONE, 0), timeout=120)
