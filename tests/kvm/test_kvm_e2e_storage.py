@@ -4,10 +4,10 @@ A cloud of this machine and a second host whose system datastore directory is it
 own (a directory bind-mounted over the same path in its mount namespace), as two
 machines with local disks: the system datastore's TM_MAD is ``ssh``, so a guest
 deployed there gets its kernel, initrd (of a ``shared`` files datastore) and
-context copied over ssh into its directory there, runs from them,
-and comes back with its files at a cold migration. Each guest has a disk from an image
-of a ``qcow2`` datastore, a qcow2 overlay of the image (made on the host the guest
-runs on); the second guest's, on this machine, is snapshotted while it runs.
+context copied over ssh into its directory there, runs from them, and comes back
+with its files at a cold migration. Each guest (that one, and one on this machine)
+has a disk from an image of a ``qcow2`` datastore: a qcow2 overlay of the image,
+made on the guest's host, snapshotted by its QEMU while it runs.
 
 Net 198.19.75.0/24 (bridge nbe2e75) is this module's; its VM ids start at HELD, VMs
 0..HELD-1 held and never run, so its domains (one-<id>) never meet another cloud's.

@@ -1,8 +1,9 @@
 """What each transfer command does, per TM_MAD (OpenNebula's tm/<TM_MAD>/<verb> scripts).
 
 ``shared``: the datastores are one filesystem of the front-end and the hosts, so the
-front-end acts on it (CLONE copies, LN links); in the directory of a VM whose system
-datastore is ``ssh`` (a host's own disk), on that host (nubo.drivers.tm.script.place). ``ssh``: the host has its own copy
+front-end acts on it (CLONE copies, LN links), but in the directory of a VM whose
+system datastore is ``ssh`` (a host's own disk) the files are that host's
+(nubo.drivers.tm.script.Operation.place). ``ssh``: the host has its own copy
 (CLONE and LN copy the image to it, MV/MVDS copy back). ``qcow2``: shared, and CLONE
 is a qcow2 file whose backing file is the image. Disk snapshots: qcow2 files keep
 internal snapshots (qemu-img snapshot, named by the snapshot's id; QEMU deletes one
