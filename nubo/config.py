@@ -117,6 +117,9 @@ class Config:
     # The first two bytes of the MACs of address ranges that give no MAC of their own
     # (oned.conf's MAC_PREFIX); the last four are the IPv4 address, else random.
     mac_prefix: str = "02:00"
+    # The first VNC port of each cluster (oned.conf's VNC_PORTS START): a VM with
+    # GRAPHICS and no PORT gets START + its id at deploy, or the lowest free port.
+    vnc_ports_start: int = 5900
     # OneGate's URL, given to VMs whose CONTEXT has TOKEN = "YES" (oned.conf's
     # ONEGATE_ENDPOINT); empty: none is given (oned refuses such VMs).
     onegate_endpoint: str = ""
@@ -240,6 +243,9 @@ def load_config(path: Path | None, **overrides: object) -> Config:
             problem = spec_problem(spec)
             if problem:
                 raise ConfigError(f"config key '{key}': {problem}")
+    if not 1 <= cfg.vnc_ports_start <= 65535:
+        raise ConfigError(f"config key 'vnc_ports_start' must be a port (1-65535), got "
+                          f"{cfg.vnc_ports_start}")
     from nubo.model.address_range import mac_prefix_problem
     problem = mac_prefix_problem(cfg.mac_prefix)
     if problem:

@@ -11,11 +11,11 @@ the VM body (as OpenNebula does); the driver's answer keeps it (clear_*) or drop
 (delete_*). Leases of a NIC dropped here, and of every NIC when the VM is finished,
 are freed through nubo.core.leases (rows deleted: freed at most once).
 
-VNC ports: OpenNebula reserves a GRAPHICS PORT per cluster when a VM is deployed;
-nubo reserves none (a PORT is only the one the user wrote, checked at allocate), so
-there is no reservation to free. The VNC tasks keep the body's bookkeeping as oned
-does: a migration's PREVIOUS_PORT is dropped once the VM left the previous place,
-or put back as PORT if the migration failed.
+VNC ports: as OpenNebula, a VM with GRAPHICS holds a port of its cluster from its
+deploy (nubo.core.ops.vm_actions.reserve_vnc_port, nubo.store.vnc_ports) until it
+frees what it holds (undeploy, done, delete-recreate). The VNC tasks keep the body's
+bookkeeping as oned does: a migration's PREVIOUS_PORT is dropped once the VM left the
+previous place, or put back as PORT if the migration failed.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from nubo.core import leases, vm_nics, vm_resources
 from nubo.core.context_sources import refreshing
 from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
+from nubo.store import vnc_ports
 from nubo.lifecycle.tasks import Task
 from nubo.model import disk_snapshots
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_INIT, IMAGE_LOCKED, IMAGE_LOCKED_USED,
@@ -155,9 +156,10 @@ def _clear_disk_marks(flag: str, keys: tuple[str, ...],
 # ------------------------------------------------------------------------ the tasks
 
 def _release_resources(ctx: TaskContext) -> None:
-    """free_vm_resources: every lease and image the VM holds (its VM group role is
-    left in commit; VNC ports: none reserved, see the module's doc)."""
+    """free_vm_resources: every lease, image and VNC port the VM holds (its VM group
+    role is left in commit)."""
     vm_resources.release(ctx.conn, ctx.pools, ctx.vm)
+    vnc_ports.release(ctx.conn, ctx.vm.id)
 
 
 def _reset_deploy_id(ctx: TaskContext) -> None:
@@ -175,8 +177,9 @@ def _graphics(vm: VirtualMachine) -> VectorAttribute | None:
 
 
 def _release_vnc_port(ctx: TaskContext) -> None:
-    """Nothing reserved to free: nubo keeps no per-cluster VNC port table (the module's
-    doc), and the PORT a user wrote stays theirs."""
+    """The VM leaves its cluster's ports (its PORT stays in its body, reserved again at
+    its next deploy, as oned's)."""
+    vnc_ports.release(ctx.conn, ctx.vm.id)
 
 
 def _release_previous_vnc_port(ctx: TaskContext) -> None:

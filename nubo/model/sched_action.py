@@ -31,14 +31,21 @@ ONE_VM_ACTIONS = ("terminate", "terminate-hard", "undeploy", "undeploy-hard", "h
                   "disk-snapshot-create", "disk-snapshot-revert", "disk-snapshot-delete",
                   "backup")
 #: The API method each runs through, as the VM's owner (nubo.api.sched_runner); ARGS is
-#: the snapshot name (create) or the snapshot id (revert, delete).
+#: the snapshot name (create) or the snapshot id (revert, delete); for a disk snapshot,
+#: as OpenNebula writes it, the disk id first: "DISK_ID, NAME" or "DISK_ID, SNAPSHOT_ID".
 METHODS: dict[str, str] = {
     **{a: "one.vm.action" for a in ONE_VM_ACTIONS[:13]},
     "snapshot-create": "one.vm.snapshotcreate",
     "snapshot-revert": "one.vm.snapshotrevert",
     "snapshot-delete": "one.vm.snapshotdelete",
+    "disk-snapshot-create": "one.vm.disksnapshotcreate",
+    "disk-snapshot-revert": "one.vm.disksnapshotrevert",
+    "disk-snapshot-delete": "one.vm.disksnapshotdelete",
 }
 _INT_ARGS = frozenset({"snapshot-revert", "snapshot-delete"})
+_DISK_ARGS = {"disk-snapshot-create": "the disk id and the snapshot's name (\"0, nightly\")",
+              "disk-snapshot-revert": "the disk id and the snapshot id (\"0, 2\")",
+              "disk-snapshot-delete": "the disk id and the snapshot id (\"0, 2\")"}
 #: What a user may write in a SCHED_ACTION; the rest is the core's (ignored when given).
 USER_KEYS = ("ACTION", "ARGS", "TIME", "REPEAT", "DAYS", "END_TYPE", "END_VALUE", "WARNING")
 CORE_KEYS = ("ID", "PARENT_ID", "TYPE", "DONE", "MESSAGE")
@@ -82,6 +89,10 @@ class SchedAction:
         method = METHODS[self.action]
         if method == "one.vm.action":
             return method, [self.action, self.vm_id]
+        if self.action in _DISK_ARGS:
+            disk, _, other = (p.strip() for p in self.args.partition(","))
+            return method, [self.vm_id, int(disk),
+                            other if self.action == "disk-snapshot-create" else int(other)]
         return method, [self.vm_id, int(self.args) if self.action in _INT_ARGS else self.args]
 
     def to_vector(self) -> VectorAttribute:
@@ -154,6 +165,11 @@ def parse(vector: VectorAttribute, *, sched_id: int, vm_id: int, origin: int,
     args = (merged.get("ARGS") or "").strip()
     if action in _INT_ARGS and not args.isdigit():
         raise SchedActionError(f"{action} needs ARGS: the snapshot id, not {args!r}")
+    if action in _DISK_ARGS:
+        disk, comma, other = (p.strip() for p in args.partition(","))
+        if not (comma and disk.isdigit() and other
+                and (action == "disk-snapshot-create" or other.isdigit())):
+            raise SchedActionError(f"{action} needs ARGS: {_DISK_ARGS[action]}, not {args!r}")
     time_text = merged.get("TIME") or ""
     when = (previous.time if previous is not None and "TIME" not in given
             else parse_time(time_text, origin))

@@ -109,6 +109,14 @@ secgroup_vm = Table(
     Column("vm_id", Integer, primary_key=True, autoincrement=False),
     Column("state", String(8), nullable=False),
 )
+# The VNC port each VM with GRAPHICS holds in its cluster (nubo.store.vnc_ports).
+vnc_port = Table(
+    "vnc_port", metadata,
+    Column("cluster_id", Integer, primary_key=True, autoincrement=False),
+    Column("port", Integer, primary_key=True, autoincrement=False),
+    Column("vm_id", Integer, nullable=False),
+)
+Index("ix_vnc_port_vm", vnc_port.c.vm_id)
 
 acl = Table(
     "acl", metadata,

@@ -189,3 +189,20 @@ def test_an_action_missed_while_down_runs_once_at_start(tmp_path):
         assert int(a["TIME"]) == due + 3600 and int(a["DONE"]) > due
     finally:
         assert server.stop() == 0
+
+
+def test_a_scheduled_disk_snapshot_of_a_running_vm(one):
+    host = one.host.allocate(uniq("sa-host"), "dummy", "dummy", -1)
+    image = one.image.allocate(f'NAME = "{uniq("sa-img")}"\nTYPE = "DATABLOCK"\nSIZE = 1', 1)
+    wait_for("the image READY", lambda: one.image.info(image).STATE == 1)
+    vm = new_vm(one, f'DISK = [ IMAGE_ID = {image} ]')
+    one.vm.deploy(vm, host)
+    wait_state(one, vm, (ACTIVE, RUNNING))
+    sid = one.vm.schedadd(vm, 'SCHED_ACTION = [ ACTION = "disk-snapshot-create", '
+                              f'ARGS = "0, nightly", TIME = "{int(time.time())}" ]')
+    a = wait_for("the disk snapshot to run", lambda: ran(one, vm, sid))
+    assert not a["MESSAGE"], a["MESSAGE"]
+    wait_state(one, vm, (ACTIVE, RUNNING))
+    snaps = one.vm.info(vm).SNAPSHOTS
+    snaps = snaps if isinstance(snaps, list) else [snaps]
+    assert [(s.DISK_ID, [x.NAME for x in s.SNAPSHOT]) for s in snaps] == [(0, ["nightly"])]

@@ -3,12 +3,16 @@
 the wire, and the waits those tests share."""
 from __future__ import annotations
 
+import fcntl
+import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import IO
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -21,6 +25,9 @@ from waits import wait_for, wait_state  # noqa: E402
 SUSPENDED, STOPPED = 5, 4
 #: Each cloud its own bridge and /24 (198.19.N.0), so two never meet.
 NETS = {"one-host": 73, "two-hosts": 74}
+PLACEHOLDER = 'NAME = "placeholder"\nCPU = 0.1\nMEMORY = 64'
+SLOTS = Path(tempfile.gettempdir()) / "nubo-e2e-slots"
+SLOT_IDS = 10  # VM ids (domain names one-<id>) of each cloud's own
 BOOT = 240  # seconds a TCG guest may take to print its context line on a loaded machine
 
 
@@ -53,6 +60,7 @@ class Cloud:
         self.template = ids["template"]
         self._wire()
         self.host = next(h.ID for h in self.one.hostpool.info().HOST if h.NAME == "localhost")
+        self._hold_taken_names()
         self.vnet = self.one.vn.allocate(
             f'NAME = "e2e"\nVN_MAD = "bridge"\nBRIDGE = "{self.bridge}"\n'
             f'NETWORK_MASK = "255.255.255.0"\nGATEWAY = "{self.host_ip}"\n'
@@ -71,6 +79,21 @@ class Cloud:
         for args in (("addr", "add", f"{self.peer_ip}/24", "dev", "eth0"),
                      ("link", "set", "eth0", "up"), ("link", "set", "lo", "up")):
             _ip("-n", self.peer, *args)
+
+    def _hold_taken_names(self) -> None:
+        """Held placeholder VMs (never deployed) up to this cloud's first VM id, and past
+        any whose domain name one-<id> libvirtd already has. Domains are named by VM id
+        alone, and every test's cloud on this machine shares one libvirtd: a DEPLOY of
+        a name another cloud's guest holds would take that guest for its own (it
+        answers "already runs"). Each cloud starts at a slot of its own: slot N's ids
+        from N * SLOT_IDS (slot 0, from 0, for the first cloud on the machine)."""
+        self.slot, self._slot_lock = _claim_slot()
+        names = set(subprocess.run(["virsh", "-c", self.uri, "list", "--all", "--name"],
+                                   capture_output=True, text=True).stdout.split())
+        next_id = max((vm.ID for vm in self.one.vmpool.info(-2, -1, -1, -1).VM), default=-1) + 1
+        while next_id < self.slot * SLOT_IDS or f"one-{next_id}" in names:
+            self.placeholders.add(self.one.vm.allocate(PLACEHOLDER, True))
+            next_id += 1
 
     def peer_pings(self, address: str) -> bool:
         tool = ["ping"] if shutil.which("ping") else ["busybox", "ping"]
@@ -97,10 +120,25 @@ class Cloud:
             subprocess.run(["nft", "delete", "table", "inet", f"one_vm_{vm.ID}"],
                            capture_output=True)  # what its network driver's clean removes
         code = self.server.stop()
+        self._slot_lock.close()
         _ip("link", "delete", self.peer_port)
         _ip("netns", "delete", self.peer)
         _ip("link", "delete", self.bridge)
         assert code == 0, "".join(self.server.log_lines[-30:])
+
+
+def _claim_slot() -> tuple[int, IO]:
+    """The lowest slot no other cloud of this machine holds: a lock on SLOTS/<N>.lock,
+    held while its file stays open (a killed test's goes with its process)."""
+    SLOTS.mkdir(mode=0o777, exist_ok=True)
+    for n in itertools.count():
+        lock = open(SLOTS / f"{n}.lock", "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return n, lock
+        except BlockingIOError:
+            lock.close()
+    raise AssertionError("unreachable")
 
 
 def state(one, vm_id: int, want: tuple[int, int], timeout: float = 180) -> None:
@@ -116,17 +154,38 @@ def vectors(value) -> list[dict]:
     return value if isinstance(value, list) else [value]
 
 
-def context_lines(log: Path) -> list[str]:
+def _lines(log: Path, pattern: str) -> list[str]:
+    """Whole lines of the serial log (a line still being written is not one yet)."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    return re.findall(r"nubo-context: hostname=\S+ .*", text)
+    return [line.rstrip("\r") for line in re.findall(pattern, text[:text.rfind("\n") + 1])]
+
+
+def context_lines(log: Path) -> list[str]:
+    return _lines(log, r"nubo-context: hostname=\S+ .*")
+
+
+def disk_lines(log: Path) -> list[str]:
+    """The guest's lines of a disk that appeared or went after its boot."""
+    return _lines(log, r"nubo-context: disk dev=.*")
+
+
+def _next(what: str, lines, seen: int, timeout: float) -> str:
+    return wait_for(what, lambda: len(found := lines()) > seen and found[seen], timeout=timeout)
 
 
 def next_context_line(log: Path, seen: int, timeout: float = BOOT) -> str:
     """The context line of the guest's next boot (the log is appended to across boots)."""
-    found = wait_for("the guest's next context line",
-                     lambda: len(lines := context_lines(log)) > seen and lines[seen],
-                     timeout=timeout)
-    return found
+    return _next("the guest's next context line", lambda: context_lines(log), seen, timeout)
+
+
+def next_disk_line(log: Path, seen: int, timeout: float = 120) -> str:
+    """The guest's line of the next disk it saw come or go."""
+    return _next("the guest's next disk line", lambda: disk_lines(log), seen, timeout)
+
+
+def virsh(cloud: Cloud, *args: str) -> str:
+    return subprocess.run(["virsh", "-c", cloud.uri, *args], capture_output=True,
+                          text=True).stdout
 
 
 def domstate(uri: str, vm_id: int) -> str:

@@ -22,6 +22,21 @@ def debian_kernel() -> tuple[str, str]:
     return kernels[-1], initrds[-1]
 
 
+def libvirt_or_skip() -> str:
+    """The local libvirt's URI (libvirtd started if need be), or the test skipped with
+    the reason it can't run here: no libvirt, or no Debian kernel to boot."""
+    import pytest
+
+    from libvirt_daemons import ensure_libvirtd
+    try:
+        uri = ensure_libvirtd()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    if not debian_kernel()[0]:
+        pytest.skip("no Debian kernel in /boot (linux-image-amd64)")
+    return uri
+
+
 def vm_body(vm_id: int, template: str = "", kernel: str | None = None, *,
             hosts: tuple[str, ...] = (HOST,), ds_id: int = 0, user_template: str = "") -> str:
     """A VM's body as one.vm.info renders it: 128 MB, Debian's kernel, no disk."""

@@ -14,7 +14,9 @@ builds, and always tears down by pid and name:
   --uts --mount``): its own hostname, and tmp directories bind-mounted over
   /run/libvirt (sockets, pid files, domain state), /etc/libvirt/qemu (persistent
   domains and networks: none autostart there), /var/lib/libvirt, /var/cache/libvirt
-  and /var/log/libvirt;
+  and /var/log/libvirt; and, if asked (``private_dirs``), tmp directories over
+  those paths too: the same path names other files there than here, as a host's
+  local disk does (an ``ssh`` system datastore);
 * in those namespaces (nsenter), in the foreground so their pids are known: its own
   virtlogd, its own libvirtd (``-f`` a libvirtd.conf of its own with its own
   ``host_uuid``) and its own sshd (own host key, listening on the netns address,
@@ -89,6 +91,8 @@ class SecondHost:
     host_uuid: str
     pids: dict[str, int] = field(default_factory=dict)
     holder: int = 0
+    #: Each private directory (its path there) -> where its files are here.
+    private: dict[str, Path] = field(default_factory=dict)
 
     @property
     def ssh_options(self) -> list[str]:
@@ -212,10 +216,12 @@ def _guest_wire(stack: ExitStack, netns: str, n: int) -> str:
     return name
 
 
-def _holder(stack: ExitStack, netns: str, hostname: str, tmp: Path) -> int:
-    """The process whose namespaces the daemons join: own hostname, own libvirt dirs."""
+def _holder(stack: ExitStack, netns: str, hostname: str, tmp: Path,
+            private_dirs: tuple[str, ...] = ()) -> int:
+    """The process whose namespaces the daemons join: own hostname, own libvirt dirs
+    (and the ``private_dirs`` asked for, each an existing directory here)."""
     mounts = []
-    for i, target in enumerate(OWN_DIRS):
+    for i, target in enumerate((*OWN_DIRS, *private_dirs)):
         own = tmp / "own" / str(i)
         own.mkdir(parents=True)
         os.chmod(own, 0o755)
@@ -246,8 +252,10 @@ def _ssh_keys(tmp: Path) -> tuple[Path, Path, Path]:
 
 
 @contextmanager
-def second_host(tmp: Path) -> Iterator[SecondHost]:
-    """Build the second host under ``tmp``; everything is stopped and deleted on exit."""
+def second_host(tmp: Path, private_dirs: tuple[str, ...] = ()) -> Iterator[SecondHost]:
+    """Build the second host under ``tmp``; everything is stopped and deleted on exit.
+    ``private_dirs``: directories of this machine the second host has its own (empty)
+    copy of."""
     reason = why_not()
     if reason:
         raise RuntimeError(reason)
@@ -261,7 +269,9 @@ def second_host(tmp: Path) -> Iterator[SecondHost]:
         key, host_key, authorized = _ssh_keys(tmp)
         host = SecondHost(netns, hostname, address, local, phydev, key, str(uuid.uuid4()))
         stack.callback(_forget_host_key, address)
-        host.holder = _holder(stack, netns, hostname, tmp)
+        host.holder = _holder(stack, netns, hostname, tmp, private_dirs)
+        host.private = {d: tmp / "own" / str(len(OWN_DIRS) + i)
+                        for i, d in enumerate(private_dirs)}
         conf = tmp / "libvirtd.conf"
         conf.write_text(f'host_uuid = "{host.host_uuid}"\n'
                         f'log_outputs = "3:file:{tmp}/libvirtd-own.log"\n')
@@ -288,11 +298,12 @@ def second_host(tmp: Path) -> Iterator[SecondHost]:
         yield host
 
 
-def second_host_fixture(tmp_path_factory) -> Iterator[SecondHost]:  # noqa: ANN001
+def second_host_fixture(tmp_path_factory,  # noqa: ANN001
+                        private_dirs: tuple[str, ...] = ()) -> Iterator[SecondHost]:
     """For a pytest fixture: the second host, or the test skipped with the reason."""
     import pytest
     reason = why_not()
     if reason:
         pytest.skip(reason)
-    with second_host(tmp_path_factory.mktemp("host2")) as host:
+    with second_host(tmp_path_factory.mktemp("host2"), private_dirs) as host:
         yield host

@@ -127,12 +127,22 @@ def _nics(tmp_path: Path, macs: dict[str, str]) -> Path:
     return net
 
 
+def _disks(tmp_path: Path, sectors: dict[str, int]) -> Path:
+    """A /sys/block of ``sectors`` per device (made or changed)."""
+    block = tmp_path / "block"
+    block.mkdir(exist_ok=True)
+    for dev, size in sectors.items():
+        (block / dev).mkdir(exist_ok=True)
+        (block / dev / "size").write_text(f"{size}\n")
+    return block
+
+
 def _run(tmp_path: Path, body: str, net: Path, ctx: Path) -> tuple[str, list[str]]:
     calls = tmp_path / "calls"
     calls.write_text("")
     env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "CALLS": str(calls),
            "NUBO_RUN": str(tmp_path / "run"), "CTX_MNT": str(ctx), "SYS_NET": str(net),
-           "SSH_DIR": str(tmp_path / "ssh")}
+           "SYS_BLOCK": str(_disks(tmp_path, {})), "SSH_DIR": str(tmp_path / "ssh")}
     script = f". {LIBRARY}\n{STUBS}\nmount_context() {{ return 0; }}\nmkdir -p $NUBO_RUN\n{body}"
     done = subprocess.run([BUSYBOX, "sh", "-c", script], capture_output=True, text=True,
                           env=env, timeout=30)
@@ -161,7 +171,7 @@ def test_boot_applies_hostname_nics_key_and_start_script(tmp_path):
                                "eth1=198.18.0.7/15 eth2=absent gw=198.51.100.1 ssh-key=yes "
                                "start-script=yes uptime=")
     assert "started as" in lines[1] and "quoted" in lines[1]
-    assert lines[2] == "nubo-context: start-script exit=0"
+    assert lines[2:] == ["nubo-context: start-script exit=0", "nubo-context: disks -"]
     assert "hostname web-1" in calls
     assert "ip addr add 198.51.100.5/24 dev eth0" in calls
     assert "ip addr add 198.18.0.7/15 dev eth1" in calls
@@ -176,7 +186,8 @@ def test_start_script_base64_runs_by_its_interpreter(tmp_path):
     ctx = _context(tmp_path, {"HOSTNAME": "b", "START_SCRIPT_BASE64":
                               base64.b64encode(script.encode()).decode()})
     out, _ = _run(tmp_path, "boot_apply", _nics(tmp_path, {}), ctx)
-    assert out.splitlines()[1:] == ["from base64 42", "nubo-context: start-script exit=3"]
+    assert out.splitlines()[1:] == ["from base64 42", "nubo-context: start-script exit=3",
+                                    "nubo-context: disks -"]
     assert out.startswith("nubo-context: hostname=b gw=- ssh-key=no start-script=yes ")
 
 
@@ -209,3 +220,33 @@ hotplug_round; hotplug_round; hotplug_round
     out, _ = _run(tmp_path, body, net, ctx)
     assert out.splitlines() == ["nubo-context: hotplug dev=eth3 mac=02:00:00:00:00:09 "
                                 "not in context"]
+
+
+@needs_busybox
+def test_disks_are_listed_at_boot_and_each_one_attached_or_detached_later(tmp_path):
+    ctx = _context(tmp_path, {"HOSTNAME": "h"})
+    _disks(tmp_path, {"vda": 4194304, "sr0": 700, "loop0": 8})
+    body = f"""boot_apply
+hotplug_round
+mkdir {tmp_path}/block/sda; echo 32768 > {tmp_path}/block/sda/size
+hotplug_round
+hotplug_round
+rm -r {tmp_path}/block/vda
+hotplug_round
+"""
+    out, _ = _run(tmp_path, body, _nics(tmp_path, {}), ctx)
+    assert out.splitlines()[1:] == ["nubo-context: disks vda=2048MiB",
+                                    "nubo-context: disk dev=sda size=16MiB",
+                                    "nubo-context: disk dev=vda gone"]
+
+
+def test_the_cache_key_changes_with_the_init_and_its_script(monkeypatch):
+    """A changed /init or nubo-context.sh is a new image: the tests' cache must not
+    boot the old one (tests/kvm/guest_image.py keys it on source_hash)."""
+    from nubo.guestimage import build
+    original = build._package_file
+    before = build.source_hash()
+    for name in ("init", "nubo-context.sh"):
+        monkeypatch.setattr(build, "_package_file",
+                            lambda n, changed=name: original(n) + (b"#\n" if n == changed else b""))
+        assert build.source_hash() != before, name

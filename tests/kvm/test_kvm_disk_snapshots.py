@@ -18,8 +18,7 @@ from lxml import etree
 libvirt = pytest.importorskip("libvirt")
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
-from kvm_driver import KvmDriver, debian_kernel, vm_body  # noqa: E402
-from libvirt_daemons import ensure_libvirtd  # noqa: E402
+from kvm_driver import KvmDriver, libvirt_or_skip, vm_body  # noqa: E402
 
 from nubo.drivers.tm.script import Operation, VmFacts  # noqa: E402
 from nubo.drivers.tm.transport import Transports  # noqa: E402
@@ -30,13 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def world():
-    try:
-        uri = ensure_libvirtd()
-    except RuntimeError as e:
-        pytest.skip(str(e))
-    if not debian_kernel()[0]:
-        pytest.skip("no Debian kernel in /boot (linux-image-amd64)")
-    conn = libvirt.open(uri)
+    conn = libvirt.open(libvirt_or_skip())
     root = Path(tempfile.mkdtemp(prefix="nubo-kvmsnap-", dir="/var/tmp"))
     root.chmod(0o755)
     driver = KvmDriver(str(root), "--domain-type", "qemu")

@@ -2,10 +2,14 @@
 host ``localhost`` (IM_MAD and VM_MAD kvm) → the transfer driver (kernel, initrd and
 context CD-ROM into the VM's directory) → the network driver (bridge, security groups)
 → the kvm driver (libvirt, QEMU under TCG) → nubo's own guest image, which reads its
-context and answers ping. Each step's state is checked through the API and the
-domain's through libvirt directly."""
+context and answers ping. Each step's state is checked through the API, the
+domain's through libvirt directly and the guest's by the lines it prints on its
+serial console: poweroff, suspend, stop (and resume from each), reboot, security
+groups, NIC and disk hotplug, VM snapshots, a core killed, a guest destroyed behind
+nubo's back, terminate; and a guest nubo did not start, shown wild and left alone."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -19,11 +23,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import libvirt_daemons  # noqa: E402
-from e2e_cloud import (BOOT, NETS, SUSPENDED, Cloud, context_lines, next_context_line,  # noqa: E402
-                       state, vectors)
+from e2e_cloud import (BOOT, NETS, STOPPED, SUSPENDED, Cloud, context_lines,  # noqa: E402
+                       disk_lines, next_context_line, next_disk_line, state, vectors, virsh)
 from guest_domain import wait_for_line  # noqa: E402
 from guest_image import scratch_dir  # noqa: E402
-from waits import ACTIVE, DONE, POWEROFF, RUNNING, wait_for  # noqa: E402
+from waits import ACTIVE, DONE, PENDING, POWEROFF, RUNNING, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.skipif(bool(libvirt_daemons.why_not()),
                                 reason=libvirt_daemons.why_not() or "-")
@@ -57,7 +61,9 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     context_after = time.monotonic() - started
     ip = one.vm.info(vm_id).TEMPLATE["NIC"]["IP"]
     assert "hostname=e2e-guest" in line and f"eth0={ip}/24" in line, line
-    assert cloud.domainstate(vm_id) == "running"
+    assert wait_for_line(log, re.compile(r"nubo-context: disks .*"), timeout=30) \
+        == "nubo-context: disks -"  # its only disk is the context CD-ROM
+    assert cloud.domain_state(vm_id) == "running"
     assert (cloud.vm_dir(vm_id) / "kernel").exists()
     print(f"instantiate {allocated:.2f} s, deploy call {deployed:.2f} s, RUNNING "
           f"{running_after:.2f} s, context line {context_after:.2f} s (from the allocate)")
@@ -67,7 +73,7 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     boots = len(context_lines(log))
     one.vm.action("poweroff-hard", vm_id)
     state(one, vm_id, (POWEROFF, 0), timeout=120)
-    assert cloud.domainstate(vm_id) == "gone"
+    assert cloud.domain_state(vm_id) == "gone"
     one.vm.action("resume", vm_id)
     state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
     assert f"eth0={ip}/24" in next_context_line(log, boots)
@@ -76,12 +82,27 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     # suspend and resume: memory saved to the checkpoint and restored, no new boot
     one.vm.action("suspend", vm_id)
     state(one, vm_id, (SUSPENDED, 0), timeout=180)
-    assert cloud.domainstate(vm_id) == "gone"
+    assert cloud.domain_state(vm_id) == "gone"
     assert (cloud.vm_dir(vm_id) / "checkpoint").exists()
     one.vm.action("resume", vm_id)
     state(one, vm_id, (ACTIVE, RUNNING), timeout=180)
-    assert cloud.domainstate(vm_id) == "running"
+    assert cloud.domain_state(vm_id) == "running"
     assert cloud.answers(ip)
+
+    # stop and resume: saved, the files back to the system datastore (EPILOG_STOP),
+    # then PENDING until deployed again: PROLOG_RESUME and a restore of the same guest
+    boots = len(context_lines(log))
+    one.vm.action("stop", vm_id)
+    state(one, vm_id, (STOPPED, 0), timeout=180)
+    assert cloud.domain_state(vm_id) == "gone"
+    assert (cloud.vm_dir(vm_id) / "checkpoint").exists()
+    one.vm.action("resume", vm_id)
+    state(one, vm_id, (PENDING, 0), timeout=60)
+    one.vm.deploy(vm_id, cloud.host)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=180)
+    assert cloud.domain_state(vm_id) == "running"
+    assert cloud.answers(ip)
+    assert len(context_lines(log)) == boots  # restored, not booted again
 
     # reboot: the guest boots again and reads its context
     boots = len(context_lines(log))
@@ -121,21 +142,46 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
                   timeout=120)
     assert cloud.answers(ip1)
 
-    # disk hotplug: a volatile disk made by the transfer driver, attached to the domain
-    one.vm.attach(vm_id, 'DISK = [ TYPE = "fs", SIZE = 16, FORMAT = "raw" ]')
+    # disk hotplug: a volatile qcow2 disk made by the transfer driver, attached to the
+    # domain (TARGET sd*: SCSI, on a virtio-scsi controller the driver plugs in first),
+    # seen by the guest with its size
+    disks_seen = len(disk_lines(log))
+    one.vm.attach(vm_id, 'DISK = [ TYPE = "fs", SIZE = 16, FORMAT = "qcow2" ]')
     state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
-    blk = subprocess.run(["virsh", "-c", cloud.uri, "domblklist", f"one-{vm_id}"],
-                         capture_output=True, text=True).stdout
     info = one.vm.info(vm_id)
     assert "DISK" in info.TEMPLATE, info.USER_TEMPLATE.get("ERROR")
     disk = next(d for d in vectors(info.TEMPLATE["DISK"])
                 if (d.get("TYPE") or "").upper() == "FS")
+    blk = virsh(cloud, "domblklist", f"one-{vm_id}")
     assert f"{cloud.vm_dir(vm_id)}/disk.{disk['DISK_ID']}" in blk, (blk, disk)
+    assert disk["TARGET"].startswith("sd") and "virtio-scsi" in virsh(
+        cloud, "dumpxml", f"one-{vm_id}")
+    seen = next_disk_line(log, disks_seen)
+    assert re.fullmatch(r"nubo-context: disk dev=sd[a-z] size=16MiB", seen), seen
+
+    # VM snapshots of the running guest (libvirt's internal ones: its disk is qcow2)
+    snap = one.vm.snapshotcreate(vm_id, "e2e-snap")
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    assert virsh(cloud, "snapshot-list", "--name", f"one-{vm_id}").split() == [f"snap-{snap}"]
+    one.vm.snapshotrevert(vm_id, snap)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    assert cloud.domain_state(vm_id) == "running"
+    one.vm.snapshotdelete(vm_id, snap)
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    assert virsh(cloud, "snapshot-list", "--name", f"one-{vm_id}").split() == []
+    assert cloud.answers(ip)
+
+    # disk detach: the guest sees it go
+    dev = seen.split("dev=")[1].split()[0]
+    one.vm.detach(vm_id, int(disk["DISK_ID"]))
+    state(one, vm_id, (ACTIVE, RUNNING), timeout=120)
+    assert f"disk.{disk['DISK_ID']}" not in virsh(cloud, "domblklist", f"one-{vm_id}")
+    assert next_disk_line(log, disks_seen + 1) == f"nubo-context: disk dev={dev} gone"
 
     # a core killed with kill -9 leaves the guest running; the new core finds it
     cloud.server.proc.send_signal(signal.SIGKILL)
     cloud.server.proc.wait(timeout=30)
-    assert cloud.domainstate(vm_id) == "running"
+    assert cloud.domain_state(vm_id) == "running"
     cloud.server.start()
     import pyone
     one = cloud.one = pyone.OneServer(cloud.server.endpoint, session=cloud.server.session)
@@ -150,6 +196,29 @@ def test_a_guest_lives_its_whole_life_through_the_api(cloud):
     # terminate: the domain and the VM's directory are gone
     one.vm.action("terminate-hard", vm_id)
     state(one, vm_id, (DONE, 0), timeout=120)
-    assert cloud.domainstate(vm_id) == "gone"
+    assert cloud.domain_state(vm_id) == "gone"
     assert not cloud.vm_dir(vm_id).exists()
 
+
+
+def test_a_guest_started_outside_nubo_is_shown_wild_and_left_alone(cloud):
+    """A domain nubo did not make (a paused one: it never runs a cycle) shows in the
+    host's WILDS, and stays: nubo destroys no wild guest."""
+    name = f"wild-lifesteps-{os.getpid()}"
+    xml = cloud.datastores.parent / f"{name}.xml"
+    xml.write_text(f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>16</memory>"
+                   "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+    subprocess.run(["virsh", "-c", cloud.uri, "create", "--paused", str(xml)], check=True,
+                   capture_output=True)
+    try:
+        def wilds() -> str:
+            return str(cloud.one.host.info(cloud.host).TEMPLATE.get("WILDS") or "")
+        wait_for(f"{name} in the host's WILDS", lambda: name in wilds(), timeout=60)
+        def probed() -> int:
+            return int(cloud.one.host.info(cloud.host).MONITORING.TIMESTAMP)
+        seen = probed()
+        wait_for("a later probe", lambda: probed() > seen, timeout=60)
+        assert name in wilds()
+        assert virsh(cloud, "domstate", name).strip() == "paused"
+    finally:
+        subprocess.run(["virsh", "-c", cloud.uri, "destroy", name], capture_output=True)

@@ -17,8 +17,7 @@ import pytest
 libvirt = pytest.importorskip("libvirt")
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
-from kvm_driver import HOST, KvmDriver, debian_kernel, vm_body  # noqa: E402
-from libvirt_daemons import ensure_libvirtd  # noqa: E402
+from kvm_driver import HOST, KvmDriver, debian_kernel, libvirt_or_skip, vm_body  # noqa: E402
 
 IDS = (900001, 900002, 900003, 900004)
 pytestmark = pytest.mark.slow
@@ -26,13 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def conn():
-    try:
-        uri = ensure_libvirtd()
-    except RuntimeError as e:
-        pytest.skip(str(e))
-    if not debian_kernel()[0]:
-        pytest.skip("no Debian kernel in /boot (linux-image-amd64)")
-    connection = libvirt.open(uri)
+    connection = libvirt.open(libvirt_or_skip())
     yield connection
     for vm_id in IDS:
         try:

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from nubo.auth import acl as A
 from nubo.core.lcm import LifeCycleManager
 from nubo.core.ops.common import check_lock, fetch
 from nubo.core.ops.call import Call
 from nubo.core.ops.clusters import DATASTORE, HOST
 from nubo.core.ops.vms import VM
+from nubo.core.vm_commit import Loaded
 from nubo.core.vm_resources import vm_size
 from nubo.errors import ActionError, ApiError, InternalError
 from nubo.lifecycle import (MIGRATE_KINDS, RECOVER_OPERATIONS, VM_ACTION_NAMES, Decision,
@@ -39,6 +42,8 @@ from nubo.model.host_capacity import fits
 from nubo.model import vm_disks
 from nubo.model.infra import DS_SYSTEM, Cluster, Datastore, Host
 from nubo.model.vm import VirtualMachine
+from nubo.model.vnc_ports import VncPortError
+from nubo.store import vnc_ports
 
 #: The system datastore a deploy uses when none is given (OpenNebula's "system", 0).
 DEFAULT_SYSTEM_DS = 0
@@ -132,8 +137,27 @@ def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -
     if enforce and not has_room(host, cluster, vm):
         raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
     check_disk_room(call, vm, ds)
-    act(call, vm_id, "deploy", host=host.id, ds_id=ds.id, tm_mad=ds.tm_mad)
+    start = getattr(call.cloud.config, "vnc_ports_start", 5900)
+
+    def vnc_port(conn: Connection, loaded: Loaded, decision: Decision) -> None:
+        reserve_vnc_port(conn, loaded.vm, host.cluster_id, start)
+    act(call, vm_id, "deploy", host=host.id, ds_id=ds.id, tm_mad=ds.tm_mad, prepare=vnc_port)
     return vm_id
+
+
+def reserve_vnc_port(conn: Connection, vm: VirtualMachine, cluster_id: int, start: int) -> None:
+    """A VM with GRAPHICS holds a port of its cluster (its PORT if it has one, as oned's
+    set_vnc_port), written back as its PORT; oned's message when none can be had."""
+    graphics = vm.template.get_vector("GRAPHICS")
+    if graphics is None:
+        return
+    text = (graphics.get("PORT") or "").strip()
+    try:
+        port = vnc_ports.reserve(conn, cluster_id, vm.id, start,
+                                 int(text) if text.isdigit() else None)
+    except VncPortError as e:
+        raise ActionError(str(e), vm.id) from None
+    graphics.set("PORT", str(port))
 
 
 def act_on_vm(call: Call, action: str, vm_id: int) -> int:

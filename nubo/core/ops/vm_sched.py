@@ -19,6 +19,7 @@ from nubo.auth import acl as A
 from nubo.auth.authorize import Requester
 from nubo.core import sched_actions, sched_timer
 from nubo.core.cloud import Cloud, Session
+from nubo.core.ops import vm_disk_snapshots
 from nubo.core.ops.common import check_lock, fetch, parse_template
 from nubo.core.ops.call import Call
 from nubo.core.ops.vm_actions import act_on_vm
@@ -103,6 +104,9 @@ _OPERATIONS: dict[str, Callable[..., int]] = {
     "one.vm.snapshotcreate": create_snapshot,
     "one.vm.snapshotrevert": revert_snapshot,
     "one.vm.snapshotdelete": delete_snapshot,
+    "one.vm.disksnapshotcreate": vm_disk_snapshots.create,
+    "one.vm.disksnapshotrevert": vm_disk_snapshots.revert,
+    "one.vm.disksnapshotdelete": vm_disk_snapshots.delete,
 }
 
 

@@ -19,6 +19,7 @@ from nubo.drivers.kvm.devices import disk_element, nic_element, vector
 from nubo.drivers.kvm.hosts import libvirt_message
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
+SCSI_CONTROLLER = "<controller type='scsi' index='0' model='virtio-scsi'/>"
 
 
 def _devices(c: Call) -> tuple[str, str]:
@@ -31,12 +32,19 @@ def _live(dom: libvirt.virDomain) -> etree._Element:
 
 
 def attach_disk(c: Call) -> Answer:
+    """The DISK marked ATTACH=YES plugged in; a SCSI one onto a virtio-scsi controller,
+    plugged in first if the domain has no SCSI controller (libvirt would add an LSI
+    one, which guests without its driver never see a disk on), as DEPLOY would."""
     machine, sd_bus = _devices(c)
     elem = disk_element(c.marked("DISK"), c.vm_dir(), machine=machine, sd_bus=sd_bus)
     target = elem.find("target").get("dev")
     dom = c.running()
-    if _live(dom).find(f"devices/disk/target[@dev='{target}']") is not None:
+    live = _live(dom)
+    if live.find(f"devices/disk/target[@dev='{target}']") is not None:
         return True, ""
+    if (elem.find("target").get("bus") == "scsi"
+            and live.find("devices/controller[@type='scsi']") is None):
+        dom.attachDeviceFlags(SCSI_CONTROLLER, LIVE)
     dom.attachDeviceFlags(etree.tostring(elem, encoding="unicode"), LIVE)
     return True, ""
 

@@ -21,10 +21,12 @@ _DISK_RE = re.compile(r"/disk\.(\d+)$")
 
 @dataclass
 class VmFacts:
-    """What the script needs of the VM's body: its hosts' VM_MAD, its DISKs."""
+    """What the script needs of the VM's body: its hosts' VM_MAD and system datastore
+    TM_MAD (its history records'), its DISKs."""
 
     xml: str = ""
     vm_mads: dict[str, str] = field(default_factory=dict)
+    system_tms: dict[str, str] = field(default_factory=dict)
     disks: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
@@ -35,7 +37,9 @@ class VmFacts:
         from lxml import etree
         facts = cls(xml=etree.tostring(vm, encoding="unicode"))
         for record in vm.iterfind("HISTORY_RECORDS/HISTORY"):
-            facts.vm_mads[record.findtext("HOSTNAME") or ""] = record.findtext("VM_MAD") or ""
+            name = record.findtext("HOSTNAME") or ""
+            facts.vm_mads[name] = record.findtext("VM_MAD") or ""
+            facts.system_tms[name] = record.findtext("TM_MAD") or ""
         for disk in vm.iterfind("TEMPLATE/DISK"):
             attrs = {child.tag: (child.text or "") for child in disk}
             try:
@@ -93,11 +97,14 @@ class Operation:
     def place(self, tm_mad: str, location: str) -> tuple[Host, str]:
         """Where a path of a datastore with ``tm_mad`` is: the host's own filesystem
         (ssh), or the datastore shared with the front-end (shared, qcow2), where the
-        front-end can act for the host."""
+        front-end can act for the host. Not on a host whose system datastore is ``ssh``
+        (its own disk, as OpenNebula's TM_MAD_SYSTEM=ssh): a disk or kernel of a shared
+        datastore put in the VM's directory there is the host's file, as a shared TM
+        script run on the host writes it (the image datastores are mounted there)."""
         name, path = split_location(location)
         if not path.startswith("/") or "/../" in f"{path}/":
             raise TransferError(f"'{location}' is not HOST:/ABSOLUTE/PATH")
-        if tm_mad in ("shared", "qcow2"):
+        if tm_mad in ("shared", "qcow2") and self.facts.system_tms.get(name) != "ssh":
             return self.transports.frontend, path
         return self.host(name), path
 

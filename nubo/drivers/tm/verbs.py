@@ -1,7 +1,9 @@
 """What each transfer command does, per TM_MAD (OpenNebula's tm/<TM_MAD>/<verb> scripts).
 
 ``shared``: the datastores are one filesystem of the front-end and the hosts, so the
-front-end acts on it (CLONE copies, LN links). ``ssh``: the host has its own copy
+front-end acts on it (CLONE copies, LN links), but in the directory of a VM whose
+system datastore is ``ssh`` (a host's own disk) the files are that host's
+(nubo.drivers.tm.script.Operation.place). ``ssh``: the host has its own copy
 (CLONE and LN copy the image to it, MV/MVDS copy back). ``qcow2``: shared, and CLONE
 is a qcow2 file whose backing file is the image. Disk snapshots: qcow2 files keep
 internal snapshots (qemu-img snapshot, named by the snapshot's id; QEMU deletes one
@@ -154,16 +156,33 @@ def move(op: Operation, line: Line) -> None:
     tm/ssh/mv does; on a shared datastore the files are already there."""
     src_host, src = op.place(line.tm_mad, line.arg(0))
     dst_host, dst = op.place(line.tm_mad, line.arg(1))
-    if (src_host.name, src_host.root, src) == (dst_host.name, dst_host.root, dst):
+    if _same_file(src_host, src, dst_host, dst):
         return
-    if line.tm_mad == "ssh" and split_location(line.arg(0))[1].rsplit("/", 1)[-1] \
-            .startswith("disk."):
+    if _in_moved_directory(op, line):
         return
     if not src_host.exists(src):
         return  # nothing made there (a VM that never got files)
     _new(op, dst_host, dst)
     copy(src_host, src, dst_host, dst)
     src_host.remove(src)
+
+
+def _same_file(a: Host, a_path: str, b: Host, b_path: str) -> bool:
+    """The same file by two names: this machine's under each of its names (a host that
+    is the front-end itself, as ``localhost`` and by its host name), else the same host's."""
+    if a.here and b.here:
+        return a.path(a_path) == b.path(b_path)
+    return (a.name, a.root, a_path) == (b.name, b.root, b_path)
+
+
+def _in_moved_directory(op: Operation, line: Line) -> bool:
+    """A disk in the VM's directory on a host's own disk (ssh) goes with the directory's
+    MV, in one copy: moved alone first, it would be lost if the directory's copy failed
+    (that undo removes the directory)."""
+    if not split_location(line.arg(0))[1].rsplit("/", 1)[-1].startswith("disk."):
+        return False
+    hosts = (split_location(line.arg(0))[0], split_location(line.arg(1))[0])
+    return line.tm_mad == "ssh" or "ssh" in (op.facts.system_tms.get(h) for h in hosts)
 
 
 def mvds(op: Operation, line: Line) -> None:
@@ -174,7 +193,7 @@ def mvds(op: Operation, line: Line) -> None:
         return  # the image has no file to write to (the dummy datastore's)
     image = op.place(line.tm_mad, line.arg(1))[1]
     front = op.transports.frontend
-    if line.tm_mad != "ssh" and Path(host.path(path)).resolve() == Path(image).resolve():
+    if host.here and Path(host.path(path)).resolve() == Path(image).resolve():
         return  # a link to the image itself: it was written in place
     partial = f"{image}.nubo-part"
     op.made(front, partial)

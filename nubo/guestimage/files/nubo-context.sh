@@ -7,6 +7,7 @@ CTX_MNT=${CTX_MNT:-/mnt/context}
 CTX_WAIT=${CTX_WAIT:-600}          # tenths of a second to wait for the CD-ROM at boot
 HOTPLUG_TRIES=${HOTPLUG_TRIES:-30} # context re-reads for a new NIC before giving up
 SYS_NET=${SYS_NET:-/sys/class/net}
+SYS_BLOCK=${SYS_BLOCK:-/sys/block}
 SSH_DIR=${SSH_DIR:-/root/.ssh}
 
 say() { echo "nubo-context: $*"; }
@@ -140,6 +141,7 @@ boot_apply() {
         say "no context CD-ROM"
     fi
     ls "$SYS_NET" > "$NUBO_RUN/seen"
+    boot_disks
 }
 
 # A NIC that appeared after boot: read the (rebuilt) context again and configure it
@@ -173,6 +175,38 @@ hotplug_round() {
         [ -e "$dir" ] || continue
         grep -qx "$iface" "$NUBO_RUN/seen" || hotplug_nic "$iface"
     done
+    disk_round
+}
+
+# The guest's disks, one "dev size" a line: every block device but CD-ROMs, floppies,
+# loop and RAM devices (the context CD-ROM is not a disk). Size in MiB from the 512-byte
+# sectors sysfs counts.
+list_disks() {
+    for dir in "$SYS_BLOCK"/*; do
+        dev=${dir##*/}
+        case $dev in sr*|fd*|loop*|ram*|zram*) continue ;; esac
+        sectors=$(cat "$dir/size" 2>/dev/null) || continue
+        echo "$dev $((sectors / 2048))MiB"
+    done
+}
+
+# At boot: "disks DEV=SIZE ..." (or "disks -"), and what there is remembered.
+boot_disks() {
+    list_disks > "$NUBO_RUN/disks"
+    say "disks$(awk '{printf " %s=%s", $1, $2} END {if (!NR) printf " -"}' "$NUBO_RUN/disks")"
+}
+
+# After boot: a line per disk that appeared ("disk dev=sda size=16MiB") or went
+# ("disk dev=sda gone"), as the host attaches and detaches them.
+disk_round() {
+    list_disks > "$NUBO_RUN/disks.now"
+    while read -r dev size; do
+        grep -q "^$dev " "$NUBO_RUN/disks" || say "disk dev=$dev size=$size"
+    done < "$NUBO_RUN/disks.now"
+    while read -r dev size; do
+        grep -q "^$dev " "$NUBO_RUN/disks.now" || say "disk dev=$dev gone"
+    done < "$NUBO_RUN/disks"
+    mv "$NUBO_RUN/disks.now" "$NUBO_RUN/disks"
 }
 
 # ACPI power button (virsh shutdown) -> poweroff: busybox acpid runs

@@ -89,7 +89,21 @@ def test_leaving_the_previous_place_frees_its_vnc_port_and_keeps_the_current_one
     _run(vm, Task.RELEASE_PREVIOUS_VNC_PORT)
     graphics = vm.template.get_vector("GRAPHICS")
     assert graphics.get("PORT") == "5907" and graphics.get("PREVIOUS_PORT") is None
-    _run(vm, Task.RELEASE_VNC_PORT)  # nothing reserved: the user's PORT stays
+
+
+def test_leaving_the_cluster_frees_the_port_and_keeps_the_vm_s_port():
+    from sqlalchemy import create_engine
+
+    from nubo.store import vnc_ports
+    from nubo.store.schema import vnc_port
+    engine = create_engine("sqlite://")
+    vnc_port.create(engine)
+    vm = _vm({"TYPE": "VNC", "PORT": "5907"})
+    with engine.begin() as conn:
+        assert vnc_ports.reserve(conn, 0, vm.id, 5900, 5907) == 5907
+        run(TaskContext(conn, None, vm, (0, 0)), (Task.RELEASE_VNC_PORT,))  # type: ignore[arg-type]
+        assert vnc_ports.held(conn, vm.id) == []
+    # its PORT stays in its body, reserved again at its next deploy
     assert vm.template.get_vector("GRAPHICS").get("PORT") == "5907"
 
 

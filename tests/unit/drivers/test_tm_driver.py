@@ -94,6 +94,32 @@ def test_shared_links_or_copies_and_qcow2_clones_on_the_front_end(world):
     assert not vmdir.exists() and image.exists()
 
 
+def test_shared_and_qcow2_disks_of_a_vm_on_an_ssh_system_datastore_are_the_hosts(world):
+    """The system datastore is the host's own disk: a kernel or disk of a shared
+    datastore goes into the VM's directory there, not the front-end's same path."""
+    from lxml import etree
+    tmp, image, tr = world
+    vmdir = tmp / "ds" / "0" / "8"
+    vm = etree.fromstring("<VM><ID>8</ID><HISTORY_RECORDS>" + "".join(
+        f"<HISTORY><HOSTNAME>{h}</HOSTNAME><VM_MAD>dummy</VM_MAD><TM_MAD>ssh</TM_MAD>"
+        "</HISTORY>" for h in ("sim1", "sim2")) + "</HISTORY_RECORDS></VM>")
+    Operation(tr, 8, VmFacts.parse(vm)).run(
+        f"CLONE shared fe:{image} sim1:{vmdir}/kernel 8 2\n"
+        f"CLONE qcow2 fe:{image} sim1:{vmdir}/disk.0 8 1\n")
+    assert sim(tmp, "sim1", vmdir / "kernel").read_bytes()[:10] == b"nubo-image"
+    clone = checked(sim(tmp, "sim1", vmdir / "disk.0"))
+    assert (clone.format, clone.backing_file) == ("qcow2", str(image))
+    assert not vmdir.exists()
+    # a migration: the disk moves with the directory
+    Operation(tr, 8, VmFacts.parse(vm)).run(
+        f"MV qcow2 sim1:{vmdir}/disk.0 sim2:{vmdir}/disk.0 8 1\n"
+        f"MV ssh sim1:{vmdir} sim2:{vmdir} 8 0\n")
+    assert checked(sim(tmp, "sim2", vmdir / "disk.0")).backing_file == str(image)
+    assert not sim(tmp, "sim1", vmdir).exists() and not vmdir.exists()
+    Operation(tr, 8, VmFacts.parse(vm)).run(f"DELETE qcow2 sim2:{vmdir}/disk.0 8 1")
+    assert not sim(tmp, "sim2", vmdir / "disk.0").exists() and image.exists()
+
+
 def test_a_failing_line_fails_the_operation_and_leaves_nothing(world):
     tmp, image, tr = world
     vmdir = tmp / "ds" / "0" / "9"
@@ -149,6 +175,16 @@ def test_a_remote_host_is_reached_through_the_remote_command(world):
     home = tmp / "home" / "0" / "7"
     run(tr, f"MV ssh far:{remote_dir} fe:{home} 7 0")
     assert not remote_dir.exists() and checked(home / "disk.1").virtual_mb == 8
+
+
+def test_stopping_on_a_host_that_is_the_front_end_moves_nothing(world):
+    """EPILOG_STOP / PROLOG_RESUME between this machine's two names (the host
+    ``localhost``, the front-end ``fe``): the directory is already where it goes."""
+    tmp, image, tr = world
+    vmdir = tmp / "ds" / "0" / "7"
+    run(tr, f"MKSWAP ssh 8 localhost:{vmdir}/disk.1 7 0\n")
+    run(tr, f"MV ssh localhost:{vmdir} fe:{vmdir} 7 0\nMV ssh fe:{vmdir} localhost:{vmdir} 7 0")
+    assert checked(vmdir / "disk.1").virtual_mb == 8
 
 
 def test_persistent_disks_are_written_back_and_saved_as_new_images(world):

@@ -51,6 +51,12 @@ def test_absolute_time_and_defaults():
         ("one.vm.snapshotrevert", [3, 2])
     assert make(ACTION="snapshot-create", TIME="1", ARGS="nightly").api_call() == \
         ("one.vm.snapshotcreate", [3, "nightly"])
+    assert make(ACTION="disk-snapshot-create", TIME="1", ARGS="1, nightly").api_call() == \
+        ("one.vm.disksnapshotcreate", [3, 1, "nightly"])
+    assert make(ACTION="disk-snapshot-revert", TIME="1", ARGS="0,2").api_call() == \
+        ("one.vm.disksnapshotrevert", [3, 0, 2])
+    assert make(ACTION="disk-snapshot-delete", TIME="1", ARGS=" 2 , 0").api_call() == \
+        ("one.vm.disksnapshotdelete", [3, 2, 0])
 
 
 @pytest.mark.parametrize("values, message", [
@@ -73,6 +79,11 @@ def test_absolute_time_and_defaults():
     ({"ACTION": "stop", "TIME": "1", "END_TYPE": "1"}, "END_VALUE is empty"),
     ({"ACTION": "stop", "TIME": "1", "END_TYPE": "2", "END_VALUE": "-4"}, "not an epoch"),
     ({"ACTION": "snapshot-delete", "TIME": "1"}, "needs ARGS: the snapshot id"),
+    ({"ACTION": "disk-snapshot-create", "TIME": "1", "ARGS": "nightly"},
+     "needs ARGS: the disk id and the snapshot's name"),
+    ({"ACTION": "disk-snapshot-revert", "TIME": "1", "ARGS": "0, last"},
+     "needs ARGS: the disk id and the snapshot id"),
+    ({"ACTION": "disk-snapshot-delete", "TIME": "1", "ARGS": "x,1"}, "needs ARGS: the disk id"),
     ({"ACTION": "stop", "TIME": "1", "WHEN": "now"}, "Unknown attribute WHEN"),
 ])
 def test_bad_actions_say_what_is_wrong(values, message):
