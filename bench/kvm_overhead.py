@@ -14,8 +14,9 @@ kvm driver's DEPLOY steps), for the first run (the kvm driver's first DEPLOY) an
 median of all. Needs root and libvirt (qemu:///system).
 
 VM ids start at a high number (the server's id counter is set before the first VM):
-domains are named one-<ID> on this machine's one libvirtd, which other clouds (the
-tests') share, from VM 0 up.
+domains are named one-<ID> on this machine's one libvirtd, which the tests' clouds
+share, each from a slot of 10 ids of its own up from 0 (tests/kvm/e2e_cloud.py); a
+run of this bench may need more than 10.
 
     .venv/bin/python bench/kvm_overhead.py               # 5 runs of each
     .venv/bin/python bench/kvm_overhead.py --runs 1
