@@ -201,7 +201,8 @@ class Hosts:
         load), and answer as soon as choose_domain_type's rule can tell (probe_answer):
         a host without a usable /dev/kvm fails KVM's at once, a real KVM finishes it
         before TCG does; only a KVM that crawls is waited for, until just past TCG's
-        time. The run no longer needed is stopped."""
+        time. The run no longer needed is stopped (on a remote host, its ssh: the QEMU
+        there ends by its own timeout)."""
         runs = {accel: self._start(host, ["timeout", "20.0", *_PROBE, accel])
                 for accel in ("kvm", "tcg")}
         start = time.monotonic()
