@@ -24,8 +24,7 @@ def test_the_overhead_benchmark_runs_tiny():
     done = subprocess.run([sys.executable, str(BENCH), "--runs", "1"], capture_output=True,
                           text=True, timeout=900)
     out = done.stdout + done.stderr
-    assert done.returncode == 0, out[-3000:]
-    assert "overhead to the context line" in out, out[-3000:]
-    for step in ("createXML", "network post", "CONTEXT", "kvm DEPLOY, as the core saw it",
-                 "transfer driver, as the core saw it"):
-        assert step in out, (step, out[-3000:])
+    missing = [line for line in ("overhead to the context line", "createXML", "network post",
+                                 "CONTEXT", "kvm DEPLOY, as the core saw it",
+                                 "transfer driver, as the core saw it") if line not in out]
+    assert (done.returncode, missing) == (0, []), out[-3000:]
