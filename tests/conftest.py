@@ -87,13 +87,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (os.cpu_count() or 1) + KVM_GROUPS
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which would deal tests one by one
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``--dist loadgroup`` (pyproject.toml): whole files and groups (scheduling.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from scheduling import FilesAndGroups
+    return FilesAndGroups(config, log)
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the marks
 def pytest_collection_modifyitems(config, items):
     """The tests that run real guests and hosts (tests/kvm) go first: they take the
     longest, and collected last they ran alone on one worker while the other idled.
-    Under ``--dist loadgroup`` (pyproject.toml) their files are dealt in turn to
-    KVM_GROUPS groups, so those tests run on that many workers and the others on the
-    rest: the two long e2e files, adjacent by name, land in different groups."""
+    Their files are dealt in turn to KVM_GROUPS groups (scheduling.py), so those
+    tests run on that many workers and the others on the rest: the two long e2e
+    files, adjacent by name, land in different groups."""
     items.sort(key=lambda item: 0 if KVM_DIR in item.path.parents else 1)
     files = sorted({item.path for item in items if KVM_DIR in item.path.parents})
     group = {path: f"kvm-{i % KVM_GROUPS}" for i, path in enumerate(files)}
