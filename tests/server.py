@@ -71,6 +71,10 @@ class NuboServer:
             # host's) with other tests' servers and drivers, whose domains one-<N> each
             # would take for its own zombies and destroy: report them only.
             lines.append('zombie_policy = "report"')
+        if "sqlite_synchronous" not in self.extra_config:
+            # No fsync on SQLite commits unless a test asks: no test cuts the power, and
+            # a killed server's writes survive in the page cache (the kill -9 tests).
+            lines.append('sqlite_synchronous = "OFF"')
         if "first_dummy_host" not in self.extra_config:
             # None unless a test asks: host pools then hold what the tests made.
             lines.append('first_dummy_host = ""')

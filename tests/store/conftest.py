@@ -10,7 +10,7 @@ from nubo.store.db import Database
 @pytest.fixture(params=BACKENDS)
 def db(request, tmp_path):
     url = create_database(request.param, tmp_path)
-    database = Database(url)
+    database = Database(url, sqlite_synchronous="OFF")  # as the test servers' (server.py)
     yield database
     database.close()
     drop_database(request.param, url)
