@@ -85,6 +85,10 @@ def test_deploy_poll_reboot_reset_save_restore_shutdown(world):
           f"{[log for log in driver.logs if 'created domain' in log]}")
     # recovery repeats a DEPLOY: the same deploy id, nothing started twice
     assert driver.act("DEPLOY", vm_id, payload=body) == (True, f"one-{vm_id}")
+    # a domain of that name whose files are another VM directory's is not this VM's
+    ok, info = driver.act("DEPLOY", vm_id, payload=vm_body(vm_id, ds_id=1))
+    assert not ok and f"a domain one-{vm_id} already runs" in info and \
+        f"{ds / str(vm_id)}" in info, info
 
     ok, info = driver.act("POLL", vm_id, payload=body)
     figures = dict(kv.split("=") for kv in info.split())

@@ -26,7 +26,8 @@ DOMAIN_TYPES = ("kvm", "qemu")
 _BOOT_DEVS = {"hd", "cdrom", "network", "fd"}
 _SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
-__all__ = ["DomainError", "HostFacts", "domain_name", "domain_xml", "parse_vm", "vm_dir"]
+__all__ = ["DomainError", "HostFacts", "domain_name", "domain_xml", "owner_dir", "parse_vm",
+           "vm_dir"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,17 @@ def _metadata(dom: etree._Element, vm: etree._Element, facts: HostFacts) -> None
                        ("gid", vm.findtext("GID")), ("gname", vm.findtext("GNAME")),
                        ("system_datastore", facts.vm_dir)):
         etree.SubElement(one, f"{{{ONE_NS}}}{tag}").text = (value or "").strip()
+
+
+def owner_dir(xml: str) -> str | None:
+    """The VM directory a running domain's metadata names (``_metadata``): whose domain
+    it is. None for a domain nubo did not make."""
+    try:
+        root = etree.fromstring(xml.encode(), _SAFE)
+    except etree.XMLSyntaxError:
+        return None
+    found = root.find(f"metadata/{{{ONE_NS}}}vm/{{{ONE_NS}}}system_datastore")
+    return (found.text or "").strip() if found is not None else None
 
 
 def _cpu_memory(dom: etree._Element, tmpl: etree._Element, facts: HostFacts) -> None:

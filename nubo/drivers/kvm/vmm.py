@@ -28,7 +28,7 @@ from nubo.drivers.kvm.call import (
     ActionError, Answer, Call, Log, Options, forget, unless_gone,
 )
 from nubo.drivers.kvm.devices import DomainError
-from nubo.drivers.kvm.domain import HostFacts, domain_xml, history
+from nubo.drivers.kvm.domain import HostFacts, domain_xml, history, owner_dir
 from nubo.drivers.kvm.hosts import HostError, Hosts, libvirt_message
 from nubo.drivers.stopwatch import Stopwatch
 
@@ -82,6 +82,13 @@ class Vmm:
         dom = c.domain()
         if dom is not None:
             if dom.isActive():
+                owner = owner_dir(dom.XMLDesc(0))
+                if owner != directory:
+                    raise ActionError(
+                        f"a domain {name} already runs on {c.host} that is not this VM's (its "
+                        f"files are in {owner or 'no nubo VM directory'}, this VM's in "
+                        f"{directory}): another cloud's VM of the same id, or a leftover to "
+                        f"destroy (virsh destroy {name})")
                 c.log("I", f"domain {name} already runs on {c.host}")
                 return True, name
             forget(dom)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from nubo.drivers.kvm.devices import DomainError, disk_element, nic_element
-from nubo.drivers.kvm.domain import HostFacts, domain_name, domain_xml, parse_vm, vm_dir
+from nubo.drivers.kvm.domain import (HostFacts, domain_name, domain_xml, owner_dir, parse_vm,
+                                     vm_dir)
 
 VM_DIR = "/var/lib/one/datastores/0/7"
 FACTS = HostFacts(VM_DIR)
@@ -134,6 +135,12 @@ def test_name_memory_cpu_and_metadata_come_from_the_vm():
     assert meta.findtext("{http://opennebula.org/xmlns/libvirt/1.0}system_datastore") == VM_DIR
     dom = gen("<MEMORY>128</MEMORY>", HostFacts(VM_DIR, "kvm", "/usr/bin/kvm"))
     assert (dom.get("type"), dom.findtext("devices/emulator")) == ("kvm", "/usr/bin/kvm")
+
+
+def test_a_running_domain_says_whose_it_is():
+    assert owner_dir(domain_xml(vm("<MEMORY>128</MEMORY>"), FACTS)) == VM_DIR
+    assert owner_dir("<domain type='kvm'><name>one-7</name></domain>") is None  # not nubo's
+    assert owner_dir("<domain") is None
 
 
 def test_qemu_runs_as_nubos_user_or_libvirts():
