@@ -42,15 +42,25 @@ def last_host(one, vm_id: int) -> int:
     return history[-1].HID
 
 
-def test_a_vm_on_an_idle_cloud_is_placed_in_well_under_a_second(one) -> None:
+@pytest.fixture(scope="module")
+def slow_cycle(tmp_path_factory):
+    """A cloud whose scheduler runs a full cycle once a minute: a VM placed well before
+    that was placed because it became PENDING, not by the periodic cycle."""
+    server = NuboServer(tmp_path_factory.mktemp("sched-slow") / "data", extra_config=(
+        "scheduler = true\nhost_monitoring_interval = 1\nsched_interval = 60\n")).start()
+    yield pyone.OneServer(server.endpoint, session=server.session)
+    assert server.stop() == 0, "".join(server.log_lines[-30:])
+
+
+def test_a_new_pending_vm_is_placed_at_once_not_at_the_next_cycle(slow_cycle) -> None:
+    one = slow_cycle
     hid = monitored_host(one, "idle-node", template='SCHED_TEST = "idle"')
-    time.sleep(0.5)  # let the scheduler settle into its wait
     start = time.monotonic()
     vm = one.vm.allocate('NAME = "first"\nCPU = 0.1\nMEMORY = 64\n'
                          'SCHED_REQUIREMENTS = "SCHED_TEST = \\"idle\\""', False)
-    wait_for("VM deployed", lambda: one.vm.info(vm).STATE == ACTIVE, timeout=5)
+    wait_for("VM deployed", lambda: one.vm.info(vm).STATE == ACTIVE, timeout=30)
     elapsed = time.monotonic() - start
-    assert elapsed < 1.0, f"first placement took {elapsed:.2f} s"
+    print(f"first placement: {elapsed:.2f} s")
     wait_state(one, vm, (ACTIVE, RUNNING))
     assert last_host(one, vm) == hid
 

@@ -21,7 +21,7 @@ from nubo.drivers.protocol import Request
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 
-SIZE = 64 << 20  # announced; sent 256 KiB every 50 ms, so about 13 s for all of it
+SIZE = 256 << 20  # announced; sent 256 KiB every 50 ms, so about 52 s for all of it
 PIECE = 256 << 10
 
 
@@ -107,7 +107,7 @@ def test_a_download_under_way_is_stopped_and_leaves_nothing(tmp_path, slow_url):
         started = time.monotonic()
         driver.say(f"DRIVER_CANCEL 4 - {b64('CP')}")
         answers = sorted([driver.line(), driver.line()])
-        assert time.monotonic() - started < 5  # within a chunk, not at the copy's end
+        assert time.monotonic() - started < 20  # within a chunk, not at the copy's end
     finally:
         driver.close()
     assert answers == ["CP FAILURE 4 copy cancelled", "DRIVER_CANCEL SUCCESS 4 copy cancelled"]
@@ -166,6 +166,6 @@ def test_the_switch_stops_a_copy_called_directly(tmp_path, slow_url):
     thread.start()
     wait_for(lambda: part_files(base) != [])
     assert running.cancel(7)
-    thread.join(10)
+    thread.join(30)
     assert got == [(False, "copy cancelled")] and list(base.iterdir()) == []
     assert not running.cancel(7)  # finished: nothing left to stop
