@@ -56,9 +56,9 @@ def choose_domain_type(kvm_seconds: float | None, tcg_seconds: float | None) -> 
     """'kvm' when KVM ran the probe at least as fast as TCG did (or within a second). Real
     KVM runs the firmware many times faster than TCG; a nested /dev/kvm that opens but
     crawls takes seconds (4 s against TCG's 0.2 s here) and a guest kernel under it
-    never gets far. The two runs are taken one after the other, under the same load, so
-    their ratio holds on a busy host where a fixed allowance (the first rule: 3 x TCG)
-    let a crawling KVM through."""
+    never gets far. The two runs are taken at once, under the same load, so their ratio
+    holds on a busy host where a fixed allowance (the first rule: 3 x TCG) let a
+    crawling KVM through."""
     if kvm_seconds is None:
         return "qemu"
     if tcg_seconds is None:
@@ -142,14 +142,19 @@ class Hosts:
     def run(self, host: str, argv: list[str], timeout: float = 60,
             stdin: str | None = None) -> subprocess.CompletedProcess:
         """A command on the host (directly when it is this machine); ``stdin`` its input."""
-        if not self.is_local(host):
-            argv = [*shlex.split(self.remote_command.format(host=host)), shlex.join(argv)]
+        argv = self._on(host, argv)
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                   input=stdin, stdin=None if stdin is not None
                                   else subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise HostError(f"{argv[0]} on {host}: {e}") from None
+
+    def _on(self, host: str, argv: list[str]) -> list[str]:
+        """``argv`` as run on the host: itself here, through the remote command elsewhere."""
+        if self.is_local(host):
+            return argv
+        return [*shlex.split(self.remote_command.format(host=host)), shlex.join(argv)]
 
     def make_dir(self, host: str, path: str) -> None:
         if self.is_local(host):
@@ -230,8 +235,7 @@ class Hosts:
 
     def _start(self, host: str, argv: list[str]) -> subprocess.Popen | None:
         """``argv`` started on the host, its output dropped; None if it cannot start."""
-        if not self.is_local(host):
-            argv = [*shlex.split(self.remote_command.format(host=host)), shlex.join(argv)]
+        argv = self._on(host, argv)
         try:
             return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
