@@ -28,13 +28,13 @@ from nubo.core import leases, vm_nics, vm_resources
 from nubo.core.context_sources import refreshing
 from nubo.core import secgroup_rules
 from nubo.core.pool_set import Pools
-from nubo.store import vnc_ports
 from nubo.lifecycle.tasks import Task
 from nubo.model import disk_snapshots
 from nubo.model.resources import (IMAGE_CLONE, IMAGE_INIT, IMAGE_LOCKED, IMAGE_LOCKED_USED,
                                   IMAGE_LOCKED_USED_PERS, IMAGE_READY, IMAGE_USED,
                                   IMAGE_USED_PERS)
 from nubo.model.vm import VirtualMachine
+from nubo.store import vnc_ports
 from nubo.template import Template, VectorAttribute
 
 #: Image states a VM's disk can run from, and those of an image still being made.

@@ -137,10 +137,8 @@ def deploy_vm(call: Call, vm_id: int, host_id: int, enforce: bool, ds_id: int) -
     if enforce and not has_room(host, cluster, vm):
         raise ActionError(f"Host {host.id} does not have enough capacity.", vm_id)
     check_disk_room(call, vm, ds)
-    start = getattr(call.cloud.config, "vnc_ports_start", 5900)
-
     def vnc_port(conn: Connection, loaded: Loaded, decision: Decision) -> None:
-        reserve_vnc_port(conn, loaded.vm, host.cluster_id, start)
+        reserve_vnc_port(conn, loaded.vm, host.cluster_id, call.cloud.config.vnc_ports_start)
     act(call, vm_id, "deploy", host=host.id, ds_id=ds.id, tm_mad=ds.tm_mad, prepare=vnc_port)
     return vm_id
 
