@@ -4,13 +4,13 @@ via pyone on a real ``nubo serve`` whose transfer driver records its payloads
 from __future__ import annotations
 
 import sys
-import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pyone
 import pytest
 
+from disk_checks import one, uniq  # noqa: F401 (one: a fixture over this module's server)
 from server import NuboServer
 from waits import ACTIVE, DONE, RUNNING, wait_for, wait_state
 
@@ -30,15 +30,6 @@ def server(tmp_path_factory):
     srv.system = f"{base / 'data'}/datastores/0"  # config.datastore_dir + the system DS
     yield srv
     assert srv.stop() == 0
-
-
-@pytest.fixture
-def one(server):
-    return pyone.OneServer(server.endpoint, session=server.session)
-
-
-def uniq(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def image(one, persistent: bool = False) -> int:
